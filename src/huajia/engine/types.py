@@ -1,0 +1,102 @@
+"""The engine's neutral types: what is asked, what comes back. No torch here."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+MAX_SEED = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class LoraRef:
+    """A loaded LoRA by name, with its strength for one request."""
+
+    name: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What a caller asks for; a parameter left as None takes the model's default."""
+
+    prompt: str
+    negative_prompt: str | None = None
+    n: int = 1
+    steps: int | None = None
+    guidance: float | None = None
+    width: int | None = None
+    height: int | None = None
+    seed: int | None = None
+    loras: tuple[LoraRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class ResolvedRequest:
+    """A request with every parameter decided and checked; seeds fixed per image."""
+
+    prompt: str
+    negative_prompt: str
+    n: int
+    steps: int
+    guidance: float
+    width: int
+    height: int
+    seeds: tuple[int, ...]
+    loras: tuple[LoraRef, ...]
+
+    def batch_key(self) -> tuple[Any, ...]:
+        """Requests with equal keys can share one pipeline call."""
+        return (self.steps, self.guidance, self.width, self.height, self.loras)
+
+    def for_image(self, index: int) -> ResolvedRequest:
+        """The request that regenerates image `index` alone."""
+        seed = self.seeds[index]
+        return ResolvedRequest(
+            self.prompt, self.negative_prompt, 1, self.steps, self.guidance,
+            self.width, self.height, (seed,), self.loras,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    """One image with the seed that reproduces it."""
+
+    image: Image
+    seed: int
+    index: int
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """The images of one request and the parameters that made them."""
+
+    request: ResolvedRequest
+    images: tuple[GeneratedImage, ...]
+    model: str
+    weights: str | None
+    seconds: float
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+ProgressCallback = Callable[[int, int], None]
+"""Called after each denoising step with (step done, total steps)."""
+
+
+class CancelToken:
+    """Set from any thread; the engine checks it between denoising steps."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def canceled(self) -> bool:
+        return self._event.is_set()

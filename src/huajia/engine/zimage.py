@@ -1,0 +1,316 @@
+"""The Z-Image engine: one loaded diffusers pipeline, batches of requests in, images out.
+
+Reads like a diffusers pipeline: checks first, then named steps under `torch.inference_mode()`.
+Per-call state (progress, cancel, seeds) lives in the call, never on the shared pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from huajia.engine import memory
+from huajia.engine.checks import resolve_request
+from huajia.engine.lora import LoraLibrary
+from huajia.engine.models import ModelSpec
+from huajia.engine.types import (
+    CancelToken,
+    GeneratedImage,
+    GenerationRequest,
+    GenerationResult,
+    ProgressCallback,
+    ResolvedRequest,
+)
+from huajia.engine.weights import WeightsReport, apply_weights
+from huajia.errors import GenerationCanceled, ModelLoadError, OutOfMemory, PromptTooLong
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How to place and drive the pipeline; built from Settings by the composition root."""
+
+    device: str = "auto"
+    offload: str = "auto"
+    cuda_alloc_conf: str = "expandable_segments:True"
+    vae_tiling_min_pixels: int = 1536 * 1536
+    weights: Path | None = None
+    weights_min_match: float = 0.9
+    loras: dict[str, Path] = field(default_factory=dict)
+    lora_allow_partial: bool = False
+    local_files_only: bool = False
+
+
+@dataclass
+class BatchItem:
+    """One request inside a shared pipeline call, with its own progress and cancel."""
+
+    request: ResolvedRequest
+    on_progress: ProgressCallback | None = None
+    cancel: CancelToken | None = None
+
+    @property
+    def canceled(self) -> bool:
+        return self.cancel is not None and self.cancel.canceled
+
+
+@dataclass(frozen=True)
+class _ImageJob:
+    item: int
+    index: int
+    prompt: str
+    negative: str
+    seed: int
+
+
+class ZImageEngine:
+    """Holds one ZImagePipeline and generates with it."""
+
+    def __init__(self, spec: ModelSpec, pipe: Any, device: str, offload: str, opts: EngineOptions):
+        self.spec = spec
+        self.pipe = pipe
+        self.device = device
+        self.offload = offload
+        self.options = opts
+        self.weights: WeightsReport | None = None
+        self.loras = LoraLibrary(pipe, allow_partial=opts.lora_allow_partial)
+
+    @classmethod
+    def load(cls, spec: ModelSpec, opts: EngineOptions) -> ZImageEngine:
+        """Load the pipeline once: allocator first, then weights, then placement."""
+        memory.configure_allocator(opts.cuda_alloc_conf)
+        device = memory.pick_device(opts.device)
+        pipe = _load_pipeline(spec, device, opts.local_files_only)
+        engine = cls(spec, pipe, device, "none", opts)
+        if opts.weights is not None:
+            engine.apply_weights(opts.weights)
+        for name, path in opts.loras.items():
+            engine.loras.load(name, path)
+        engine.offload = _place(pipe, device, opts.offload)
+        log.info("engine ready: %s on %s (offload %s)", spec.name, device, engine.offload)
+        return engine
+
+    def apply_weights(self, path: Path) -> WeightsReport:
+        """Apply fine-tuned transformer weights; a refused file leaves the model untouched."""
+        report = apply_weights(self.pipe, path, min_match=self.options.weights_min_match)
+        self.weights = report
+        return report
+
+    def resolve(self, request: GenerationRequest) -> ResolvedRequest:
+        """Defaults and checks, including the text encoder's token limit."""
+        resolved = resolve_request(self.spec, request)
+        self.check_prompt_length(resolved.prompt, "prompt")
+        if resolved.negative_prompt and resolved.guidance > 0:
+            self.check_prompt_length(resolved.negative_prompt, "negative prompt")
+        self.loras.check(resolved.loras)
+        return resolved
+
+    def check_prompt_length(self, text: str, what: str) -> None:
+        limit = self.spec.limits.max_prompt_tokens
+        tokens = self.count_tokens(text)
+        if tokens > limit:
+            raise PromptTooLong(
+                f"{what} is {tokens} tokens after the chat template; model {self.spec.name} "
+                f"reads at most {limit}: shorten it rather than have the end ignored"
+            )
+
+    def count_tokens(self, text: str) -> int:
+        templated = self.pipe.tokenizer.apply_chat_template(
+            [{"role": "user", "content": text}],
+            tokenize=False,
+            add_generation_prompt=True,
+            enable_thinking=True,
+        )
+        return len(self.pipe.tokenizer(templated).input_ids)
+
+    def generate(
+        self,
+        request: GenerationRequest | ResolvedRequest,
+        on_progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> GenerationResult:
+        """Generate one request's images; raises GenerationCanceled when canceled."""
+        if isinstance(request, GenerationRequest):
+            request = self.resolve(request)
+        outcome = self.generate_batch([BatchItem(request, on_progress, cancel)])[0]
+        if isinstance(outcome, GenerationCanceled):
+            raise outcome
+        return outcome
+
+    def generate_batch(
+        self, items: Sequence[BatchItem]
+    ) -> list[GenerationResult | GenerationCanceled]:
+        """Run compatible requests in shared pipeline calls; one outcome per item."""
+        import torch
+
+        keys = {item.request.batch_key() for item in items}
+        if len(keys) != 1:
+            raise ValueError("generate_batch needs requests with equal steps, guidance, size and LoRAs")
+        started = time.perf_counter()
+        first = items[0].request
+        self.loras.activate(first.loras)
+        self._set_vae_tiling(first.width * first.height)
+        jobs = _image_jobs(items)
+        with torch.inference_mode():
+            images = self._run_jobs(jobs, items)
+        return self._collect(items, jobs, images, time.perf_counter() - started)
+
+    def _run_jobs(self, jobs: list[_ImageJob], items: Sequence[BatchItem]) -> list[Any]:
+        """Chunks of images; on out-of-memory, free memory and retry with half the chunk."""
+        chunk, done, out = len(jobs), 0, []
+        while done < len(jobs):
+            part = jobs[done : done + chunk]
+            try:
+                out.extend(self._call_pipeline(part, items, done, len(jobs)))
+            except Exception as error:
+                if not memory.is_out_of_memory(error):
+                    raise
+                memory.free_device_memory()
+                if chunk == 1:
+                    raise OutOfMemory(
+                        f"not enough GPU memory for one {part[0].seed}-seeded "
+                        f"{items[0].request.width}x{items[0].request.height} image; "
+                        "try a smaller size or offload=model"
+                    ) from None
+                chunk = max(1, chunk // 2)
+                log.warning("out of GPU memory; retrying with batches of %d", chunk)
+                continue
+            done += len(part)
+        return out
+
+    def _call_pipeline(
+        self, part: list[_ImageJob], items: Sequence[BatchItem], offset: int, total: int
+    ) -> list[Any]:
+        import torch
+
+        request = items[0].request
+        live = [item for item in items if not item.canceled]
+        if not live:
+            raise GenerationCanceled("canceled before the pipeline started")
+        steps, chunks = request.steps, max(1, -(-total // max(1, len(part))))
+        chunk_no = offset // max(1, len(part))
+
+        def on_step_end(_pipe: Any, step: int, _t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+            for item in items:
+                if item.on_progress is not None and not item.canceled:
+                    item.on_progress(chunk_no * steps + step + 1, chunks * steps)
+            # Raising unwinds the pipeline at once: no further steps, no VAE decode.
+            if all(item.canceled for item in items):
+                raise GenerationCanceled(f"canceled after step {step + 1} of {steps}")
+            return kwargs
+
+        generators = [torch.Generator(device="cpu").manual_seed(job.seed) for job in part]
+        output = self.pipe(
+            prompt=[job.prompt for job in part],
+            negative_prompt=[job.negative for job in part] if request.guidance > 0 else None,
+            height=request.height,
+            width=request.width,
+            num_inference_steps=steps,
+            guidance_scale=request.guidance,
+            generator=generators,
+            callback_on_step_end=on_step_end,
+            max_sequence_length=self.spec.limits.max_prompt_tokens,
+        )
+        return list(output.images)
+
+    def _collect(
+        self, items: Sequence[BatchItem], jobs: list[_ImageJob], images: list[Any], seconds: float
+    ) -> list[GenerationResult | GenerationCanceled]:
+        outcomes: list[GenerationResult | GenerationCanceled] = []
+        for position, item in enumerate(items):
+            if item.canceled:
+                outcomes.append(GenerationCanceled("canceled"))
+                continue
+            mine = [
+                GeneratedImage(image, job.seed, job.index)
+                for job, image in zip(jobs, images, strict=True)
+                if job.item == position
+            ]
+            outcomes.append(
+                GenerationResult(
+                    request=item.request,
+                    images=tuple(mine),
+                    model=self.spec.name,
+                    weights=self.weights.name if self.weights else None,
+                    seconds=seconds,
+                )
+            )
+        return outcomes
+
+    def _set_vae_tiling(self, pixels: int) -> None:
+        vae = self.pipe.vae
+        if pixels >= self.options.vae_tiling_min_pixels:
+            vae.enable_tiling()
+        else:
+            vae.disable_tiling()
+
+    def describe(self) -> dict[str, Any]:
+        """What health checks and `huajia model info` report about the loaded engine."""
+        reading = memory.read_vram(self.device)
+        return {
+            "model": self.spec.name,
+            "source": self.spec.source,
+            "family": self.spec.family,
+            "random_weights": self.spec.is_random_weights,
+            "device": self.device,
+            "dtype": str(self.pipe.transformer.dtype).removeprefix("torch."),
+            "offload": self.offload,
+            "vram_used_bytes": reading.used_bytes if reading else None,
+            "vram_total_bytes": reading.total_bytes if reading else None,
+            "vram_source": reading.source if reading else None,
+            "weights": self.weights.summary() if self.weights else None,
+            "loras": self.loras.names(),
+        }
+
+
+def _image_jobs(items: Sequence[BatchItem]) -> list[_ImageJob]:
+    return [
+        _ImageJob(position, index, item.request.prompt, item.request.negative_prompt, seed)
+        for position, item in enumerate(items)
+        for index, seed in enumerate(item.request.seeds)
+    ]
+
+
+def _load_pipeline(spec: ModelSpec, device: str, local_files_only: bool) -> Any:
+    from diffusers import ZImagePipeline
+
+    dtype = memory.pick_dtype(device, spec.dtype)
+    try:
+        pipe = ZImagePipeline.from_pretrained(
+            spec.source, dtype=dtype, local_files_only=local_files_only
+        )
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"could not load model {spec.name} from {spec.source}: {error}") from error
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _place(pipe: Any, device: str, requested: str) -> str:
+    """Move the pipeline to its device, or install offload hooks: never both."""
+    free = None
+    if device == "cuda":
+        import torch
+
+        free = torch.cuda.mem_get_info()[0]
+    mode = memory.choose_offload(requested, device, _model_bytes(pipe), free)
+    if mode == "model":
+        pipe.enable_model_cpu_offload()
+    elif mode == "sequential":
+        pipe.enable_sequential_cpu_offload()
+    else:
+        pipe.to(device)
+    return mode
+
+
+def _model_bytes(pipe: Any) -> int:
+    total = 0
+    for name in ("transformer", "text_encoder", "vae"):
+        module = getattr(pipe, name, None)
+        if module is not None:
+            total += sum(p.numel() * p.element_size() for p in module.parameters())
+    return total

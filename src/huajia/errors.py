@@ -1,0 +1,135 @@
+"""Huajia's exceptions: one root, each error with an HTTP status and a stable code.
+
+    HuajiaError                      500 internal_error
+    ├── InvalidRequest               422 invalid_request     (bad parameters, caller can fix)
+    │   ├── PromptTooLong            422 prompt_too_long
+    │   └── UnknownModel             422 unknown_model / UnknownPreset 422 unknown_preset
+    ├── ModelFileRejected            422 model_file_rejected (weights or LoRA that do not fit)
+    ├── NotFound                     404 not_found
+    │   └── TaskNotFound             404 task_not_found
+    ├── Unauthorized                 401 unauthorized
+    ├── Forbidden                    403 forbidden
+    ├── Conflict                     409 conflict
+    │   ├── TaskNotCompleted         409 task_not_completed
+    │   └── IllegalTransition        409 illegal_transition
+    ├── LeaseLost                    409 lease_lost          (a worker no longer owns its task)
+    ├── QueueFull                    429 queue_full          (carries retry_after seconds)
+    ├── QuotaExceeded                429 quota_exceeded
+    ├── GenerationCanceled           409 canceled
+    ├── OutOfMemory                  507 out_of_memory       (the GPU could not fit even one image)
+    ├── EngineUnavailable            503 engine_unavailable
+    └── ModelLoadError               503 model_load_failed
+
+The HTTP layer maps every error through `status` and `code` in one place (api/errors.py);
+routers never catch `Exception`.
+"""
+
+from __future__ import annotations
+
+
+class HuajiaError(Exception):
+    """Root of every error Huajia raises on purpose."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(HuajiaError):
+    status = 422
+    code = "invalid_request"
+
+
+class PromptTooLong(InvalidRequest):
+    code = "prompt_too_long"
+
+
+class UnknownModel(InvalidRequest):
+    code = "unknown_model"
+
+
+class UnknownPreset(InvalidRequest):
+    code = "unknown_preset"
+
+
+class ModelFileRejected(HuajiaError):
+    status = 422
+    code = "model_file_rejected"
+
+
+class NotFound(HuajiaError):
+    status = 404
+    code = "not_found"
+
+
+class TaskNotFound(NotFound):
+    code = "task_not_found"
+
+
+class Unauthorized(HuajiaError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(HuajiaError):
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(HuajiaError):
+    status = 409
+    code = "conflict"
+
+
+class TaskNotCompleted(Conflict):
+    code = "task_not_completed"
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+
+
+class LeaseLost(HuajiaError):
+    status = 409
+    code = "lease_lost"
+
+
+class QueueFull(HuajiaError):
+    status = 429
+    code = "queue_full"
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(HuajiaError):
+    status = 429
+    code = "quota_exceeded"
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class GenerationCanceled(HuajiaError):
+    status = 409
+    code = "canceled"
+
+
+class OutOfMemory(HuajiaError):
+    status = 507
+    code = "out_of_memory"
+
+
+class EngineUnavailable(HuajiaError):
+    status = 503
+    code = "engine_unavailable"
+
+
+class ModelLoadError(HuajiaError):
+    status = 503
+    code = "model_load_failed"

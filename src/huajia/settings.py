@@ -1,0 +1,96 @@
+"""Huajia's one settings object: environment (`HUAJIA_*`), then `huajia.toml`, then defaults.
+
+Built once at start-up by the command line and passed down; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from huajia.engine.models import ModelSpec, builtin_models
+
+OffloadMode = Literal["none", "model", "sequential", "auto"]
+DeviceName = Literal["auto", "cuda", "cpu", "mps"]
+
+
+class Settings(BaseSettings):
+    """Everything configurable about one Huajia process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUAJIA_",
+        env_nested_delimiter="__",
+        toml_file="huajia.toml",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(Path("huajia-data"), description="Database, images and tiny models.")
+    model: str = Field("z-image-turbo", description="Default model: a registry name or a folder.")
+    models: dict[str, ModelSpec] = Field(default_factory=dict, description="Extra named models.")
+    device: DeviceName = "auto"
+    offload: OffloadMode = "auto"
+    cuda_alloc_conf: str = Field(
+        "expandable_segments:True",
+        description="PYTORCH_CUDA_ALLOC_CONF, set before CUDA starts "
+        "(for example expandable_segments:True or max_split_size_mb:128).",
+    )
+    vae_tiling_min_pixels: int = Field(
+        1536 * 1536, description="Decode images at least this large with VAE tiling."
+    )
+    weights: Path | None = Field(None, description="Fine-tuned transformer .safetensors.")
+    weights_min_match: float = Field(
+        0.9, ge=0.0, le=1.0, description="Refuse weights matching fewer of the model's keys."
+    )
+    loras: dict[str, Path] = Field(default_factory=dict, description="LoRA name -> file.")
+    lora_allow_partial: bool = False
+
+    database_url: SecretStr | None = Field(None, description="Default: SQLite in data_dir.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    queue_max: int = Field(1000, ge=1, description="Pending tasks beyond this answer 429.")
+    lease_seconds: float = Field(60.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+    presets_file: Path | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("data_dir", "weights", "presets_file", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def registry(self) -> dict[str, ModelSpec]:
+        """Built-in models overlaid with the configured ones."""
+        return {**builtin_models(), **self.models}
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "huajia.db"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.sqlite_path}"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with command-line flags applied (None means 'not given')."""
+        given = {key: value for key, value in changes.items() if value is not None}
+        return self.model_copy(update=given)
