@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(3, ge=1)
     presets_file: Path | None = None
     cors_origins: list[str] = Field(default_factory=list)
+    ckeditor_dist_dir: Path | None = Field(
+        None, description="CKEditor 5 browser build for /demo/ckeditor (default: the npm install)."
+    )
 
     @field_validator("data_dir", "weights", "presets_file", mode="after")
     @classmethod
@@ -89,6 +92,13 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.sqlite_path}"
+
+    def ckeditor_dist(self) -> Path | None:
+        if self.ckeditor_dist_dir is not None:
+            return self.ckeditor_dist_dir
+        checkout = Path(__file__).resolve().parents[2]
+        candidate = checkout / "integrations/ckeditor5/node_modules/ckeditor5/dist/browser"
+        return candidate if candidate.is_dir() else None
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with command-line flags applied (None means 'not given')."""

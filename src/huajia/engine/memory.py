@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 ALLOC_CONF_VAR = "PYTORCH_CUDA_ALLOC_CONF"
-# Headroom beyond the weights for activations, the VAE decode and the CUDA context.
-WORKING_SET_FACTOR = 1.35
+# Room beyond the weights for activations, the VAE decode and the CUDA context at 1024 px.
+HEADROOM_BYTES = 2 * 1024**3
 
 
 def configure_allocator(alloc_conf: str, environ: MutableMapping[str, str] | None = None) -> None:
@@ -46,7 +46,9 @@ def pick_dtype(device: str, requested: str) -> Any:
     return torch.float32 if device == "cpu" else torch.bfloat16
 
 
-def choose_offload(requested: str, device: str, model_bytes: int, free_bytes: int | None) -> str:
+def choose_offload(
+    requested: str, device: str, component_bytes: list[int], free_bytes: int | None
+) -> str:
     """Resolve 'auto': keep everything on the GPU when it fits, else offload by model or layer."""
     if device != "cuda":
         return "none"
@@ -54,10 +56,10 @@ def choose_offload(requested: str, device: str, model_bytes: int, free_bytes: in
         return requested
     if free_bytes is None:
         return "model"
-    if model_bytes * WORKING_SET_FACTOR <= free_bytes:
+    if sum(component_bytes) + HEADROOM_BYTES <= free_bytes:
         return "none"
-    # Model offload keeps one component (the largest is the transformer) resident at a time.
-    if model_bytes * 0.6 * WORKING_SET_FACTOR <= free_bytes:
+    # Model offload keeps one component at a time on the GPU: the largest must fit.
+    if max(component_bytes, default=0) + HEADROOM_BYTES <= free_bytes:
         return "model"
     return "sequential"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -81,7 +81,23 @@ class GenerationResult:
     model: str
     weights: str | None
     seconds: float
-    metadata: dict[str, str] = field(default_factory=dict)
+
+    def parameters_for(self, image: GeneratedImage) -> dict[str, object]:
+        """What to embed in an image file so it can be reproduced."""
+        request = self.request
+        return {
+            "prompt": request.prompt,
+            "negative_prompt": request.negative_prompt,
+            "seed": image.seed,
+            "index": image.index,
+            "steps": request.steps,
+            "guidance": request.guidance,
+            "width": request.width,
+            "height": request.height,
+            "model": self.model,
+            "weights": self.weights,
+            "loras": [{"name": ref.name, "weight": ref.weight} for ref in request.loras],
+        }
 
 
 ProgressCallback = Callable[[int, int], None]

@@ -297,7 +297,7 @@ def _place(pipe: Any, device: str, requested: str) -> str:
         import torch
 
         free = torch.cuda.mem_get_info()[0]
-    mode = memory.choose_offload(requested, device, _model_bytes(pipe), free)
+    mode = memory.choose_offload(requested, device, _component_bytes(pipe), free)
     if mode == "model":
         pipe.enable_model_cpu_offload()
     elif mode == "sequential":
@@ -307,10 +307,10 @@ def _place(pipe: Any, device: str, requested: str) -> str:
     return mode
 
 
-def _model_bytes(pipe: Any) -> int:
-    total = 0
+def _component_bytes(pipe: Any) -> list[int]:
+    sizes = []
     for name in ("transformer", "text_encoder", "vae"):
         module = getattr(pipe, name, None)
         if module is not None:
-            total += sum(p.numel() * p.element_size() for p in module.parameters())
-    return total
+            sizes.append(sum(p.numel() * p.element_size() for p in module.parameters()))
+    return sizes

@@ -1,0 +1,3 @@
+from huajia.cli.main import main
+
+main()

@@ -1,0 +1,56 @@
+"""The app factory: routes, error mapping, CORS and the web pages on one FastAPI app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from huajia import __version__
+from huajia.api.deps import Services
+from huajia.api.errors import install_error_handlers
+from huajia.api.routes import events, generate, images, meta, openai, tasks
+
+DESCRIPTION = """Huajia (画架) generates images with the Z-Image model on your own GPU.
+
+Submit with `POST /api/v1/generate`, follow `GET /api/v1/tasks/{id}/events` (Server-Sent
+Events) or poll `/status`, then fetch `/result`. `POST /v1/images/generations` speaks the
+OpenAI Images API. Send an API key as `Authorization: Bearer <key>` or `X-API-Key`.
+"""
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="Huajia",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=[
+            {"name": "generate", "description": "Submit generation tasks"},
+            {"name": "tasks", "description": "Follow, fetch and cancel tasks"},
+            {"name": "images", "description": "Image files and the gallery"},
+            {"name": "openai", "description": "OpenAI-compatible Images API"},
+            {"name": "service", "description": "Models, presets, health and metrics"},
+        ],
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    if services.settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=services.settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Retry-After", "Location"],
+        )
+    for module in (generate, tasks, events, images, meta, openai):
+        app.include_router(module.router)
+    _include_web(app, services)
+    return app
+
+
+def _include_web(app: FastAPI, services: Services) -> None:
+    """The built-in web app and demo pages, where that part of the package is present."""
+    try:
+        from huajia.web.routes import web_router
+    except ImportError:
+        return
+    app.include_router(web_router(services.settings.ckeditor_dist()))

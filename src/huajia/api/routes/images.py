@@ -1,0 +1,67 @@
+"""Image bytes under /generated-images/..., and the caller's gallery."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, Response
+
+from huajia.api.deps import PrincipalDep, ServicesDep
+from huajia.api.errors import ERROR_RESPONSES
+from huajia.api.presenters import gallery_image
+from huajia.api.schemas import FavouriteIn, GalleryImage, GalleryPage
+from huajia.errors import NotFound
+
+router = APIRouter(tags=["images"], responses=ERROR_RESPONSES)
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+CONTENT_TYPES = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg", "jpg": "image/jpeg"}
+
+
+@router.get("/generated-images/{key:path}", operation_id="getImageFile", include_in_schema=False)
+async def image_file(key: str, services: ServicesDep) -> Response:
+    """Image bytes; names are unguessable and never change, so they cache forever."""
+    extension = key.rsplit(".", 1)[-1].lower()
+    media_type = CONTENT_TYPES.get(extension)
+    if media_type is None:
+        raise NotFound("no such image")
+    headers = {"Cache-Control": IMMUTABLE}
+    local = services.blobs.local_path(key)
+    if local is not None:
+        if not local.is_file():
+            raise NotFound("no such image")
+        return FileResponse(local, media_type=media_type, headers=headers)
+    data = await run_in_threadpool(services.blobs.get, key)
+    return Response(data, media_type=media_type, headers=headers)
+
+
+@router.get("/api/v1/images", operation_id="listImages", response_model=GalleryPage)
+async def list_images(
+    who: PrincipalDep,
+    services: ServicesDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    preset: str | None = None,
+    favourites: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> GalleryPage:
+    """The caller's images, newest first: search by prompt, filter by preset or favourites."""
+    rows, total = await run_in_threadpool(
+        services.store.search_images, who.owner, q, preset, favourites, limit, offset
+    )
+    return GalleryPage(images=[gallery_image(image, task) for image, task in rows], total=total)
+
+
+@router.post(
+    "/api/v1/images/{image_id}/favourite", operation_id="setFavourite", response_model=GalleryImage
+)
+async def set_favourite(
+    image_id: str, body: FavouriteIn, who: PrincipalDep, services: ServicesDep
+) -> GalleryImage:
+    """Mark or unmark one of the caller's images as a favourite."""
+    image, task = await run_in_threadpool(
+        services.store.set_favourite, image_id, who.owner, body.favourite
+    )
+    return gallery_image(image, task)

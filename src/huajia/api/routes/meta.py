@@ -1,0 +1,99 @@
+"""Models, presets, health, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+
+from huajia import __version__
+from huajia.api.deps import PrincipalDep, Services, ServicesDep
+from huajia.api.metrics import render_metrics
+from huajia.api.schemas import Health
+
+router = APIRouter(tags=["service"])
+
+
+@router.get("/api/v1/models", operation_id="listModels")
+async def list_models(_who: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    """The served model with its defaults and limits, so a client can build its form."""
+    spec = services.generation.model.spec
+    defaults, limits = spec.defaults, spec.limits
+    return {
+        "default": spec.name,
+        "models": [
+            {
+                "name": spec.name,
+                "description": spec.description,
+                "random_weights": spec.is_random_weights,
+                "uses_negative_prompt": spec.uses_negative_prompt,
+                "defaults": {
+                    "steps": defaults.steps,
+                    "cfg_scale": defaults.guidance,
+                    "width": defaults.width,
+                    "height": defaults.height,
+                    "negative_prompt": defaults.negative_prompt,
+                },
+                "limits": {
+                    "min_size": limits.min_size,
+                    "max_size": limits.max_size,
+                    "size_multiple": limits.size_multiple,
+                    "max_steps": limits.max_steps,
+                    "min_guidance": limits.min_guidance,
+                    "max_guidance": limits.max_guidance,
+                    "max_images": limits.max_images,
+                    "max_prompt_tokens": limits.max_prompt_tokens,
+                },
+            }
+        ],
+        "loras": sorted(services.generation.model.lora_ids),
+    }
+
+
+@router.get("/api/v1/presets", operation_id="listPresets")
+async def list_presets(_who: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    """Style presets and CMS size presets (scaled to the served model)."""
+    spec = services.generation.model.spec
+    return services.presets.describe(spec.limits, spec.defaults)
+
+
+def health_of(services: Services) -> Health:
+    stats = services.store.stats()
+    workers = services.store.live_workers()
+    loaded = [w for w in workers if w.get("state") == "ready" or w.get("state") == "busy"]
+    engine: dict[str, Any] = loaded[0].get("engine", {}) if loaded else {}
+    return Health(
+        status="ok" if loaded else "degraded",
+        model_loaded=bool(loaded),
+        model=services.generation.model.spec.name,
+        device=engine.get("device"),
+        vram_used_bytes=engine.get("vram_used_bytes"),
+        vram_total_bytes=engine.get("vram_total_bytes"),
+        queue_depth=int(stats["pending"]),
+        active_tasks=int(stats["processing"]),
+        workers=workers,
+        auth_required=services.store.count_active_keys() > 0,
+        version=__version__,
+    )
+
+
+@router.get("/api/v1/health", operation_id="health", response_model=Health)
+async def health(services: ServicesDep) -> Health:
+    """Always answers while the API runs; `model_loaded` says whether a worker is ready."""
+    return await run_in_threadpool(health_of, services)
+
+
+@router.get("/api/v1/ready", operation_id="ready")
+async def ready(services: ServicesDep) -> JSONResponse:
+    """200 once a worker has loaded the model, 503 before (for load balancers)."""
+    state = await run_in_threadpool(health_of, services)
+    body = {"ready": state.model_loaded, "model": state.model}
+    return JSONResponse(body, status_code=200 if state.model_loaded else 503)
+
+
+@router.get("/metrics", operation_id="metrics", include_in_schema=False)
+async def metrics(services: ServicesDep) -> Response:
+    body, content_type = await run_in_threadpool(render_metrics, services.store)
+    return Response(body, media_type=content_type)

@@ -1,0 +1,106 @@
+"""POST /v1/images/generations: the OpenAI Images API shape, through the same queue.
+
+Point an OpenAI SDK at base_url=http://host/v1 and `images.generate(...)` works unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+
+from huajia.api.deps import PrincipalDep, ServicesDep
+from huajia.api.errors import ERROR_RESPONSES
+from huajia.api.presenters import image_url
+from huajia.api.schemas import GenerateRequest, OutputFormat
+from huajia.errors import GenerationCanceled, HuajiaError, InvalidRequest
+from huajia.jobs.model import Task, TaskState
+
+router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
+
+# Names OpenAI clients send by default; they mean "this server's model".
+OPENAI_MODEL_NAMES = frozenset({"dall-e-2", "dall-e-3", "gpt-image-1", "gpt-image-1-mini"})
+WAIT_POLL_SECONDS = 0.1
+
+
+class ImagesGenerationRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # OpenAI clients send fields we do not use
+
+    prompt: str = Field(min_length=1, max_length=4000)
+    model: str | None = None
+    n: int = Field(1, ge=1, le=9)
+    size: str | None = Field(None, description="WIDTHxHEIGHT or 'auto'")
+    response_format: Literal["url", "b64_json"] = "url"
+    output_format: OutputFormat = "png"
+    negative_prompt: str | None = None
+    seed: int | None = Field(None, ge=0, le=2**53 - 1)
+    style_preset: str | None = None
+
+
+class ImageDatum(BaseModel):
+    url: str | None = None
+    b64_json: str | None = None
+    revised_prompt: str | None = None
+
+
+class ImagesResponse(BaseModel):
+    created: int
+    data: list[ImageDatum]
+    output_format: str
+
+
+def to_generate_request(body: ImagesGenerationRequest, served: str) -> GenerateRequest:
+    width = height = None
+    if body.size and body.size != "auto":
+        parts = body.size.lower().split("x")
+        if len(parts) != 2 or not all(part.isdigit() for part in parts):
+            raise InvalidRequest(f"size must look like 1024x1024 (got {body.size!r})")
+        width, height = int(parts[0]), int(parts[1])
+    model = None if body.model in OPENAI_MODEL_NAMES else body.model
+    return GenerateRequest(
+        prompt=body.prompt, negative_prompt=body.negative_prompt, num_images=body.n,
+        width=width, height=height, seed=body.seed, style_preset=body.style_preset,
+        model=model or served, output_format=body.output_format,
+    )  # fmt: skip
+
+
+@router.post(
+    "/images/generations", operation_id="openaiCreateImage", response_model=ImagesResponse
+)
+async def create_image(
+    body: ImagesGenerationRequest, request: Request, who: PrincipalDep, services: ServicesDep
+) -> ImagesResponse:
+    """Generate and wait: the answer carries the finished images."""
+    generate = to_generate_request(body, services.generation.model.spec.name)
+    submitted = await run_in_threadpool(services.generation.submit, who, generate, None)
+    task = await _wait(services, who, submitted.task, request)
+    base = str(request.base_url).rstrip("/")
+    data = []
+    for image in sorted(task.images, key=lambda i: i.index):
+        if body.response_format == "b64_json":
+            raw = await run_in_threadpool(services.blobs.get, image.key)
+            data.append(ImageDatum(b64_json=base64.b64encode(raw).decode()))
+        else:
+            data.append(ImageDatum(url=base + image_url(image.key)))
+    return ImagesResponse(created=int(time.time()), data=data, output_format=body.output_format)
+
+
+async def _wait(services: ServicesDep, who: PrincipalDep, task: Task, request: Request) -> Task:
+    while not task.state.is_terminal:
+        if await request.is_disconnected():
+            await run_in_threadpool(services.generation.cancel, who, task.id)
+            raise GenerationCanceled("the client went away")
+        await asyncio.sleep(WAIT_POLL_SECONDS)
+        task = await run_in_threadpool(services.generation.get, who, task.id)
+    if task.state is TaskState.FAILED:
+        error = HuajiaError(task.error_message or "generation failed")
+        error.code = task.error_code or "generation_failed"
+        raise error
+    if task.state is TaskState.CANCELED:
+        raise GenerationCanceled("the task was canceled")
+    return task

@@ -1,0 +1,74 @@
+"""Task status, result, record, list and cancel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from huajia.api.deps import PrincipalDep, ServicesDep
+from huajia.api.errors import ERROR_RESPONSES
+from huajia.api.presenters import task_record, task_result, task_status
+from huajia.api.schemas import TaskPage, TaskRecord, TaskResult, TaskStatus, TaskStatusName
+from huajia.errors import Forbidden, TaskNotCompleted
+from huajia.jobs.model import TaskState
+
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
+
+
+@router.get("/{task_id}/status", operation_id="getTaskStatus", response_model=TaskStatus)
+async def get_status(task_id: str, who: PrincipalDep, services: ServicesDep) -> TaskStatus:
+    """State, progress and queue position of one task."""
+    task = await run_in_threadpool(services.generation.get, who, task_id)
+    return task_status(task)
+
+
+@router.get("/{task_id}/result", operation_id="getTaskResult", response_model=TaskResult)
+async def get_result(task_id: str, who: PrincipalDep, services: ServicesDep) -> TaskResult:
+    """The images of a completed task; 409 task_not_completed before that."""
+    task = await run_in_threadpool(services.generation.get, who, task_id)
+    if task.state is not TaskState.COMPLETED:
+        detail = f" ({task.error_message})" if task.error_message else ""
+        raise TaskNotCompleted(f"task {task_id} is {task.state.value}, not completed{detail}")
+    return task_result(task)
+
+
+@router.get("/{task_id}", operation_id="getTask", response_model=TaskRecord)
+async def get_task(task_id: str, who: PrincipalDep, services: ServicesDep) -> TaskRecord:
+    """The whole task record."""
+    task = await run_in_threadpool(services.generation.get, who, task_id)
+    return task_record(task)
+
+
+@router.post("/{task_id}/cancel", operation_id="cancelTask", response_model=TaskStatus)
+async def cancel_task(task_id: str, who: PrincipalDep, services: ServicesDep) -> TaskStatus:
+    """Cancel a pending or running task; canceling a finished one changes nothing."""
+    task = await run_in_threadpool(services.generation.cancel, who, task_id)
+    return task_status(task)
+
+
+@router.get("", operation_id="listTasks", response_model=TaskPage)
+async def list_tasks(
+    who: PrincipalDep,
+    services: ServicesDep,
+    status: Annotated[list[TaskStatusName] | None, Query()] = None,
+    owner: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TaskPage:
+    """Tasks, newest first: editors see their own, admins everyone's (filter by owner)."""
+    if who.role == "editor":
+        if owner not in (None, who.owner):
+            raise Forbidden("an editor key may only list its own tasks")
+        owner = who.owner
+    states = [TaskState(name) for name in status] if status else None
+    tasks, total = await run_in_threadpool(
+        services.store.list, owner, states, since, until, limit, offset
+    )
+    return TaskPage(
+        tasks=[task_record(task) for task in tasks], total=total, limit=limit, offset=offset
+    )

@@ -1,0 +1,155 @@
+"""The HTTP API's request and response models (field names kept from the seed service)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TaskStatusName = Literal["pending", "processing", "completed", "failed", "canceled"]
+PriorityName = Literal["high", "normal", "low"]
+OutputFormat = Literal["png", "webp", "jpeg"]
+
+
+class LoraIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    weight: float = Field(1.0, ge=-4.0, le=4.0)
+
+
+class GenerateRequest(BaseModel):
+    """POST /api/v1/generate: the seed's fields plus model, priority and output format."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"prompt": "a lighthouse at dusk", "num_images": 4}]},
+    )
+
+    prompt: str = Field(min_length=1, max_length=4000, description="What to draw.")
+    negative_prompt: str | None = Field(None, max_length=4000)
+    num_images: int = Field(1, ge=1, le=9, description="How many images (1-9).")
+    steps: int | None = Field(None, ge=1, le=200, description="Denoising steps; model default.")
+    cfg_scale: float | None = Field(None, ge=0.0, le=30.0, description="Guidance scale.")
+    width: int | None = Field(None, ge=16, le=4096, description="Multiple of 16.")
+    height: int | None = Field(None, ge=16, le=4096, description="Multiple of 16.")
+    seed: int | None = Field(None, ge=0, le=2**53 - 1, description="Seed of image 1; +1 each.")
+    style_preset: str | None = Field(None, max_length=100)
+    model: str | None = Field(None, max_length=200, description="A configured model name.")
+    priority: PriorityName = "normal"
+    output_format: OutputFormat = "png"
+    loras: list[LoraIn] = Field(default_factory=list, max_length=8)
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class TaskAccepted(BaseModel):
+    task_id: str
+    status: TaskStatusName
+    message: str
+    check_status_url: str
+    queue_position: int | None
+
+
+class TaskStatus(BaseModel):
+    task_id: str
+    status: TaskStatusName
+    progress: float = Field(description="0.0 to 1.0")
+    current_step: int
+    total_steps: int
+    queue_position: int | None
+    message: str
+    error: ErrorDetail | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ImageOut(BaseModel):
+    id: str
+    url: str
+    thumbnail_url: str | None
+    width: int
+    height: int
+    seed: int
+    format: str
+
+
+class TaskResult(BaseModel):
+    task_id: str
+    status: TaskStatusName
+    image_urls: list[str]
+    count: int
+    images: list[ImageOut]
+    parameters: dict[str, Any]
+
+
+class TaskRecord(BaseModel):
+    """GET /api/v1/tasks/{id}: the whole record."""
+
+    task_id: str
+    owner: str
+    status: TaskStatusName
+    priority: PriorityName
+    request: dict[str, Any]
+    progress: float
+    current_step: int
+    total_steps: int
+    queue_position: int | None
+    attempts: int
+    error: ErrorDetail | None
+    cached: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+    images: list[ImageOut]
+
+
+class TaskPage(BaseModel):
+    tasks: list[TaskRecord]
+    total: int
+    limit: int
+    offset: int
+
+
+class GalleryImage(ImageOut):
+    task_id: str
+    prompt: str
+    style_preset: str | None
+    created_at: datetime
+    favourite: bool
+
+
+class GalleryPage(BaseModel):
+    images: list[GalleryImage]
+    total: int
+
+
+class FavouriteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    favourite: bool
+
+
+class Health(BaseModel):
+    """GET /api/v1/health: the seed's fields, plus what an operator needs."""
+
+    status: Literal["ok", "degraded"]
+    model_loaded: bool
+    model: str
+    device: str | None
+    vram_used_bytes: int | None
+    vram_total_bytes: int | None
+    queue_depth: int
+    active_tasks: int
+    workers: list[dict[str, Any]]
+    auth_required: bool
+    version: str

@@ -1,0 +1,63 @@
+"""What every command shares: settings built once, errors printed as one line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from huajia.errors import HuajiaError
+from huajia.settings import Settings
+
+T = TypeVar("T")
+
+
+def load_settings() -> Settings:
+    """The process's settings; a bad value is a one-line error, not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        fail(f"bad setting: {_first_error(error)}")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"huajia: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Turn Huajia's own errors and missing files into `huajia: error: ...` and exit 2."""
+    try:
+        yield
+    except HuajiaError as error:
+        fail(error.message)
+    except FileNotFoundError as error:
+        fail(f"no such file: {error.filename or error}")
+    except KeyboardInterrupt:
+        fail("interrupted", code=130)
+
+
+def guarded(func: Callable[[], T]) -> T:
+    with one_line_errors():
+        return func()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _first_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}"

@@ -1,0 +1,57 @@
+"""`huajia keys create | list | revoke`: API keys, shown once, stored hashed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from huajia.cli.common import load_settings, one_line_errors
+
+app = typer.Typer(help="API keys (stored hashed; a key is shown once).", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="Who or what uses the key, e.g. 'cms-prod'.")],
+    role: Annotated[str, typer.Option(help="editor or admin.")] = "editor",
+) -> None:
+    """Create a key and print it once: it cannot be shown again."""
+    from huajia.auth.keys import Role, generate_key, hash_key
+    from huajia.composition import open_task_store
+
+    with one_line_errors():
+        if role not in {r.value for r in Role}:
+            raise typer.BadParameter("role must be editor or admin", param_hint="--role")
+        store = open_task_store(load_settings())
+        secret, prefix = generate_key()
+        record = store.create_key(name=name, role=Role(role), key_hash=hash_key(secret), prefix=prefix)
+        store.close()
+    typer.echo(secret)
+    typer.echo(f"created {role} key {record.id} ({name}); store it now, it is not shown again", err=True)
+
+
+@app.command("list")
+def list_keys() -> None:
+    """Keys with their role, prefix and last use (never the secret)."""
+    from huajia.composition import open_task_store
+
+    with one_line_errors():
+        store = open_task_store(load_settings())
+        for key in store.list_keys():
+            state = "revoked" if key.revoked_at else "active"
+            used = key.last_used_at.isoformat() if key.last_used_at else "never"
+            typer.echo(f"{key.id}  {key.prefix}…  {key.role:<6}  {state:<7}  used {used}  {key.name}")
+        store.close()
+
+
+@app.command("revoke")
+def revoke(key_id: Annotated[str, typer.Argument(help="The key's id (see 'keys list').")]) -> None:
+    """Revoke a key at once."""
+    from huajia.composition import open_task_store
+
+    with one_line_errors():
+        store = open_task_store(load_settings())
+        store.revoke_key(key_id)
+        store.close()
+    typer.echo(f"revoked {key_id}")

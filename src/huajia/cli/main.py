@@ -1,0 +1,24 @@
+"""The `huajia` command: generate, model, serve, worker, keys."""
+
+from __future__ import annotations
+
+import typer
+
+from huajia.cli import generate, keys, model, serve
+
+app = typer.Typer(
+    name="huajia",
+    help="Huajia (画架): self-hosted Z-Image generation for content teams.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("generate")(generate.generate)
+app.command("serve")(serve.serve)
+app.command("worker")(serve.worker)
+app.add_typer(model.app, name="model")
+app.add_typer(keys.app, name="keys")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,105 @@
+"""`huajia serve` (API + supervised GPU worker) and `huajia worker` (a worker on its own)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from huajia.cli.common import configure_logging, load_settings, one_line_errors
+from huajia.settings import Settings
+
+log = logging.getLogger("huajia.serve")
+
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Model name or diffusers folder.")]
+DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Database and images folder.")]
+
+
+def serve(
+    model: ModelOpt = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    data_dir: DataOpt = None,
+    worker: Annotated[bool, typer.Option(help="Start the embedded GPU worker.")] = True,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
+) -> None:
+    """Start the HTTP API and its GPU worker (SQLite and a local folder by default)."""
+    configure_logging(True)
+    settings = load_settings().with_overrides(model=model, host=host, port=port, data_dir=data_dir)
+    with one_line_errors():
+        _serve(settings, worker, verbose)
+
+
+def _serve(settings: Settings, with_worker: bool, verbose: bool) -> None:
+    import uvicorn
+
+    from huajia.api.app import create_app
+    from huajia.composition import build_services
+    from huajia.worker.supervisor import WorkerSupervisor
+
+    services = build_services(settings)
+    spec = services.generation.model.spec
+    if spec.is_random_weights:
+        log.warning("model %s has random weights: it draws noise (tests and demos only)", spec.name)
+    supervisor = None
+    if with_worker:
+        args = ["--model", settings.model, "--data-dir", str(settings.data_dir), "--supervised"]
+        supervisor = WorkerSupervisor(args)
+        supervisor.start()
+    log.info("Huajia on http://%s:%d (docs at /docs)", settings.host, settings.port)
+    try:
+        uvicorn.run(
+            create_app(services), host=settings.host, port=settings.port,
+            log_level="info" if verbose else "warning", access_log=verbose,
+        )  # fmt: skip
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
+        services.store.close()
+
+
+def worker(
+    model: ModelOpt = None,
+    data_dir: DataOpt = None,
+    supervised: Annotated[bool, typer.Option(hidden=True)] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
+) -> None:
+    """Run one GPU worker: claim tasks from the shared store, generate, store, report."""
+    configure_logging(True)
+    settings = load_settings().with_overrides(model=model, data_dir=data_dir)
+    with one_line_errors():
+        _work(settings, supervised)
+
+
+def _work(settings: Settings, supervised: bool) -> None:
+    from huajia.cli.engine import engine_options
+    from huajia.composition import image_store, open_task_store
+    from huajia.engine.models import resolve_model
+    from huajia.engine.zimage import ZImageEngine
+    from huajia.worker.loop import Worker
+    from huajia.worker.presence import Presence
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    store = open_task_store(settings)
+    worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    spec = resolve_model(settings.model, settings.registry())
+    presence = Presence(store, worker_id, spec.name, parent_pid=os.getppid() if supervised else None)
+    presence.start(stop)
+    engine = ZImageEngine.load(spec, engine_options(settings))
+    presence.ready(engine.describe)
+    log.info("worker %s ready: %s on %s", worker_id, spec.name, engine.device)
+    loop = Worker(store, engine, image_store(settings), worker_id, settings.lease_seconds)
+    try:
+        loop.run_forever(stop)
+    finally:
+        presence.stop()
+        store.close()

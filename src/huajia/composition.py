@@ -1,0 +1,53 @@
+"""The composition root: settings in, wired services out. Nothing else builds singletons."""
+
+from __future__ import annotations
+
+from huajia.api.deps import Services
+from huajia.engine.models import resolve_model
+from huajia.engine.tokens import PromptMeter
+from huajia.generation.cache import weights_identity
+from huajia.generation.service import GenerationService, ServedModel
+from huajia.jobs.sqlstore import open_store
+from huajia.jobs.store import TaskStore
+from huajia.presets.catalog import load_presets
+from huajia.settings import Settings
+from huajia.storage.local import LocalBlobStore
+
+
+def served_model(settings: Settings) -> ServedModel:
+    spec = resolve_model(settings.model, settings.registry())
+    loras = {name: weights_identity(path) or name for name, path in settings.loras.items()}
+    return ServedModel(
+        spec=spec,
+        weights_id=weights_identity(settings.weights),
+        lora_ids=loras,
+        meter=PromptMeter.for_source(spec.source),
+    )
+
+
+def open_task_store(settings: Settings) -> TaskStore:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return open_store(settings.resolved_database_url())
+
+
+def image_store(settings: Settings) -> LocalBlobStore:
+    return LocalBlobStore(settings.data_dir / "images")
+
+
+def build_services(settings: Settings, store: TaskStore | None = None) -> Services:
+    store = store or open_task_store(settings)
+    presets = load_presets(settings.presets_file)
+    generation = GenerationService(
+        store=store,
+        model=served_model(settings),
+        presets=presets,
+        queue_max=settings.queue_max,
+        max_attempts=settings.max_attempts,
+    )
+    return Services(
+        settings=settings,
+        store=store,
+        blobs=image_store(settings),
+        generation=generation,
+        presets=presets,
+    )

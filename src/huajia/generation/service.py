@@ -1,0 +1,204 @@
+"""Submitting and managing generation tasks: what the HTTP routes call (no torch here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from huajia.api.schemas import GenerateRequest
+from huajia.auth.keys import Principal
+from huajia.auth.policy import allowed_priorities, can_view
+from huajia.engine.checks import resolve_request
+from huajia.engine.models import ModelSpec
+from huajia.engine.tokens import PromptMeter
+from huajia.engine.types import GenerationRequest, LoraRef, ResolvedRequest
+from huajia.errors import (
+    Forbidden,
+    InvalidRequest,
+    PromptTooLong,
+    QueueFull,
+    TaskNotFound,
+    UnknownModel,
+)
+from huajia.generation.cache import cache_key
+from huajia.jobs.model import NewImage, NewTask, Priority, Task
+from huajia.jobs.store import TaskStore
+from huajia.presets.catalog import PresetCatalog
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """The model the workers run, with what the API needs to check requests against it."""
+
+    spec: ModelSpec
+    weights_id: str | None
+    lora_ids: dict[str, str]
+    meter: PromptMeter
+
+
+@dataclass(frozen=True)
+class Submitted:
+    task: Task
+    created: bool
+
+
+class GenerationService:
+    """Validates, records and answers; the worker does the rest."""
+
+    def __init__(self, store: TaskStore, model: ServedModel, presets: PresetCatalog,
+                 queue_max: int, max_attempts: int) -> None:  # fmt: skip
+        self.store = store
+        self.model = model
+        self.presets = presets
+        self.queue_max = queue_max
+        self.max_attempts = max_attempts
+
+    def submit(self, who: Principal, body: GenerateRequest, idempotency_key: str | None) -> Submitted:
+        """Check the request, answer from the cache where allowed, else queue it."""
+        priority = Priority(body.priority)
+        if priority not in allowed_priorities(who):
+            raise Forbidden(f"a {who.role} key may not use priority {priority.value}")
+        self._check_model(body.model)
+        resolved = self._resolve(body)
+        request = _stored_request(body, resolved, self.model.spec.name)
+        key = self._cache_key(body, resolved)
+        new = NewTask(
+            owner=who.owner, priority=priority, request=request,
+            idempotency_key=idempotency_key, cache_key=key, max_attempts=self.max_attempts,
+        )  # fmt: skip
+        if idempotency_key is not None:
+            existing = self.store.find_by_idempotency_key(who.owner, idempotency_key)
+            if existing is not None:
+                return Submitted(existing, created=False)
+        cached = self.store.find_cached(key) if key is not None else None
+        if cached is not None:
+            return Submitted(self.store.create_completed(new, _copies(cached)), created=True)
+        if self.store.pending_count() >= self.queue_max:
+            raise QueueFull(
+                f"the queue is full ({self.queue_max} tasks waiting); retry in a little while",
+                retry_after=10,
+            )
+        task = self.store.create(new)
+        return Submitted(task, created=task.created_at == task.updated_at)
+
+    def get(self, who: Principal, task_id: str) -> Task:
+        task = self.store.get(task_id)
+        if not can_view(who, task.owner):
+            # Same answer as a missing task: ids of other people's tasks are not confirmed.
+            if who.role == "editor":
+                raise Forbidden("this task belongs to another API key")
+            raise TaskNotFound(f"no task {task_id}")
+        return task
+
+    def cancel(self, who: Principal, task_id: str) -> Task:
+        self.get(who, task_id)
+        return self.store.request_cancel(task_id)
+
+    def _check_model(self, name: str | None) -> None:
+        served = self.model.spec.name
+        if name is not None and name not in (served, self.model.spec.source):
+            raise UnknownModel(f"this server runs model {served!r}, not {name!r}")
+
+    def _resolve(self, body: GenerateRequest) -> ResolvedRequest:
+        prompt, negative, defaults, loras = body.prompt, body.negative_prompt, {}, body.loras
+        if body.style_preset:
+            preset = self.presets.get(body.style_preset)
+            prompt, preset_negative, defaults = self.presets.expand(preset, body.prompt)
+            negative = negative if negative is not None else preset_negative
+            if preset.lora and not loras:
+                loras = [_lora_in(preset.lora, preset.lora_weight)]
+        request = GenerationRequest(
+            prompt=prompt,
+            negative_prompt=negative,
+            n=body.num_images,
+            steps=body.steps if body.steps is not None else defaults.get("steps"),
+            guidance=body.cfg_scale if body.cfg_scale is not None else defaults.get("cfg_scale"),
+            width=body.width or defaults.get("width"),
+            height=body.height or defaults.get("height"),
+            seed=body.seed,
+            loras=tuple(LoraRef(item.name, item.weight) for item in loras),
+        )
+        resolved = resolve_request(self.model.spec, request)
+        self._check_loras(resolved)
+        self._check_tokens(resolved.prompt, "prompt")
+        if resolved.guidance > 0 and resolved.negative_prompt:
+            self._check_tokens(resolved.negative_prompt, "negative_prompt")
+        return resolved
+
+    def _check_loras(self, resolved: ResolvedRequest) -> None:
+        for ref in resolved.loras:
+            if ref.name not in self.model.lora_ids:
+                known = ", ".join(sorted(self.model.lora_ids)) or "none configured"
+                raise InvalidRequest(f"unknown LoRA {ref.name!r} (available: {known})")
+
+    def _check_tokens(self, text: str, field: str) -> None:
+        limit = self.model.spec.limits.max_prompt_tokens
+        count = self.model.meter.count(text)
+        if count is not None and count > limit:
+            raise PromptTooLong(
+                f"{field} is {count} tokens; model {self.model.spec.name} reads at most {limit}: "
+                "shorten it rather than have the end ignored"
+            )
+
+    def _cache_key(self, body: GenerateRequest, resolved: ResolvedRequest) -> str | None:
+        if body.seed is None:
+            return None  # random seeds are never served from the cache
+        loras = {ref.name: self.model.lora_ids[ref.name] for ref in resolved.loras}
+        material = {**resolved_dict(resolved), "lora_files": loras}
+        return cache_key(
+            material, self.model.spec.name, self.model.weights_id, body.style_preset,
+            body.output_format,
+        )  # fmt: skip
+
+
+def resolved_dict(resolved: ResolvedRequest) -> dict[str, Any]:
+    return {
+        "prompt": resolved.prompt,
+        "negative_prompt": resolved.negative_prompt,
+        "n": resolved.n,
+        "steps": resolved.steps,
+        "guidance": resolved.guidance,
+        "width": resolved.width,
+        "height": resolved.height,
+        "seeds": list(resolved.seeds),
+        "loras": [{"name": ref.name, "weight": ref.weight} for ref in resolved.loras],
+    }
+
+
+def resolved_from_dict(data: dict[str, Any]) -> ResolvedRequest:
+    return ResolvedRequest(
+        prompt=data["prompt"],
+        negative_prompt=data["negative_prompt"],
+        n=int(data["n"]),
+        steps=int(data["steps"]),
+        guidance=float(data["guidance"]),
+        width=int(data["width"]),
+        height=int(data["height"]),
+        seeds=tuple(int(seed) for seed in data["seeds"]),
+        loras=tuple(LoraRef(item["name"], float(item["weight"])) for item in data["loras"]),
+    )
+
+
+def _stored_request(body: GenerateRequest, resolved: ResolvedRequest, model: str) -> dict[str, Any]:
+    """What the caller asked for (seed-compatible names) plus what the worker will run."""
+    asked = body.model_dump(mode="json")
+    asked["model"] = model
+    asked["resolved"] = resolved_dict(resolved)
+    return asked
+
+
+def _copies(task: Task) -> list[NewImage]:
+    return [
+        NewImage(
+            index=image.index, key=image.key, thumbnail_key=image.thumbnail_key,
+            format=image.format, content_type=image.content_type, width=image.width,
+            height=image.height, seed=image.seed, size_bytes=image.size_bytes,
+        )  # fmt: skip
+        for image in task.images
+    ]
+
+
+def _lora_in(name: str, weight: float | None) -> Any:
+    from huajia.api.schemas import LoraIn
+
+    return LoraIn(name=name, weight=1.0 if weight is None else weight)

@@ -1,0 +1,70 @@
+"""`huajia serve` runs the GPU worker as a supervised child process, restarted if it dies."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+
+log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+MAX_BACKOFF_S = 30.0
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM when the parent dies, so no orphan keeps the GPU."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:  # not Linux: the worker also watches its parent pid
+        pass
+
+
+class WorkerSupervisor:
+    """Starts `huajia worker` and restarts it with back-off whenever it exits."""
+
+    def __init__(self, args: list[str], env: Mapping[str, str] | None = None) -> None:
+        self._command = [sys.executable, "-m", "huajia", "worker", *args]
+        self._env = dict(env) if env is not None else None
+        self._stopping = threading.Event()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._supervise, name="worker-supervisor", daemon=True)
+        self.restarts = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def _supervise(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            self._process = subprocess.Popen(
+                self._command, env=self._env, preexec_fn=_die_with_parent  # noqa: PLW1509
+            )
+            code = self._process.wait()
+            if self._stopping.is_set():
+                return
+            self.restarts += 1
+            log.error("worker exited with status %s; restarting in %.1fs", code, backoff)
+            self._stopping.wait(backoff)
+            backoff = min(MAX_BACKOFF_S, backoff * 2)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stopping.set()
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

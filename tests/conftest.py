@@ -1,0 +1,25 @@
+"""Shared fixtures: the tiny random-weight Z-Image model, written once per test run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model folder written by our own `create_tiny_model` (the CLI's code path)."""
+    from huajia.engine.tiny import create_tiny_model
+
+    return create_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_model_dir: Path) -> Iterator[object]:
+    """One loaded engine shared by read-only engine tests (loading takes ~1 s)."""
+    from huajia.engine.models import spec_for_folder
+    from huajia.engine.zimage import EngineOptions, ZImageEngine
+
+    yield ZImageEngine.load(spec_for_folder(tiny_model_dir), EngineOptions(local_files_only=True))

@@ -1,0 +1,45 @@
+"""Small helpers the end-to-end tests share: submit, follow SSE, wait."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+SMALL = {"width": 64, "height": 64, "steps": 2}
+
+
+def submit(client: httpx.Client, **fields: Any) -> dict[str, Any]:
+    body = {"prompt": "a lighthouse at dusk", **SMALL, **fields}
+    response = client.post("/api/v1/generate", json=body)
+    assert response.status_code == 202, response.text
+    return dict(response.json())
+
+
+def wait_for(client: httpx.Client, task_id: str, states: set[str], timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get(f"/api/v1/tasks/{task_id}/status").json()
+        if status["status"] in states:
+            return dict(status)
+        time.sleep(0.05)
+    raise AssertionError(f"task {task_id} never reached {states}: {status}")
+
+
+def read_events(client: httpx.Client, task_id: str, timeout: float = 60) -> list[tuple[str, Any]]:
+    """Every SSE event of one task, up to and including the terminal one."""
+    events: list[tuple[str, Any]] = []
+    with client.stream("GET", f"/api/v1/tasks/{task_id}/events", timeout=timeout) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        name = None
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: ") and name is not None:
+                events.append((name, json.loads(line.removeprefix("data: "))))
+                if name in {"completed", "failed", "canceled"}:
+                    break
+                name = None
+    return events

@@ -1,0 +1,188 @@
+"""The CMS's flows through real HTTP against a real `huajia serve` on the tiny model."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import httpx
+import pytest
+from PIL import Image
+
+from huajia.images.encode import is_ai_generated, read_parameters
+from tests.e2e.flows import SMALL, read_events, submit, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def test_submit_follow_sse_then_fetch_the_images(client: httpx.Client) -> None:
+    accepted = submit(client, num_images=2, seed=1234, steps=4, prompt="一只红色的狐狸")
+    assert accepted["status"] == "pending"
+    assert accepted["check_status_url"] == f"/api/v1/tasks/{accepted['task_id']}/status"
+    assert isinstance(accepted["queue_position"], int)
+    events = read_events(client, accepted["task_id"])
+    names = [name for name, _ in events]
+    assert names[0] == "status"
+    assert names[-1] == "completed"
+    steps = [data["current_step"] for name, data in events if name == "progress"]
+    assert steps[-1] == 4 and steps == sorted(steps), f"progress per step: {steps}"
+    result = events[-1][1]
+    assert result["count"] == 2
+    assert [image["seed"] for image in result["images"]] == [1234, 1235]
+    for image in result["images"]:
+        response = client.get(image["url"])
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "image/png"
+        assert "immutable" in response.headers["cache-control"]
+        assert Image.open(io.BytesIO(response.content)).size == (64, 64)
+        parameters = read_parameters(response.content)
+        assert parameters["prompt"] == "一只红色的狐狸"
+        assert parameters["seed"] == image["seed"]
+        assert is_ai_generated(response.content)
+        assert client.get(image["thumbnail_url"]).headers["content-type"] == "image/webp"
+
+
+def test_seed_poll_flow(client: httpx.Client) -> None:
+    accepted = submit(client, num_images=1)
+    early = client.get(f"/api/v1/tasks/{accepted['task_id']}/result")
+    if early.status_code != 200:
+        assert early.status_code == 409
+        assert early.json()["error"]["code"] == "task_not_completed"
+    wait_for(client, accepted["task_id"], {"completed"})
+    result = client.get(f"/api/v1/tasks/{accepted['task_id']}/result").json()
+    assert result["count"] == 1 and len(result["image_urls"]) == 1
+    assert set(result["images"][0]) >= {"url", "width", "height", "seed", "format"}
+    record = client.get(f"/api/v1/tasks/{accepted['task_id']}").json()
+    assert record["status"] == "completed" and record["attempts"] == 1
+
+
+def test_cancel_pending_and_processing_tasks(client: httpx.Client) -> None:
+    long = submit(client, steps=50, width=256, height=256, num_images=2)
+    pending = submit(client)
+    wait_for(client, long["task_id"], {"processing"})
+    canceled = client.post(f"/api/v1/tasks/{pending['task_id']}/cancel")
+    assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
+    t0 = time.monotonic()
+    client.post(f"/api/v1/tasks/{long['task_id']}/cancel")
+    final = wait_for(client, long["task_id"], {"canceled", "completed", "failed"})
+    assert final["status"] == "canceled"
+    assert final["current_step"] < 50
+    assert time.monotonic() - t0 < 10
+    again = client.post(f"/api/v1/tasks/{long['task_id']}/cancel")
+    assert again.status_code == 200 and again.json()["status"] == "canceled"
+    events = read_events(client, long["task_id"], timeout=5)
+    assert events[-1][0] == "canceled", "a late subscriber gets the terminal event at once"
+    # The worker goes on with the next task.
+    after = submit(client)
+    assert wait_for(client, after["task_id"], {"completed", "failed"})["status"] == "completed"
+
+
+def test_idempotency_key_returns_the_same_task(client: httpx.Client) -> None:
+    body = {"prompt": "a kite", **SMALL}
+    headers = {"Idempotency-Key": "cms-article-42-cover"}
+    first = client.post("/api/v1/generate", json=body, headers=headers).json()
+    second = client.post("/api/v1/generate", json=body, headers=headers).json()
+    assert first["task_id"] == second["task_id"]
+    other = client.post("/api/v1/generate", json=body, headers={"Idempotency-Key": "x"}).json()
+    assert other["task_id"] != first["task_id"]
+
+
+def test_result_cache_for_explicit_seeds_only(client: httpx.Client) -> None:
+    first = submit(client, seed=77, num_images=2)
+    wait_for(client, first["task_id"], {"completed"})
+    again = submit(client, seed=77, num_images=2)
+    assert again["status"] == "completed", "same seed and parameters come from the cache"
+    urls = lambda task_id: client.get(f"/api/v1/tasks/{task_id}/result").json()["image_urls"]  # noqa: E731
+    assert urls(again["task_id"]) == urls(first["task_id"])
+    assert submit(client, seed=77, num_images=1)["status"] == "pending", "count is in the key"
+    assert submit(client, seed=77, num_images=2, style_preset="anime")["status"] == "pending"
+    random_seed = submit(client, num_images=2)
+    wait_for(client, random_seed["task_id"], {"completed"})
+    assert submit(client, num_images=2)["status"] == "pending", "random seeds never hit the cache"
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"prompt": ""}, "prompt"),
+        ({"prompt": "x", "num_images": 10}, "num_images"),
+        ({"prompt": "x", "width": 100}, "multiple of 16"),
+        ({"prompt": "x", "width": 4000}, "width"),
+        ({"prompt": "x", "steps": 0}, "steps"),
+        ({"prompt": "x", "style_preset": "vaporwave"}, "photorealistic"),
+        ({"prompt": "x", "priority": "urgent"}, "priority"),
+        ({"prompt": "x", "promt": "typo"}, "unknown field"),
+        ({"prompt": "a" * 600}, "tokens"),
+        ({"prompt": "x", "model": "sdxl"}, "runs model"),
+    ],
+)
+def test_invalid_inputs_get_422_with_a_clear_message(
+    client: httpx.Client, body: dict[str, object], needle: str
+) -> None:
+    response = client.post("/api/v1/generate", json=body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] in {"invalid_request", "prompt_too_long", "unknown_preset", "unknown_model"}
+    assert needle in error["message"]
+
+
+def test_not_json_and_unknown_task_are_clear_errors(client: httpx.Client) -> None:
+    response = client.post("/api/v1/generate", content=b"{nope", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    missing = client.get("/api/v1/tasks/does-not-exist/status")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "task_not_found"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/generated-images/../huajia.db",
+        "/generated-images/..%2fhuajia.db",
+        "/generated-images/%2e%2e/%2e%2e/etc/passwd",
+        "/generated-images/20250101/../../huajia.db",
+        "/generated-images//etc/passwd",
+        "/generated-images/20250101/nothing-here.png",
+    ],
+)
+def test_path_traversal_on_the_image_route_is_404(client: httpx.Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert b"SQLite" not in response.content and b"root:" not in response.content
+
+
+def test_openai_compatible_route_with_the_openai_sdk(server: object, client: httpx.Client) -> None:
+    openai = pytest.importorskip("openai")
+    sdk = openai.OpenAI(base_url=f"{client.base_url}/v1", api_key="unused-on-localhost")
+    result = sdk.images.generate(model="dall-e-3", prompt="a paper boat", n=2, size="64x64")
+    assert len(result.data) == 2
+    for datum in result.data:
+        image = client.get(datum.url)
+        assert image.status_code == 200
+    encoded = sdk.images.generate(prompt="a boat", size="64x64", response_format="b64_json")
+    assert encoded.data[0].b64_json
+
+
+def test_openai_route_rejects_a_bad_size(client: httpx.Client) -> None:
+    response = client.post("/v1/images/generations", json={"prompt": "x", "size": "big"})
+    assert response.status_code == 422
+    assert "size" in response.json()["error"]["message"]
+
+
+def test_models_presets_health_metrics_docs(client: httpx.Client) -> None:
+    models = client.get("/api/v1/models").json()
+    assert models["models"][0]["random_weights"] is True
+    assert models["models"][0]["limits"]["max_images"] == 9
+    presets = client.get("/api/v1/presets").json()
+    names = {preset["name"] for preset in presets["presets"]}
+    assert {"photorealistic", "illustration", "anime", "oil_painting"} <= names
+    health = client.get("/api/v1/health").json()
+    assert health["model_loaded"] is True and health["device"] == "cpu"
+    assert {"queue_depth", "active_tasks"} <= set(health)
+    metrics = client.get("/metrics").text
+    assert "huajia_tasks{" in metrics and "huajia_queue_depth" in metrics
+    assert "huajia_generation_seconds_bucket" in metrics
+    spec = client.get("/openapi.json").json()
+    operation_ids = {op["operationId"] for path in spec["paths"].values() for op in path.values()}
+    assert {"generate", "getTaskStatus", "getTaskResult", "cancelTask"} <= operation_ids
+    assert client.get("/docs").status_code == 200

@@ -1,0 +1,48 @@
+"""Nothing accepted is lost: kill -9 every Huajia process mid-work, restart, all complete."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.flows import submit, wait_for
+from tests.support.server import ServerProcess, free_port, server_env
+
+pytestmark = pytest.mark.e2e
+
+
+def test_kill_9_of_the_process_group_then_restart_finishes_every_task(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    server = ServerProcess(tmp_path / "data", tiny_model_dir, free_port(), server_env()).start()
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        slow = submit(client, steps=40, width=256, height=256, num_images=3, seed=500)
+        queued = [submit(client, num_images=2, seed=600 + 10 * i) for i in range(4)]
+        wait_for(client, slow["task_id"], {"processing"})
+    server.kill_group()
+
+    restarted = ServerProcess(server.data_dir, tiny_model_dir, free_port(), server_env()).start()
+    try:
+        with httpx.Client(base_url=restarted.url, timeout=30) as client:
+            for task in [slow, *queued]:
+                status = wait_for(client, task["task_id"], {"completed", "failed"}, timeout=120)
+                assert status["status"] == "completed", status
+            slow_result = client.get(f"/api/v1/tasks/{slow['task_id']}/result").json()
+            assert [image["seed"] for image in slow_result["images"]] == [500, 501, 502]
+            record = client.get(f"/api/v1/tasks/{slow['task_id']}").json()
+            assert record["attempts"] == 2, "the killed attempt was re-run once"
+            for task in queued:
+                assert client.get(f"/api/v1/tasks/{task['task_id']}/result").json()["count"] == 2
+    finally:
+        restarted.stop()
+    rows = _image_rows(server.data_dir / "huajia.db")
+    assert len(rows) == 3 + 4 * 2, "each task has exactly its images, none duplicated"
+    assert len({(task, index) for task, index in rows}) == len(rows)
+
+
+def _image_rows(db: Path) -> list[tuple[str, int]]:
+    with sqlite3.connect(db) as connection:
+        return list(connection.execute("SELECT task_id, idx FROM images"))
