@@ -22,4 +22,4 @@ def tiny_engine(tiny_model_dir: Path) -> Iterator[object]:
     from huajia.engine.models import spec_for_folder
     from huajia.engine.zimage import EngineOptions, ZImageEngine
 
-    yield ZImageEngine.load(spec_for_folder(tiny_model_dir), EngineOptions(local_files_only=True))
+    return ZImageEngine.load(spec_for_folder(tiny_model_dir), EngineOptions(local_files_only=True))

@@ -7,7 +7,7 @@ from huajia.engine.models import resolve_model
 from huajia.engine.tokens import PromptMeter
 from huajia.generation.cache import weights_identity
 from huajia.generation.service import GenerationService, ServedModel
-from huajia.jobs.sqlstore import open_store
+from huajia.jobs import open_store
 from huajia.jobs.store import TaskStore
 from huajia.presets.catalog import load_presets
 from huajia.settings import Settings

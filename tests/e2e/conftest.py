@@ -12,7 +12,9 @@ from tests.support.server import ServerProcess, start_huajia
 
 
 @pytest.fixture(scope="module")
-def server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def server(
+    tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     """One server per test module; tests in a module share its queue."""
     process = start_huajia(tmp_path_factory.mktemp("huajia-data"), tiny_model_dir)
     yield process

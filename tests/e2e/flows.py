@@ -18,7 +18,9 @@ def submit(client: httpx.Client, **fields: Any) -> dict[str, Any]:
     return dict(response.json())
 
 
-def wait_for(client: httpx.Client, task_id: str, states: set[str], timeout: float = 60) -> dict[str, Any]:
+def wait_for(
+    client: httpx.Client, task_id: str, states: set[str], timeout: float = 60
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = client.get(f"/api/v1/tasks/{task_id}/status").json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import time
 
@@ -50,10 +51,12 @@ def test_seed_poll_flow(client: httpx.Client) -> None:
         assert early.json()["error"]["code"] == "task_not_completed"
     wait_for(client, accepted["task_id"], {"completed"})
     result = client.get(f"/api/v1/tasks/{accepted['task_id']}/result").json()
-    assert result["count"] == 1 and len(result["image_urls"]) == 1
+    assert result["count"] == 1
+    assert len(result["image_urls"]) == 1
     assert set(result["images"][0]) >= {"url", "width", "height", "seed", "format"}
     record = client.get(f"/api/v1/tasks/{accepted['task_id']}").json()
-    assert record["status"] == "completed" and record["attempts"] == 1
+    assert record["status"] == "completed"
+    assert record["attempts"] == 1
 
 
 def test_cancel_pending_and_processing_tasks(client: httpx.Client) -> None:
@@ -61,7 +64,8 @@ def test_cancel_pending_and_processing_tasks(client: httpx.Client) -> None:
     pending = submit(client)
     wait_for(client, long["task_id"], {"processing"})
     canceled = client.post(f"/api/v1/tasks/{pending['task_id']}/cancel")
-    assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
+    assert canceled.status_code == 200
+    assert canceled.json()["status"] == "canceled"
     t0 = time.monotonic()
     client.post(f"/api/v1/tasks/{long['task_id']}/cancel")
     final = wait_for(client, long["task_id"], {"canceled", "completed", "failed"})
@@ -69,7 +73,8 @@ def test_cancel_pending_and_processing_tasks(client: httpx.Client) -> None:
     assert final["current_step"] < 50
     assert time.monotonic() - t0 < 10
     again = client.post(f"/api/v1/tasks/{long['task_id']}/cancel")
-    assert again.status_code == 200 and again.json()["status"] == "canceled"
+    assert again.status_code == 200
+    assert again.json()["status"] == "canceled"
     events = read_events(client, long["task_id"], timeout=5)
     assert events[-1][0] == "canceled", "a late subscriber gets the terminal event at once"
     # The worker goes on with the next task.
@@ -122,12 +127,19 @@ def test_invalid_inputs_get_422_with_a_clear_message(
     response = client.post("/api/v1/generate", json=body)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
-    assert error["code"] in {"invalid_request", "prompt_too_long", "unknown_preset", "unknown_model"}
+    assert error["code"] in {
+        "invalid_request",
+        "prompt_too_long",
+        "unknown_preset",
+        "unknown_model",
+    }
     assert needle in error["message"]
 
 
 def test_not_json_and_unknown_task_are_clear_errors(client: httpx.Client) -> None:
-    response = client.post("/api/v1/generate", content=b"{nope", headers={"content-type": "application/json"})
+    response = client.post(
+        "/api/v1/generate", content=b"{nope", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
     missing = client.get("/api/v1/tasks/does-not-exist/status")
     assert missing.status_code == 404
@@ -148,19 +160,23 @@ def test_not_json_and_unknown_task_are_clear_errors(client: httpx.Client) -> Non
 def test_path_traversal_on_the_image_route_is_404(client: httpx.Client, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
-    assert b"SQLite" not in response.content and b"root:" not in response.content
+    assert b"SQLite" not in response.content
+    assert b"root:" not in response.content
 
 
 def test_openai_compatible_route_with_the_openai_sdk(server: object, client: httpx.Client) -> None:
     openai = pytest.importorskip("openai")
-    sdk = openai.OpenAI(base_url=f"{client.base_url}/v1", api_key="unused-on-localhost")
-    result = sdk.images.generate(model="dall-e-3", prompt="a paper boat", n=2, size="64x64")
+    with openai.OpenAI(base_url=f"{client.base_url}/v1", api_key="unused-on-localhost") as sdk:
+        result = sdk.images.generate(model="dall-e-3", prompt="a paper boat", n=2, size="64x64")
+        encoded = sdk.images.generate(prompt="a boat", size="64x64", response_format="b64_json")
     assert len(result.data) == 2
     for datum in result.data:
+        assert datum.url is not None
         image = client.get(datum.url)
         assert image.status_code == 200
-    encoded = sdk.images.generate(prompt="a boat", size="64x64", response_format="b64_json")
-    assert encoded.data[0].b64_json
+        assert image.headers["content-type"] == "image/png"
+    assert encoded.data is not None and encoded.data[0].b64_json
+    assert base64.b64decode(encoded.data[0].b64_json).startswith(b"\x89PNG")
 
 
 def test_openai_route_rejects_a_bad_size(client: httpx.Client) -> None:
@@ -177,10 +193,12 @@ def test_models_presets_health_metrics_docs(client: httpx.Client) -> None:
     names = {preset["name"] for preset in presets["presets"]}
     assert {"photorealistic", "illustration", "anime", "oil_painting"} <= names
     health = client.get("/api/v1/health").json()
-    assert health["model_loaded"] is True and health["device"] == "cpu"
+    assert health["model_loaded"] is True
+    assert health["device"] == "cpu"
     assert {"queue_depth", "active_tasks"} <= set(health)
     metrics = client.get("/metrics").text
-    assert "huajia_tasks{" in metrics and "huajia_queue_depth" in metrics
+    assert "huajia_tasks{" in metrics
+    assert "huajia_queue_depth" in metrics
     assert "huajia_generation_seconds_bucket" in metrics
     spec = client.get("/openapi.json").json()
     operation_ids = {op["operationId"] for path in spec["paths"].values() for op in path.values()}

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.flows import SMALL, wait_for
-from tests.support.server import ServerProcess, huajia_command, start_huajia, server_env
+from tests.support.server import ServerProcess, huajia_command, server_env, start_huajia
 
 pytestmark = pytest.mark.e2e
 

@@ -45,4 +45,4 @@ def test_kill_9_of_the_process_group_then_restart_finishes_every_task(
 
 def _image_rows(db: Path) -> list[tuple[str, int]]:
     with sqlite3.connect(db) as connection:
-        return list(connection.execute("SELECT task_id, idx FROM images"))
+        return list(connection.execute('SELECT task_id, "index" FROM images'))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -76,10 +77,8 @@ class ServerProcess:
         """kill -9 of every Huajia process: the server and its worker child."""
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
@@ -93,9 +92,7 @@ class ServerProcess:
 
 
 def server_env(extra_env: dict[str, str] | None = None) -> dict[str, str]:
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith("HUAJIA_")
-    }
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HUAJIA_")}
     env.update({"HF_HUB_OFFLINE": "1", "HUAJIA_LEASE_SECONDS": "4", "PYTHONUNBUFFERED": "1"})
     env.update(extra_env or {})
     return env

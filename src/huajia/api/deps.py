@@ -47,23 +47,25 @@ def current_principal(
     """The caller: its API key once any key exists; localhost only while none does."""
     secret = parse_credentials(authorization, x_api_key)
     store = services.store
-    if secret is not None:
-        key = store.find_key_by_hash(hash_key(secret))
-        if key is None or key.revoked_at is not None:
-            raise Unauthorized("this API key is not valid (revoked or mistyped)")
-        store.touch_key(key.id)
-        return Principal(key_id=key.id, name=key.name, role=key.role)
-    if store.count_active_keys() > 0:
+    if not store.keys.list():
+        # No keys yet: the service is open to this machine only, whatever a client sends
+        # (OpenAI SDKs insist on sending some key).
+        host = request.client.host if request.client else ""
+        if host not in LOCAL_HOSTS:
+            raise Unauthorized(
+                "no API keys exist yet, so only localhost may call this server; "
+                "create one with 'huajia keys create NAME --role editor'"
+            )
+        return Principal.local()
+    if secret is None:
         raise Unauthorized(
             "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
         )
-    host = request.client.host if request.client else ""
-    if host not in LOCAL_HOSTS:
-        raise Unauthorized(
-            "no API keys exist yet, so only localhost may call this server; "
-            "create one with 'huajia keys create NAME --role editor'"
-        )
-    return Principal.local()
+    key = store.keys.find_by_hash(hash_key(secret))
+    if key is None or not key.active:
+        raise Unauthorized("this API key is not valid (revoked or mistyped)")
+    store.keys.touch(key.id)
+    return Principal(key_id=key.id, name=key.name, role=key.role)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

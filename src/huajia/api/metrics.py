@@ -45,7 +45,9 @@ class StoreCollector:
 
 
 def _histogram(durations: list[float]) -> HistogramMetricFamily:
-    buckets = [(str(bound), sum(1 for d in durations if d <= bound)) for bound in GENERATION_BUCKETS]
+    buckets = [
+        (str(bound), sum(1 for d in durations if d <= bound)) for bound in GENERATION_BUCKETS
+    ]
     buckets.append(("+Inf", len(durations)))
     return HistogramMetricFamily(
         "huajia_generation_seconds",
@@ -57,5 +59,5 @@ def _histogram(durations: list[float]) -> HistogramMetricFamily:
 
 def render_metrics(store: TaskStore) -> tuple[bytes, str]:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(store))  # type: ignore[arg-type]
+    registry.register(StoreCollector(store))
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -5,14 +5,18 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from huajia.cli.common import configure_logging, fail, load_settings, one_line_errors
-from huajia.engine.models import resolve_model
-from huajia.engine.types import GenerationRequest, GenerationResult, LoraRef
+from huajia.engine.models import ModelSpec, resolve_model
+from huajia.engine.types import GenerationRequest, GenerationResult, LoraRef, ResolvedRequest
 from huajia.errors import InvalidRequest
+from huajia.settings import Settings
+
+if TYPE_CHECKING:
+    from huajia.engine.zimage import ZImageEngine
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,9 @@ def generate(
     prompt: Annotated[str, typer.Argument(help="What to draw.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the PNG files.")],
     model: Annotated[str | None, typer.Option(help="Model name or diffusers folder.")] = None,
-    weights: Annotated[Path | None, typer.Option(help="Fine-tuned transformer .safetensors.")] = None,
+    weights: Annotated[
+        Path | None, typer.Option(help="Fine-tuned transformer .safetensors.")
+    ] = None,
     lora: Annotated[list[str] | None, typer.Option(help="LoRA FILE[:WEIGHT]; repeatable.")] = None,
     n: Annotated[int, typer.Option("-n", help="Number of images (1-9).")] = 1,
     seed: Annotated[int | None, typer.Option(help="Seed of the first image; +1 per image.")] = None,
@@ -85,7 +91,9 @@ def write_pngs(result: GenerationResult, folder: Path) -> list[Path]:
     return paths
 
 
-def _load_engine(settings, spec, weights, loras):  # type: ignore[no-untyped-def]
+def _load_engine(
+    settings: Settings, spec: ModelSpec, weights: Path | None, loras: list[LoraArg]
+) -> ZImageEngine:
     from huajia.cli.engine import engine_options
     from huajia.engine.zimage import ZImageEngine
 
@@ -94,7 +102,7 @@ def _load_engine(settings, spec, weights, loras):  # type: ignore[no-untyped-def
     return ZImageEngine.load(spec, options)
 
 
-def _run_with_progress(engine, resolved):  # type: ignore[no-untyped-def]
+def _run_with_progress(engine: ZImageEngine, resolved: ResolvedRequest) -> GenerationResult:
     if not sys.stderr.isatty():
         return engine.generate(resolved)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

@@ -25,10 +25,12 @@ def create(
             raise typer.BadParameter("role must be editor or admin", param_hint="--role")
         store = open_task_store(load_settings())
         secret, prefix = generate_key()
-        record = store.create_key(name=name, role=Role(role), key_hash=hash_key(secret), prefix=prefix)
+        record = store.keys.create(name, Role(role), hash_key(secret), prefix)
         store.close()
     typer.echo(secret)
-    typer.echo(f"created {role} key {record.id} ({name}); store it now, it is not shown again", err=True)
+    typer.echo(
+        f"created {role} key {record.id} ({name}); store it now, it is not shown again", err=True
+    )
 
 
 @app.command("list")
@@ -38,10 +40,12 @@ def list_keys() -> None:
 
     with one_line_errors():
         store = open_task_store(load_settings())
-        for key in store.list_keys():
+        for key in store.keys.list(include_revoked=True):
             state = "revoked" if key.revoked_at else "active"
             used = key.last_used_at.isoformat() if key.last_used_at else "never"
-            typer.echo(f"{key.id}  {key.prefix}…  {key.role:<6}  {state:<7}  used {used}  {key.name}")
+            typer.echo(
+                f"{key.id}  {key.prefix}…  {key.role:<6}  {state:<7}  used {used}  {key.name}"
+            )
         store.close()
 
 
@@ -52,6 +56,6 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key's id (see 'keys l
 
     with one_line_errors():
         store = open_task_store(load_settings())
-        store.revoke_key(key_id)
+        store.keys.revoke(key_id)
         store.close()
     typer.echo(f"revoked {key_id}")

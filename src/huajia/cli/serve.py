@@ -92,7 +92,9 @@ def _work(settings: Settings, supervised: bool) -> None:
     store = open_task_store(settings)
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     spec = resolve_model(settings.model, settings.registry())
-    presence = Presence(store, worker_id, spec.name, parent_pid=os.getppid() if supervised else None)
+    presence = Presence(
+        store, worker_id, spec.name, parent_pid=os.getppid() if supervised else None
+    )
     presence.start(stop)
     engine = ZImageEngine.load(spec, engine_options(settings))
     presence.ready(engine.describe)

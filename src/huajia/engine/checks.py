@@ -7,7 +7,6 @@ import secrets
 
 from huajia.engine.models import ModelSpec
 from huajia.engine.types import GenerationRequest, ResolvedRequest
-
 from huajia.errors import InvalidRequest
 
 # Seeds stay below 2**53 so browsers (JavaScript numbers) round-trip them exactly.
@@ -29,9 +28,7 @@ def resolve_request(spec: ModelSpec, request: GenerationRequest) -> ResolvedRequ
     if not 1 <= steps <= limits.max_steps:
         raise InvalidRequest(f"steps must be between 1 and {limits.max_steps} (got {steps})")
     guidance = request.guidance if request.guidance is not None else defaults.guidance
-    if not math.isfinite(guidance) or not (
-        limits.min_guidance <= guidance <= limits.max_guidance
-    ):
+    if not math.isfinite(guidance) or not (limits.min_guidance <= guidance <= limits.max_guidance):
         raise InvalidRequest(
             f"guidance must be between {limits.min_guidance} and {limits.max_guidance} "
             f"(got {guidance})"

@@ -87,7 +87,6 @@ def read_vram(device: str) -> VramReading | None:
 def _nvml_reading() -> VramReading | None:
     try:
         import pynvml
-
         import torch
 
         pynvml.nvmlInit()

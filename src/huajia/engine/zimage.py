@@ -150,7 +150,9 @@ class ZImageEngine:
 
         keys = {item.request.batch_key() for item in items}
         if len(keys) != 1:
-            raise ValueError("generate_batch needs requests with equal steps, guidance, size and LoRAs")
+            raise ValueError(
+                "generate_batch needs requests with equal steps, guidance, size and LoRAs"
+            )
         started = time.perf_counter()
         first = items[0].request
         self.loras.activate(first.loras)
@@ -264,7 +266,7 @@ class ZImageEngine:
             "vram_total_bytes": reading.total_bytes if reading else None,
             "vram_source": reading.source if reading else None,
             "weights": self.weights.summary() if self.weights else None,
-            "loras": self.loras.names(),
+            "loras": self.loras.describe(),
         }
 
 
@@ -285,7 +287,9 @@ def _load_pipeline(spec: ModelSpec, device: str, local_files_only: bool) -> Any:
             spec.source, dtype=dtype, local_files_only=local_files_only
         )
     except (OSError, ValueError) as error:
-        raise ModelLoadError(f"could not load model {spec.name} from {spec.source}: {error}") from error
+        raise ModelLoadError(
+            f"could not load model {spec.name} from {spec.source}: {error}"
+        ) from error
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

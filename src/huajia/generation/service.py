@@ -7,7 +7,7 @@ from typing import Any
 
 from huajia.api.schemas import GenerateRequest
 from huajia.auth.keys import Principal
-from huajia.auth.policy import allowed_priorities, can_view
+from huajia.auth.policy import can_view, check_priority
 from huajia.engine.checks import resolve_request
 from huajia.engine.models import ModelSpec
 from huajia.engine.tokens import PromptMeter
@@ -17,7 +17,6 @@ from huajia.errors import (
     InvalidRequest,
     PromptTooLong,
     QueueFull,
-    TaskNotFound,
     UnknownModel,
 )
 from huajia.generation.cache import cache_key
@@ -53,21 +52,22 @@ class GenerationService:
         self.queue_max = queue_max
         self.max_attempts = max_attempts
 
-    def submit(self, who: Principal, body: GenerateRequest, idempotency_key: str | None) -> Submitted:
+    def submit(
+        self, who: Principal, body: GenerateRequest, idempotency_key: str | None
+    ) -> Submitted:
         """Check the request, answer from the cache where allowed, else queue it."""
         priority = Priority(body.priority)
-        if priority not in allowed_priorities(who):
-            raise Forbidden(f"a {who.role} key may not use priority {priority.value}")
+        check_priority(who, priority.value)
         self._check_model(body.model)
         resolved = self._resolve(body)
         request = _stored_request(body, resolved, self.model.spec.name)
         key = self._cache_key(body, resolved)
         new = NewTask(
-            owner=who.owner, priority=priority, request=request,
+            owner=who.key_id, priority=priority, request=request,
             idempotency_key=idempotency_key, cache_key=key, max_attempts=self.max_attempts,
         )  # fmt: skip
         if idempotency_key is not None:
-            existing = self.store.find_by_idempotency_key(who.owner, idempotency_key)
+            existing = self.store.find_by_idempotency_key(who.key_id, idempotency_key)
             if existing is not None:
                 return Submitted(existing, created=False)
         cached = self.store.find_cached(key) if key is not None else None
@@ -79,15 +79,13 @@ class GenerationService:
                 retry_after=10,
             )
         task = self.store.create(new)
-        return Submitted(task, created=task.created_at == task.updated_at)
+        # A concurrent twin with the same Idempotency-Key may have won the insert.
+        return Submitted(task, created=task.idempotency_key is None or task.request == request)
 
     def get(self, who: Principal, task_id: str) -> Task:
         task = self.store.get(task_id)
         if not can_view(who, task.owner):
-            # Same answer as a missing task: ids of other people's tasks are not confirmed.
-            if who.role == "editor":
-                raise Forbidden("this task belongs to another API key")
-            raise TaskNotFound(f"no task {task_id}")
+            raise Forbidden("this task belongs to another API key")
         return task
 
     def cancel(self, who: Principal, task_id: str) -> Task:
@@ -100,7 +98,8 @@ class GenerationService:
             raise UnknownModel(f"this server runs model {served!r}, not {name!r}")
 
     def _resolve(self, body: GenerateRequest) -> ResolvedRequest:
-        prompt, negative, defaults, loras = body.prompt, body.negative_prompt, {}, body.loras
+        prompt, negative, loras = body.prompt, body.negative_prompt, body.loras
+        defaults: dict[str, Any] = {}
         if body.style_preset:
             preset = self.presets.get(body.style_preset)
             prompt, preset_negative, defaults = self.presets.expand(preset, body.prompt)
@@ -190,10 +189,16 @@ def _stored_request(body: GenerateRequest, resolved: ResolvedRequest, model: str
 def _copies(task: Task) -> list[NewImage]:
     return [
         NewImage(
-            index=image.index, key=image.key, thumbnail_key=image.thumbnail_key,
-            format=image.format, content_type=image.content_type, width=image.width,
-            height=image.height, seed=image.seed, size_bytes=image.size_bytes,
-        )  # fmt: skip
+            index=image.index,
+            key=image.key,
+            thumbnail_key=image.thumbnail_key,
+            format=image.format,
+            content_type=image.content_type,
+            width=image.width,
+            height=image.height,
+            seed=image.seed,
+            size_bytes=image.size_bytes,
+        )
         for image in task.images
     ]
 

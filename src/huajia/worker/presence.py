@@ -18,7 +18,9 @@ BEAT_SECONDS = 2.0
 class Presence:
     """Keeps the worker's row fresh; stops the worker if its supervising parent is gone."""
 
-    def __init__(self, store: TaskStore, worker_id: str, model: str, parent_pid: int | None) -> None:
+    def __init__(
+        self, store: TaskStore, worker_id: str, model: str, parent_pid: int | None
+    ) -> None:
         self._store = store
         self._worker_id = worker_id
         self._model = model

@@ -33,7 +33,9 @@ class WorkerSupervisor:
         self._env = dict(env) if env is not None else None
         self._stopping = threading.Event()
         self._process: subprocess.Popen[bytes] | None = None
-        self._thread = threading.Thread(target=self._supervise, name="worker-supervisor", daemon=True)
+        self._thread = threading.Thread(
+            target=self._supervise, name="worker-supervisor", daemon=True
+        )
         self.restarts = 0
 
     def start(self) -> None:
@@ -47,7 +49,7 @@ class WorkerSupervisor:
         backoff = 0.5
         while not self._stopping.is_set():
             self._process = subprocess.Popen(
-                self._command, env=self._env, preexec_fn=_die_with_parent  # noqa: PLW1509
+                self._command, env=self._env, preexec_fn=_die_with_parent
             )
             code = self._process.wait()
             if self._stopping.is_set():

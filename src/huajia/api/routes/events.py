@@ -37,40 +37,31 @@ def terminal_event(task: Task) -> str:
     return sse("canceled", {"task_id": task.id})
 
 
-class TaskFollower:
-    """Turns successive snapshots of one task into the events a client has not seen yet."""
-
-    def __init__(self) -> None:
-        self.position: int | None = None
-        self.step = -1
-        self.state: TaskState | None = None
-
-    def events(self, task: Task) -> list[str]:
-        out: list[str] = []
-        if task.state is TaskState.PENDING and task.queue_position != self.position:
-            self.position = task.queue_position
-            out.append(sse("queued", {"task_id": task.id, "queue_position": task.queue_position}))
-        if task.state is TaskState.PROCESSING and (
-            task.progress_step != self.step or self.state is not TaskState.PROCESSING
-        ):
-            self.step = task.progress_step
-            status = task_status(task)
-            out.append(sse("progress", {
-                "task_id": task.id, "current_step": status.current_step,
-                "total_steps": status.total_steps, "progress": status.progress,
-            }))  # fmt: skip
-        self.state = task.state
-        return out
+def progress_event(task_id: str, step: int, total: int) -> str:
+    share = round(min(1.0, step / total), 4) if total else 0.0
+    return sse(
+        "progress",
+        {"task_id": task_id, "current_step": step, "total_steps": total, "progress": share},
+    )
 
 
 async def follow(request: Request, services: ServicesDep, who: Principal, first: Task
                  ) -> AsyncIterator[str]:  # fmt: skip
+    """Every step from the store's progress log, queue moves, then the terminal event."""
     yield sse("status", task_status(first).model_dump(mode="json"))
-    follower, task, quiet_since = TaskFollower(), first, time.monotonic()
-    while not task.state.is_terminal:
-        for event in follower.events(task):
-            quiet_since = time.monotonic()
-            yield event
+    task, last_id, position, quiet_since = first, 0, None, time.monotonic()
+    store = services.store
+    while True:
+        if not first.state.terminal:  # a late subscriber gets the terminal event at once
+            for step in await run_in_threadpool(store.progress_since, task.id, last_id):
+                last_id, quiet_since = step.id, time.monotonic()
+                yield progress_event(task.id, step.step, step.total)
+        if task.state.terminal:
+            yield terminal_event(task)
+            return
+        if task.state is TaskState.PENDING and task.queue_position != position:
+            position, quiet_since = task.queue_position, time.monotonic()
+            yield sse("queued", {"task_id": task.id, "queue_position": position})
         if time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
             quiet_since = time.monotonic()
             yield ": keep-alive\n\n"
@@ -78,7 +69,6 @@ async def follow(request: Request, services: ServicesDep, who: Principal, first:
             return
         await asyncio.sleep(POLL_SECONDS)
         task = await run_in_threadpool(services.generation.get, who, first.id)
-    yield terminal_event(task)
 
 
 @router.get(

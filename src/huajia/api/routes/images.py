@@ -17,7 +17,12 @@ from huajia.errors import NotFound
 router = APIRouter(tags=["images"], responses=ERROR_RESPONSES)
 
 IMMUTABLE = "public, max-age=31536000, immutable"
-CONTENT_TYPES = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg", "jpg": "image/jpeg"}
+CONTENT_TYPES = {
+    "png": "image/png",
+    "webp": "image/webp",
+    "jpeg": "image/jpeg",
+    "jpg": "image/jpeg",
+}
 
 
 @router.get("/generated-images/{key:path}", operation_id="getImageFile", include_in_schema=False)
@@ -49,9 +54,9 @@ async def list_images(
 ) -> GalleryPage:
     """The caller's images, newest first: search by prompt, filter by preset or favourites."""
     rows, total = await run_in_threadpool(
-        services.store.search_images, who.owner, q, preset, favourites, limit, offset
+        services.store.search_images, who.key_id, q, preset, favourites, limit, offset
     )
-    return GalleryPage(images=[gallery_image(image, task) for image, task in rows], total=total)
+    return GalleryPage(images=[gallery_image(row.image, row.task) for row in rows], total=total)
 
 
 @router.post(
@@ -61,7 +66,7 @@ async def set_favourite(
     image_id: str, body: FavouriteIn, who: PrincipalDep, services: ServicesDep
 ) -> GalleryImage:
     """Mark or unmark one of the caller's images as a favourite."""
-    image, task = await run_in_threadpool(
-        services.store.set_favourite, image_id, who.owner, body.favourite
-    )
+    owner = None if who.is_admin else who.key_id
+    image = await run_in_threadpool(services.store.set_favourite, image_id, owner, body.favourite)
+    task = await run_in_threadpool(services.store.get, image.task_id)
     return gallery_image(image, task)

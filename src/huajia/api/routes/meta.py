@@ -74,7 +74,7 @@ def health_of(services: Services) -> Health:
         queue_depth=int(stats["pending"]),
         active_tasks=int(stats["processing"]),
         workers=workers,
-        auth_required=services.store.count_active_keys() > 0,
+        auth_required=bool(services.store.keys.list()),
         version=__version__,
     )
 

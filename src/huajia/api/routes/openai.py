@@ -69,9 +69,7 @@ def to_generate_request(body: ImagesGenerationRequest, served: str) -> GenerateR
     )  # fmt: skip
 
 
-@router.post(
-    "/images/generations", operation_id="openaiCreateImage", response_model=ImagesResponse
-)
+@router.post("/images/generations", operation_id="openaiCreateImage", response_model=ImagesResponse)
 async def create_image(
     body: ImagesGenerationRequest, request: Request, who: PrincipalDep, services: ServicesDep
 ) -> ImagesResponse:
@@ -91,7 +89,7 @@ async def create_image(
 
 
 async def _wait(services: ServicesDep, who: PrincipalDep, task: Task, request: Request) -> Task:
-    while not task.state.is_terminal:
+    while not task.state.terminal:
         if await request.is_disconnected():
             await run_in_threadpool(services.generation.cancel, who, task.id)
             raise GenerationCanceled("the client went away")

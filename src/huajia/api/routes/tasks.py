@@ -61,10 +61,10 @@ async def list_tasks(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> TaskPage:
     """Tasks, newest first: editors see their own, admins everyone's (filter by owner)."""
-    if who.role == "editor":
-        if owner not in (None, who.owner):
+    if not who.is_admin:
+        if owner not in (None, who.key_id):
             raise Forbidden("an editor key may only list its own tasks")
-        owner = who.owner
+        owner = who.key_id
     states = [TaskState(name) for name in status] if status else None
     tasks, total = await run_in_threadpool(
         services.store.list, owner, states, since, until, limit, offset

@@ -1,0 +1,127 @@
+"""What the service costs on top of the engine, on the tiny model. Prints figures, never fails.
+
+    python bench/service_overhead.py --model huajia-data/models/tiny [--tasks 30]
+
+Figures: start-up time to ready; per-task overhead (submit → SSE terminal event → image bytes,
+minus the engine's own time for the same request, measured in this process as the baseline);
+status-poll latency p50/p99 while the worker is busy; tasks per second; the API process's RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.e2e.flows import read_events, submit, wait_for
+from tests.support.server import ServerProcess, free_port, server_env
+
+REQUEST = {"width": 128, "height": 128, "steps": 4, "num_images": 1}
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def engine_baseline(model: Path, runs: int) -> float:
+    """Median seconds of the engine alone for REQUEST (the same code the worker runs)."""
+    from huajia.engine.models import spec_for_folder
+    from huajia.engine.types import GenerationRequest
+    from huajia.engine.zimage import EngineOptions, ZImageEngine
+
+    engine = ZImageEngine.load(spec_for_folder(model), EngineOptions(local_files_only=True))
+    request = GenerationRequest("a lighthouse at dusk", n=1, steps=4, width=128, height=128)
+    engine.generate(request)  # warm-up
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        engine.generate(request)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def end_to_end(client: httpx.Client, runs: int) -> list[float]:
+    times = []
+    for i in range(runs):
+        t0 = time.perf_counter()
+        task = submit(client, prompt=f"a lighthouse {i}", **REQUEST)
+        events = read_events(client, task["task_id"])
+        for url in events[-1][1]["image_urls"]:
+            client.get(url).raise_for_status()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def poll_latency(client: httpx.Client, polls: int) -> list[float]:
+    busy = submit(client, prompt="busy", width=256, height=256, steps=50, num_images=4)
+    wait_for(client, busy["task_id"], {"processing"})
+    latencies = []
+    for _ in range(polls):
+        t0 = time.perf_counter()
+        client.get(f"/api/v1/tasks/{busy['task_id']}/status").raise_for_status()
+        latencies.append(time.perf_counter() - t0)
+    client.post(f"/api/v1/tasks/{busy['task_id']}/cancel")
+    wait_for(client, busy["task_id"], {"canceled", "completed"})
+    return latencies
+
+
+def throughput(client: httpx.Client, count: int) -> float:
+    t0 = time.perf_counter()
+    ids = [submit(client, prompt=f"tile {i}", **REQUEST)["task_id"] for i in range(count)]
+    for task_id in ids:
+        wait_for(client, task_id, {"completed"}, timeout=300)
+    return count / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--tasks", type=int, default=30)
+    args = parser.parse_args()
+    baseline = engine_baseline(args.model, runs=10)
+    with tempfile.TemporaryDirectory() as data:
+        server = ServerProcess(Path(data), args.model, free_port(), server_env())
+        t0 = time.perf_counter()
+        server.start()
+        startup = time.perf_counter() - t0
+        try:
+            with httpx.Client(base_url=server.url, timeout=60) as client:
+                e2e = end_to_end(client, runs=10)
+                polls = poll_latency(client, polls=200)
+                rate = throughput(client, args.tasks)
+                api_rss = rss_mib(server.process.pid) if server.process else float("nan")
+        finally:
+            server.stop()
+    e2e_median = statistics.median(e2e)
+    print(f"engine alone (baseline, same request)   {baseline * 1000:8.1f} ms")
+    print(f"submit -> SSE completed -> bytes        {e2e_median * 1000:8.1f} ms (median of 10)")
+    print(
+        f"service overhead per task               {(e2e_median - baseline) * 1000:8.1f} ms "
+        f"({e2e_median / baseline:.2f}x the engine's time)"
+    )
+    print(
+        f"status poll while busy  p50 / p99       {percentile(polls, 0.5) * 1000:6.1f} / "
+        f"{percentile(polls, 0.99) * 1000:6.1f} ms"
+    )
+    print(f"tasks per second ({args.tasks} tasks, 1 worker)  {rate:8.2f}")
+    print(f"start-up to ready (model loaded)        {startup:8.2f} s")
+    print(f"API process memory (RSS)                {api_rss:8.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Image files: encoding with embedded generation parameters and an AI-generated label."""

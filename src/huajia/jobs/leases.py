@@ -1,0 +1,52 @@
+"""Leases: who holds a processing task, and what becomes of it when the holder goes silent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from huajia.errors import LeaseLost, TaskNotFound
+from huajia.jobs.model import TaskState
+from huajia.jobs.tables import tasks
+
+WORKER_LOST = "worker_lost"
+
+
+def locked_row(connection: Connection, task_id: str) -> Row[Any]:
+    query = select(tasks).where(tasks.c.id == task_id).with_for_update()
+    row = connection.execute(query).one_or_none()
+    if row is None:
+        raise TaskNotFound(f"no task {task_id}")
+    return row
+
+
+def held_row(connection: Connection, task_id: str, worker_id: str, attempt: int) -> Row[Any]:
+    """The task's row if this worker's attempt still holds its lease, else LeaseLost."""
+    row = locked_row(connection, task_id)
+    if (
+        row.state != TaskState.PROCESSING.value
+        or row.lease_owner != worker_id
+        or row.attempts != attempt
+    ):
+        raise LeaseLost(
+            f"task {task_id} is no longer held by worker {worker_id} attempt {attempt} "
+            f"(it is {row.state}, attempt {row.attempts})"
+        )
+    return row
+
+
+def after_lost_lease(row: Row[Any], now: datetime) -> tuple[TaskState, dict[str, Any]]:
+    """Where a task whose worker stopped renewing its lease goes next."""
+    if row.cancel_requested:
+        return TaskState.CANCELED, {"finished_at": now}
+    if row.attempts < row.max_attempts:
+        return TaskState.PENDING, {"lease_owner": None, "started_at": None,
+                                   "progress_step": 0, "progress_total": 0}  # fmt: skip
+    message = (
+        f"the worker running this task stopped responding (lease expired) on each of "
+        f"{row.attempts} attempts; giving up"
+    )
+    return TaskState.FAILED, {"finished_at": now, "error_code": WORKER_LOST,
+                              "error_message": message}  # fmt: skip

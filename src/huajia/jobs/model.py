@@ -1,0 +1,169 @@
+"""The queue's domain: task states and their guarded transitions, tasks, image records, API keys.
+
+No storage here: the store turns rows into these types and asks `check_transition` before
+every state change, so the rules live in one table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from huajia.auth.keys import Role
+from huajia.errors import IllegalTransition
+
+
+class TaskState(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return not TRANSITIONS[self]
+
+
+# processing → pending happens only when a lease expires (a dead worker's task is re-queued).
+TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
+    TaskState.PENDING: frozenset({TaskState.PROCESSING, TaskState.CANCELED, TaskState.FAILED}),
+    TaskState.PROCESSING: frozenset(
+        {TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELED, TaskState.PENDING}
+    ),
+    TaskState.COMPLETED: frozenset(),
+    TaskState.FAILED: frozenset(),
+    TaskState.CANCELED: frozenset(),
+}
+
+TERMINAL_STATES = frozenset(state for state in TaskState if state.terminal)
+
+
+def can_transition(current: TaskState, target: TaskState) -> bool:
+    return target in TRANSITIONS[current]
+
+
+def check_transition(current: TaskState, target: TaskState) -> None:
+    """Raise IllegalTransition unless the table allows current → target."""
+    if not can_transition(current, target):
+        raise IllegalTransition(f"a {current.value} task cannot become {target.value}")
+
+
+class Priority(StrEnum):
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """0 runs first; the claim order sorts on this."""
+        return PRIORITY_ORDER.index(self)
+
+
+PRIORITY_ORDER: tuple[Priority, ...] = (Priority.HIGH, Priority.NORMAL, Priority.LOW)
+
+
+# One Role for the whole service: the auth package defines what each one may do.
+__all__ = ["Role"]
+
+
+@dataclass(frozen=True, slots=True)
+class NewImage:
+    """An image the worker has stored as a blob, before its record exists."""
+
+    index: int
+    key: str
+    thumbnail_key: str | None
+    format: str
+    content_type: str
+    width: int
+    height: int
+    seed: int
+    size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord:
+    """One generated image's row; the bytes live in a blob store under `key`."""
+
+    id: str
+    task_id: str
+    index: int
+    key: str
+    thumbnail_key: str | None
+    format: str
+    content_type: str
+    width: int
+    height: int
+    seed: int
+    size_bytes: int
+    created_at: datetime
+    favourite: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    """A validated request about to be queued."""
+
+    owner: str
+    request: dict[str, Any]
+    priority: Priority = Priority.NORMAL
+    idempotency_key: str | None = None
+    cache_key: str | None = None
+    max_attempts: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One generation task as the store holds it."""
+
+    id: str
+    owner: str
+    priority: Priority
+    state: TaskState
+    request: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    progress_step: int = 0
+    progress_total: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempts: int = 0
+    max_attempts: int = 3
+    error_code: str | None = None
+    error_message: str | None = None
+    idempotency_key: str | None = None
+    cache_key: str | None = None
+    cancel_requested: bool = False
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    images: list[ImageRecord] = field(default_factory=list)
+    queue_position: int | None = None  # 1 = next to run; None unless pending
+
+
+@dataclass(frozen=True, slots=True)
+class GalleryItem:
+    """An image with the task that made it (the prompt and preset live on the task)."""
+
+    image: ImageRecord
+    task: Task
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored API key: only the hash of its secret, never the secret."""
+
+    id: str
+    name: str
+    role: Role
+    key_hash: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,410 @@
+"""The task store on SQLAlchemy: one implementation for SQLite and PostgreSQL.
+
+Every state change reads the task's row under a write lock (`BEGIN IMMEDIATE` on SQLite,
+`FOR UPDATE` on PostgreSQL), checks the transition table, then writes; the worker's writes
+are also fenced by (worker id, attempt), so a stale attempt can neither renew nor finish.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from huajia.errors import NotFound, TaskNotFound
+from huajia.jobs import queue, workers
+from huajia.jobs.database import connect, migrate, transaction
+from huajia.jobs.filters import gallery_filters, task_filters
+from huajia.jobs.keys import SqlApiKeyStore
+from huajia.jobs.leases import after_lost_lease, held_row, locked_row
+from huajia.jobs.model import (
+    GalleryItem,
+    ImageRecord,
+    NewImage,
+    NewTask,
+    Task,
+    TaskState,
+    check_transition,
+)
+from huajia.jobs.rows import (
+    group_images,
+    image_from_row,
+    image_values,
+    task_from_row,
+    task_values,
+)
+from huajia.jobs.stats import queue_stats
+from huajia.jobs.store import ApiKeyStore, ProgressEvent, TaskStore
+from huajia.jobs.tables import images, task_progress, tasks
+
+PENDING, PROCESSING = TaskState.PENDING.value, TaskState.PROCESSING.value
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# Progress rows only matter while someone may still be following the task.
+PROGRESS_KEPT = timedelta(hours=1)
+
+
+class SqlTaskStore(TaskStore):
+    """Tasks, leases and image records in one SQL database (migrated by `open_store`)."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utc_now) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._keys = SqlApiKeyStore(engine, clock)
+
+    @property
+    def keys(self) -> ApiKeyStore:
+        return self._keys
+
+    def _read(self) -> AbstractContextManager[Connection]:
+        return transaction(self.engine, write=False)
+
+    def _write(self) -> AbstractContextManager[Connection]:
+        return transaction(self.engine, write=True)
+
+    # Submitting and reading
+
+    def create(self, new: NewTask) -> Task:
+        values = task_values(new, TaskState.PENDING, self.clock())
+        return self._insert_once(new, values, [])
+
+    def create_completed(self, new: NewTask, images: builtins.list[NewImage]) -> Task:
+        values = task_values(new, TaskState.COMPLETED, self.clock())
+        return self._insert_once(new, values, images)
+
+    def _insert_once(
+        self, new: NewTask, values: dict[str, Any], new_images: Sequence[NewImage]
+    ) -> Task:
+        try:
+            with self._write() as connection:
+                connection.execute(insert(tasks).values(values))
+                self._insert_images(connection, values["id"], new_images, values["created_at"])
+        except IntegrityError:
+            # Lost a race on (owner, idempotency key): the other request's task is the answer.
+            existing = None
+            if new.idempotency_key is not None:
+                existing = self.find_by_idempotency_key(new.owner, new.idempotency_key)
+            if existing is None:
+                raise
+            return existing
+        return self.get(values["id"])
+
+    def get(self, task_id: str) -> Task:
+        with self._read() as connection:
+            return self._load_one(connection, task_id)
+
+    def find_by_idempotency_key(self, owner: str, idempotency_key: str) -> Task | None:
+        query = select(tasks).where(
+            tasks.c.owner == owner, tasks.c.idempotency_key == idempotency_key
+        )
+        with self._read() as connection:
+            found = self._load(connection, query)
+        return found[0] if found else None
+
+    def list(
+        self,
+        owner: str | None = None,
+        states: Collection[TaskState] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[builtins.list[Task], int]:
+        where = task_filters(owner, states, since, until)
+        page = (
+            select(tasks)
+            .where(*where)
+            .order_by(tasks.c.created_at.desc(), tasks.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._read() as connection:
+            total = connection.execute(
+                select(func.count()).select_from(tasks).where(*where)
+            ).scalar_one()
+            return self._load(connection, page), total
+
+    def pending_count(self) -> int:
+        query = select(func.count()).select_from(tasks).where(tasks.c.state == PENDING)
+        with self._read() as connection:
+            count: int = connection.execute(query).scalar_one()
+        return count
+
+    def queue_positions(self, task_ids: Collection[str]) -> dict[str, int]:
+        if not task_ids:
+            return {}
+        with self._read() as connection:
+            return _positions(connection, task_ids)
+
+    # The worker's side
+
+    def claim(self, worker_id: str, lease_seconds: float, model: str | None = None) -> Task | None:
+        now = self.clock()
+        with self._write() as connection:
+            task_id = connection.execute(queue.next_to_claim(model)).scalar_one_or_none()
+            if task_id is None:
+                return None
+            check_transition(TaskState.PENDING, TaskState.PROCESSING)
+            connection.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id)
+                .values(
+                    state=PROCESSING,
+                    attempts=tasks.c.attempts + 1,
+                    lease_owner=worker_id,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+                    started_at=now,
+                    updated_at=now,
+                    progress_step=0,
+                    progress_total=0,
+                )
+            )
+            return self._load_one(connection, task_id)
+
+    def heartbeat(
+        self, task_id: str, worker_id: str, attempt: int, step: int, total: int,
+        lease_seconds: float,
+    ) -> bool:  # fmt: skip
+        now = self.clock()
+        with self._write() as connection:
+            held = held_row(connection, task_id, worker_id, attempt)
+            if (step, total) != (held.progress_step, held.progress_total):
+                connection.execute(
+                    insert(task_progress).values(
+                        task_id=task_id, attempt=attempt, step=step, total=total, created_at=now
+                    )
+                )
+            connection.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id)
+                .values(
+                    progress_step=step,
+                    progress_total=total,
+                    updated_at=now,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+                )
+            )
+            return bool(held.cancel_requested)
+
+    def complete(
+        self, task_id: str, worker_id: str, attempt: int, images: builtins.list[NewImage]
+    ) -> Task:
+        finished = {"progress_step": tasks.c.progress_total, "error_code": None}
+        return self._finish(task_id, worker_id, attempt, TaskState.COMPLETED, finished, images)
+
+    def fail(self, task_id: str, worker_id: str, attempt: int, code: str, message: str) -> Task:
+        failure = {"error_code": code, "error_message": message}
+        return self._finish(task_id, worker_id, attempt, TaskState.FAILED, failure)
+
+    def finish_canceled(self, task_id: str, worker_id: str, attempt: int) -> Task:
+        return self._finish(task_id, worker_id, attempt, TaskState.CANCELED, {})
+
+    def _finish(
+        self, task_id: str, worker_id: str, attempt: int, target: TaskState,
+        values: dict[str, Any], new_images: Sequence[NewImage] = (),
+    ) -> Task:  # fmt: skip
+        now = self.clock()
+        with self._write() as connection:
+            held = held_row(connection, task_id, worker_id, attempt)
+            check_transition(TaskState(held.state), target)
+            connection.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id)
+                .values(
+                    state=target.value,
+                    finished_at=now,
+                    updated_at=now,
+                    lease_expires_at=None,
+                    **values,
+                )
+            )
+            self._insert_images(connection, task_id, new_images, now)
+            return self._load_one(connection, task_id)
+
+    def request_cancel(self, task_id: str) -> Task:
+        now = self.clock()
+        with self._write() as connection:
+            state = TaskState(locked_row(connection, task_id).state)
+            change: dict[str, Any] = {}
+            if state is TaskState.PENDING:
+                check_transition(state, TaskState.CANCELED)
+                change = {"state": TaskState.CANCELED.value, "finished_at": now}
+            elif state is TaskState.PROCESSING:
+                change = {"cancel_requested": True}
+            if change:
+                connection.execute(
+                    update(tasks).where(tasks.c.id == task_id).values(updated_at=now, **change)
+                )
+            return self._load_one(connection, task_id)
+
+    def requeue_expired(self, now: datetime | None = None) -> builtins.list[str]:
+        now = now or self.clock()
+        expired = (
+            select(tasks)
+            .where(tasks.c.state == PROCESSING, tasks.c.lease_expires_at < now)
+            .order_by(tasks.c.lease_expires_at)
+            .with_for_update(skip_locked=True)
+        )
+        with self._write() as connection:
+            connection.execute(
+                delete(task_progress).where(task_progress.c.created_at < now - PROGRESS_KEPT)
+            )
+            rows = connection.execute(expired).all()
+            for row in rows:
+                target, values = after_lost_lease(row, now)
+                check_transition(TaskState.PROCESSING, target)
+                connection.execute(
+                    update(tasks)
+                    .where(tasks.c.id == row.id, tasks.c.state == PROCESSING)
+                    .values(state=target.value, updated_at=now, lease_expires_at=None, **values)
+                )
+        return [row.id for row in rows]
+
+    def progress_since(self, task_id: str, after_id: int = 0) -> builtins.list[ProgressEvent]:
+        query = (
+            select(task_progress.c.id, task_progress.c.step, task_progress.c.total)
+            .where(task_progress.c.task_id == task_id, task_progress.c.id > after_id)
+            .order_by(task_progress.c.id)
+        )
+        with self._read() as connection:
+            rows = connection.execute(query).all()
+        return [ProgressEvent(row.id, row.step, row.total) for row in rows]
+
+    # Results and gallery
+
+    def find_cached(self, cache_key: str) -> Task | None:
+        query = (
+            select(tasks)
+            .where(tasks.c.cache_key == cache_key, tasks.c.state == TaskState.COMPLETED.value)
+            .order_by(tasks.c.created_at.desc(), tasks.c.id.desc())
+            .limit(1)
+        )
+        with self._read() as connection:
+            found = self._load(connection, query)
+        return found[0] if found else None
+
+    def set_favourite(self, image_id: str, owner: str | None, value: bool) -> ImageRecord:
+        mine = [images.c.id == image_id] + ([tasks.c.owner == owner] if owner else [])
+        query = select(images.c.id).join(tasks, tasks.c.id == images.c.task_id).where(*mine)
+        with self._write() as connection:
+            if connection.execute(query).scalar_one_or_none() is None:
+                raise NotFound(f"no image {image_id}")
+            connection.execute(
+                update(images).where(images.c.id == image_id).values(favourite=value)
+            )
+            row = connection.execute(select(images).where(images.c.id == image_id)).one()
+        return image_from_row(row)
+
+    def search_images(
+        self,
+        owner: str | None = None,
+        text: str | None = None,
+        preset: str | None = None,
+        favourites_only: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[builtins.list[GalleryItem], int]:
+        where = gallery_filters(owner, text, preset, favourites_only)
+        joined = images.join(tasks, tasks.c.id == images.c.task_id)
+        page = (
+            select(images)
+            .select_from(joined)
+            .where(*where)
+            .order_by(images.c.created_at.desc(), images.c.task_id, images.c.index)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._read() as connection:
+            total = connection.execute(
+                select(func.count()).select_from(joined).where(*where)
+            ).scalar_one()
+            found = [image_from_row(row) for row in connection.execute(page)]
+            makers = select(tasks).where(tasks.c.id.in_({image.task_id for image in found}))
+            by_id = {task.id: task for task in self._load(connection, makers)}
+        return [GalleryItem(image, by_id[image.task_id]) for image in found], total
+
+    def stats(self) -> dict[str, Any]:
+        with self._read() as connection:
+            return queue_stats(connection, self.clock())
+
+    # Worker presence
+
+    def report_worker(self, worker_id: str, model: str, state: str, engine: dict[str, Any]) -> None:
+        with self._write() as connection:
+            workers.report(connection, worker_id, model, state, engine, self.clock())
+
+    def remove_worker(self, worker_id: str) -> None:
+        with self._write() as connection:
+            workers.remove(connection, worker_id)
+
+    def live_workers(self) -> builtins.list[dict[str, Any]]:
+        with self._read() as connection:
+            return workers.live(connection, self.clock())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # Loading rows
+
+    def _load_one(self, connection: Connection, task_id: str) -> Task:
+        found = self._load(connection, select(tasks).where(tasks.c.id == task_id))
+        if not found:
+            raise TaskNotFound(f"no task {task_id}")
+        return found[0]
+
+    def _load(self, connection: Connection, query: Select[Any]) -> builtins.list[Task]:
+        """Tasks for the query, in its order, with their images and queue positions."""
+        rows = connection.execute(query).all()
+        ids = [row.id for row in rows]
+        by_task = group_images(_images_of(connection, ids))
+        waiting = [row.id for row in rows if row.state == PENDING]
+        places = _positions(connection, waiting) if waiting else {}
+        return [task_from_row(row, by_task.get(row.id, []), places.get(row.id)) for row in rows]
+
+    def _insert_images(
+        self, connection: Connection, task_id: str, new_images: Sequence[NewImage],
+        now: datetime,
+    ) -> None:  # fmt: skip
+        if new_images:
+            rows = [image_values(task_id, image, now) for image in new_images]
+            connection.execute(insert(images), rows)
+
+
+def _images_of(connection: Connection, task_ids: builtins.list[str]) -> builtins.list[ImageRecord]:
+    if not task_ids:
+        return []
+    query = select(images).where(images.c.task_id.in_(task_ids))
+    return [image_from_row(row) for row in connection.execute(query)]
+
+
+def _positions(connection: Connection, task_ids: Collection[str]) -> dict[str, int]:
+    return {row.id: row.position for row in connection.execute(queue.positions(task_ids))}
+
+
+def open_store(url: str) -> SqlTaskStore:
+    """Connect to a SQLite or PostgreSQL URL, migrate it to the newest schema, return the store."""
+    engine = connect(url)
+    try:
+        migrate(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return SqlTaskStore(engine)

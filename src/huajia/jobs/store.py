@@ -1,0 +1,190 @@
+"""The task store's interface: the durable queue every API and worker process shares.
+
+One implementation (`huajia.jobs.sqlstore.SqlTaskStore`) serves SQLite and PostgreSQL;
+`huajia.jobs.open_store(url)` migrates the database and returns it.
+"""
+
+from __future__ import annotations
+
+import builtins
+from abc import ABC, abstractmethod
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from huajia.jobs.model import (
+    ApiKey,
+    GalleryItem,
+    ImageRecord,
+    NewImage,
+    NewTask,
+    Role,
+    Task,
+    TaskState,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    """One denoising step as a worker reported it; ids grow, so followers resume by id."""
+
+    id: int
+    step: int
+    total: int
+
+
+class ApiKeyStore(ABC):
+    """API key records; hashing the secret is the caller's job."""
+
+    @abstractmethod
+    def create(self, name: str, role: Role | str, key_hash: str, prefix: str) -> ApiKey:
+        """Record a new key (the hash must be unique)."""
+
+    @abstractmethod
+    def list(self, include_revoked: bool = False) -> builtins.list[ApiKey]:
+        """Keys, oldest first."""
+
+    @abstractmethod
+    def find_by_hash(self, key_hash: str, include_revoked: bool = False) -> ApiKey | None:
+        """The key with this hash; revoked keys only when asked for."""
+
+    @abstractmethod
+    def revoke(self, key_id: str) -> ApiKey:
+        """Revoke a key (revoking twice keeps the first time); NotFound if unknown."""
+
+    @abstractmethod
+    def touch(self, key_id: str, when: datetime | None = None) -> None:
+        """Record that the key was just used."""
+
+
+class TaskStore(ABC):
+    """Tasks, their leases and their image records."""
+
+    @property
+    @abstractmethod
+    def keys(self) -> ApiKeyStore:
+        """The API key records kept in the same database."""
+
+    # Submitting and reading
+
+    @abstractmethod
+    def create(self, new: NewTask) -> Task:
+        """Queue a pending task; an (owner, idempotency key) seen before returns that task."""
+
+    @abstractmethod
+    def create_completed(self, new: NewTask, images: list[NewImage]) -> Task:
+        """A task born completed, with copies of cached image records (same blob keys)."""
+
+    @abstractmethod
+    def get(self, task_id: str) -> Task:
+        """The task with its images and queue position; TaskNotFound if unknown."""
+
+    @abstractmethod
+    def find_by_idempotency_key(self, owner: str, idempotency_key: str) -> Task | None:
+        """The owner's task created under this idempotency key, if any."""
+
+    @abstractmethod
+    def list(
+        self,
+        owner: str | None = None,
+        states: Collection[TaskState] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[builtins.list[Task], int]:
+        """A page of tasks, newest first, and the total matching the filters."""
+
+    @abstractmethod
+    def pending_count(self) -> int:
+        """How many tasks wait in the queue."""
+
+    @abstractmethod
+    def queue_positions(self, task_ids: Collection[str]) -> dict[str, int]:
+        """1-based places in the claim order for those ids still pending."""
+
+    # The worker's side: claim, heartbeat, finish (fenced by worker id and attempt)
+
+    @abstractmethod
+    def claim(self, worker_id: str, lease_seconds: float, model: str | None = None) -> Task | None:
+        """Atomically take the next pending task (priority, then fair between owners)."""
+
+    @abstractmethod
+    def heartbeat(
+        self, task_id: str, worker_id: str, attempt: int, step: int, total: int,
+        lease_seconds: float,
+    ) -> bool:  # fmt: skip
+        """Renew the lease and record progress; True when cancel was requested."""
+
+    @abstractmethod
+    def complete(
+        self, task_id: str, worker_id: str, attempt: int, images: builtins.list[NewImage]
+    ) -> Task:
+        """Finish the held attempt with its image records; LeaseLost if not held."""
+
+    @abstractmethod
+    def fail(self, task_id: str, worker_id: str, attempt: int, code: str, message: str) -> Task:
+        """Finish the held attempt as failed; LeaseLost if not held."""
+
+    @abstractmethod
+    def finish_canceled(self, task_id: str, worker_id: str, attempt: int) -> Task:
+        """Finish the held attempt as canceled; LeaseLost if not held."""
+
+    @abstractmethod
+    def request_cancel(self, task_id: str) -> Task:
+        """Cancel pending at once, ask the worker to stop a processing one; terminal unchanged."""
+
+    @abstractmethod
+    def requeue_expired(self, now: datetime | None = None) -> builtins.list[str]:
+        """Tasks whose lease ran out: re-queued, or failed (worker_lost) after max attempts."""
+
+    @abstractmethod
+    def progress_since(self, task_id: str, after_id: int = 0) -> builtins.list[ProgressEvent]:
+        """Steps reported for the task after the event `after_id`, oldest first."""
+
+    # Results and gallery
+
+    @abstractmethod
+    def find_cached(self, cache_key: str) -> Task | None:
+        """The newest completed task with this cache key, with its images."""
+
+    @abstractmethod
+    def set_favourite(self, image_id: str, owner: str | None, value: bool) -> ImageRecord:
+        """Mark an image (of this owner's task; None = any owner); NotFound otherwise."""
+
+    @abstractmethod
+    def search_images(
+        self,
+        owner: str | None = None,
+        text: str | None = None,
+        preset: str | None = None,
+        favourites_only: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[builtins.list[GalleryItem], int]:
+        """Images newest first, by prompt text and style preset, and the total matching."""
+
+    @abstractmethod
+    def stats(self) -> dict[str, Any]:
+        """Figures for /metrics and health: `by_state` (and each state's count as its own key),
+        `pending_depth`, `oldest_pending_seconds`, `errors_by_code`, `images_total` (generated,
+        not cache copies) and `generation_seconds` (claim → completion, recent tasks)."""
+
+    # Worker presence
+
+    @abstractmethod
+    def report_worker(self, worker_id: str, model: str, state: str, engine: dict[str, Any]) -> None:
+        """Record that a worker is alive, its state (loading, ready, busy) and engine facts."""
+
+    @abstractmethod
+    def remove_worker(self, worker_id: str) -> None:
+        """Forget a worker that is shutting down."""
+
+    @abstractmethod
+    def live_workers(self) -> builtins.list[dict[str, Any]]:
+        """Workers seen in the last few seconds: worker_id, model, state, engine, seen_at."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the database connections."""

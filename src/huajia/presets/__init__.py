@@ -1,0 +1,1 @@
+"""Style presets (prompt templates, negative prompts, defaults) and CMS size presets."""

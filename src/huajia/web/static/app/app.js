@@ -1,0 +1,28 @@
+// The built-in web app: the shared generate panel next to the gallery of the caller's images.
+import '../panel/huajia-panel.js';
+import './huajia-gallery.js';
+import { HuajiaClient } from '../panel/client.js';
+import { loadApiKey } from '../panel/prefs.js';
+
+const panel = document.getElementById('panel');
+const gallery = document.getElementById('gallery');
+const endpoint = globalThis.location.origin;
+
+async function configureGallery(apiKey) {
+  const lang = panel.language;
+  document.documentElement.lang = lang;
+  const client = new HuajiaClient(endpoint, apiKey ?? loadApiKey(endpoint));
+  let presets;
+  try {
+    presets = (await client.presets()).presets;
+  } catch {
+    // The panel shows the reason (for example the API key form); the gallery just waits.
+  }
+  gallery.configure({ lang, client, presets });
+  gallery.refresh();
+}
+
+panel.addEventListener('huajia-languagechange', () => configureGallery());
+panel.addEventListener('huajia-apikey', (event) => configureGallery(event.detail.apiKey));
+panel.addEventListener('huajia-completed', () => gallery.refresh());
+customElements.whenDefined('huajia-panel').then(() => configureGallery());

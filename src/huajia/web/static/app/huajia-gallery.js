@@ -1,0 +1,130 @@
+// <huajia-gallery>: the caller's own images, searchable by prompt, filterable by style, with favourites.
+import { ApiError, HuajiaClient } from '../panel/client.js';
+import { applyTranslations, pickLabel, translate } from '../panel/i18n.js';
+
+const PAGE = 24;
+const CSS_HREF = new URL('./huajia-gallery.css', import.meta.url).href;
+
+const MARKUP = `
+<link rel="stylesheet" href="${CSS_HREF}">
+<section aria-labelledby="hj-gallery">
+  <h2 id="hj-gallery" data-t="gallery"></h2>
+  <form class="filters" role="search" data-ref="filters">
+    <label><span data-t="search"></span><input type="search" name="q"></label>
+    <span class="pick"><label for="hj-preset" data-t="filterStyle"></label><select id="hj-preset" name="preset"></select></span>
+    <label class="check"><input type="checkbox" name="favourites"><span data-t="favouritesOnly"></span></label>
+  </form>
+  <p class="message" data-ref="message" role="status"></p>
+  <ul class="cards" data-ref="cards"></ul>
+  <button type="button" data-ref="more" data-t="loadMore" hidden></button>
+</section>`;
+
+export class HuajiaGallery extends HTMLElement {
+  #refs = {};
+  #lang = 'en';
+  #client = new HuajiaClient('');
+  #presets = [];
+  #images = [];
+  #total = 0;
+  #searchTimer = 0;
+  #loads = 0;
+
+  constructor() {
+    super();
+    const root = this.attachShadow({ mode: 'open' });
+    root.innerHTML = MARKUP;
+    for (const node of root.querySelectorAll('[data-ref]')) this.#refs[node.dataset.ref] = node;
+    const filters = this.#refs.filters;
+    filters.addEventListener('submit', (event) => { event.preventDefault(); this.refresh(); });
+    // The search box refreshes as the user types; a 'change' when it loses focus would only race.
+    filters.addEventListener('change', (event) => event.target.name !== 'q' && this.refresh());
+    filters.elements.q.addEventListener('input', () => {
+      clearTimeout(this.#searchTimer);
+      this.#searchTimer = setTimeout(() => this.refresh(), 300);
+    });
+    this.#refs.more.addEventListener('click', () => this.#load(this.#images.length));
+  }
+
+  /** Called by the page when the panel's language, key or style presets change. */
+  configure({ lang, client, presets }) {
+    if (lang) this.#lang = lang;
+    if (client) this.#client = client;
+    if (presets) this.#presets = presets;
+    applyTranslations(this.shadowRoot, this.#lang);
+    const select = this.#refs.filters.elements.preset;
+    const keep = select.value;
+    select.replaceChildren(new Option(translate(this.#lang, 'allStyles'), ''),
+      ...this.#presets.map((p) => new Option(pickLabel(p.labels, this.#lang, p.name), p.name)));
+    select.value = keep;
+    this.#render();
+  }
+
+  refresh() {
+    return this.#load(0);
+  }
+
+  async #load(offset) {
+    const filters = this.#refs.filters.elements;
+    const load = ++this.#loads;
+    try {
+      const page = await this.#client.images({
+        q: filters.q.value.trim(), preset: filters.preset.value,
+        favourites: filters.favourites.checked ? 'true' : '', limit: PAGE, offset,
+      });
+      if (load !== this.#loads) return; // a newer search has been sent since
+      this.#images = offset ? [...this.#images, ...page.images] : page.images;
+      this.#total = page.total;
+      this.#refs.message.textContent = this.#images.length ? '' : translate(this.#lang, 'noImages');
+    } catch (err) {
+      this.#images = [];
+      this.#refs.message.textContent = err instanceof ApiError && err.status === 401
+        ? translate(this.#lang, 'apiKeyNeeded') : `${err.message}`;
+    }
+    this.#render();
+  }
+
+  #render() {
+    this.#refs.cards.replaceChildren(...this.#images.map((image) => this.#card(image)));
+    this.#refs.more.hidden = this.#images.length >= this.#total;
+  }
+
+  #card(image) {
+    const card = document.createElement('li');
+    const img = document.createElement('img');
+    img.src = this.#client.assetUrl(image.thumbnail_url || image.url);
+    img.alt = image.prompt || '';
+    img.loading = 'lazy';
+    const caption = document.createElement('p');
+    caption.textContent = image.prompt || '';
+    const star = document.createElement('button');
+    star.type = 'button';
+    star.className = 'star';
+    star.textContent = image.favourite ? '★' : '☆';
+    star.setAttribute('aria-pressed', String(Boolean(image.favourite)));
+    star.setAttribute('aria-label', `${translate(this.#lang, 'favourite')}: ${image.prompt || image.id}`);
+    star.addEventListener('click', () => this.#toggleFavourite(image, star));
+    const download = document.createElement('a');
+    download.href = this.#client.assetUrl(image.url);
+    download.download = `huajia-${image.seed}.${image.format || 'png'}`;
+    download.textContent = translate(this.#lang, 'download');
+    const tools = document.createElement('div');
+    tools.className = 'tools';
+    tools.append(star, download);
+    card.append(img, caption, tools);
+    return card;
+  }
+
+  async #toggleFavourite(image, star) {
+    const favourite = !image.favourite;
+    try {
+      await this.#client.setFavourite(image.id, favourite);
+      image.favourite = favourite;
+      star.textContent = favourite ? '★' : '☆';
+      star.setAttribute('aria-pressed', String(favourite));
+    } catch (err) {
+      this.#refs.message.textContent = err.message;
+    }
+  }
+}
+
+if (!customElements.get('huajia-gallery')) customElements.define('huajia-gallery', HuajiaGallery);

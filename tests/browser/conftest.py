@@ -1,0 +1,136 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright against a real `huajia serve`."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.server import ServerProcess, start_huajia
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Generous: the first task also waits for the worker's first pipeline call on 2 CPU cores.
+RESULT_TIMEOUT_MS = 60_000
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        "Chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def huajia(
+    tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """One real server for the browser suite (tests run one after another on its queue)."""
+    server = start_huajia(tmp_path_factory.mktemp("huajia-browser"), tiny_model_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Open a page in a fresh context (own localStorage) with the browser language given.
+
+    Uncaught script errors on any page fail the test: a user would see a broken panel.
+    """
+    contexts: list[Any] = []
+    errors: list[str] = []
+
+    def open_(url: str, locale: str = "en-US") -> Any:
+        context = browser.new_context(
+            locale=locale, accept_downloads=True, viewport={"width": 1280, "height": 900}
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(url)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+    assert errors == [], f"uncaught script errors: {errors}"
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Keep a picture of this state for people to look at (test-artifacts is git-ignored)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def record_progress(page: Any) -> None:
+    """Collect every step the panel's progress bar shows (it may pass faster than polling)."""
+    page.evaluate(
+        """() => {
+          window.__steps = [];
+          const bar = document.querySelector('huajia-panel').shadowRoot
+            .querySelector('[role=progressbar]');
+          new MutationObserver(() => {
+            const now = bar.getAttribute('aria-valuenow');
+            const max = bar.getAttribute('aria-valuemax');
+            if (now !== null && max !== '1') window.__steps.push([Number(now), Number(max)]);
+          }).observe(bar, {attributes: true});
+        }"""
+    )
+
+
+def result_button(page: Any, index: int) -> Any:
+    return page.get_by_role("button", name=re.compile(rf"^(Image {index}, seed|第 {index} 张)"))
+
+
+def task_id(page: Any) -> str | None:
+    value = page.evaluate("() => document.querySelector('huajia-panel').taskId")
+    return str(value) if value else None
+
+
+def slow_task(scope: Any, width: str, height: str, steps: str, advanced: str) -> None:
+    """Ask for a task that runs for seconds on the tiny model, so a test can act meanwhile."""
+    scope.locator("select[name=size]").select_option("custom")
+    scope.get_by_label(width).fill("1024")
+    scope.get_by_label(height).fill("1024")
+    scope.get_by_text(advanced).click()
+    scope.get_by_label(steps).fill("50")
+
+
+def wait_for_state(server: ServerProcess, task: str, timeout_s: float = 30.0) -> str:
+    """The task's state once it is final, as the API reports it (or the last one seen)."""
+    deadline = time.monotonic() + timeout_s
+    state = ""
+    while time.monotonic() < deadline:
+        reply = httpx.get(f"{server.url}/api/v1/tasks/{task}/status", timeout=10)
+        state = str(reply.json()["status"])
+        if state in ("completed", "failed", "canceled"):
+            break
+        time.sleep(0.2)
+    return state
+
+
+def expect_a_step_done(scope: Any) -> None:
+    """Wait until the progress bar shows a finished denoising step (1 or more)."""
+    bar = scope.get_by_role("progressbar")
+    sync_api.expect(bar).to_have_attribute("aria-valuenow", re.compile(r"^[1-9]"), timeout=30_000)

@@ -1,0 +1,87 @@
+"""The CKEditor 5 plugin in /demo/ckeditor: generate, pick, edit alt text, insert a figure."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import (
+    RESULT_TIMEOUT_MS,
+    expect_a_step_done,
+    result_button,
+    screenshot,
+    slow_task,
+    task_id,
+    wait_for_state,
+)
+from tests.support.server import ServerProcess
+
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+
+pytestmark = pytest.mark.browser
+
+
+def open_editor(open_page: Any, url: str, locale: str) -> Any:
+    page = open_page(url, locale=locale)
+    if page.get_by_role("heading", name="CKEditor 5 is not installed").count():
+        pytest.skip("CKEditor 5 is not installed: npm ci --prefix integrations/ckeditor5")
+    expect(page.locator("body[data-editor-ready=true]")).to_be_attached()
+    return page
+
+
+def test_toolbar_button_generates_and_inserts_an_image_figure_with_alt_text(
+    huajia: ServerProcess, open_page: Any
+) -> None:
+    page = open_editor(open_page, huajia.url + "/demo/ckeditor?lang=en", "en-US")
+    page.get_by_role("button", name="Generate image").click()
+    dialog = page.get_by_role("dialog", name="Generate image")
+    expect(dialog).to_be_visible()
+    prompt = dialog.get_by_label("Prompt", exact=True)
+    expect(prompt).to_be_focused()
+    prompt.fill("A red lighthouse on a cliff at dawn")
+    dialog.get_by_role("radio", name="2", exact=True).check()
+    dialog.get_by_role("button", name="Generate", exact=True).click()
+    expect(result_button(dialog, 2)).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+
+    alt = dialog.get_by_label("Alt text")
+    expect(alt).to_have_value("A red lighthouse on a cliff at dawn")
+    insert = dialog.get_by_role("button", name="Insert", exact=True)
+    expect(insert).to_be_disabled()
+    result_button(dialog, 2).click()
+    alt.fill("Red lighthouse at dawn")
+    dialog.get_by_label("Caption (optional)").fill("Generated with Huajia")
+    screenshot(page, "06-ckeditor-panel")
+    insert.click()
+
+    expect(dialog).to_be_hidden()
+    data = page.evaluate("editor.getData()")
+    assert re.search(r'<figure class="image">\s*<img[^>]+alt="Red lighthouse at dawn"', data), data
+    assert re.search(r'src="http://127\.0\.0\.1:\d+/generated-images/\d{8}/[^"]+"', data), data
+    assert "<figcaption>Generated with Huajia</figcaption>" in data, data
+    screenshot(page, "07-ckeditor-inserted")
+
+
+def test_closing_in_chinese_while_generating_offers_to_cancel(
+    huajia: ServerProcess, open_page: Any
+) -> None:
+    page = open_editor(open_page, huajia.url + "/demo/ckeditor?lang=zh-CN", "zh-CN")
+    page.get_by_role("button", name="AI 生成图片").click()
+    dialog = page.get_by_role("dialog", name="AI 生成图片")
+    dialog.get_by_label("画面描述").fill("夜晚的城市街道，霓虹灯")
+    slow_task(dialog, width="宽度", height="高度", steps="步数", advanced="高级选项")
+    dialog.get_by_role("button", name="生成", exact=True).click()
+    expect_a_step_done(dialog)
+    running = task_id(page)
+    assert running is not None
+
+    page.keyboard.press("Escape")
+    offer = dialog.get_by_role("button", name="取消生成并关闭")
+    expect(offer).to_be_visible()
+    expect(offer).to_be_focused()
+    screenshot(page, "08-ckeditor-close-offers-cancel-zh")
+    offer.click()
+    expect(dialog).to_be_hidden()
+    assert wait_for_state(huajia, running) == "canceled"
