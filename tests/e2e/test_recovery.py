@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -46,3 +48,19 @@ def test_kill_9_of_the_process_group_then_restart_finishes_every_task(
 def _image_rows(db: Path) -> list[tuple[str, int]]:
     with sqlite3.connect(db) as connection:
         return list(connection.execute('SELECT task_id, "index" FROM images'))
+
+
+def test_serve_restarts_its_worker_when_it_dies(tiny_model_dir: Path, tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", tiny_model_dir, free_port(), server_env()).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            workers = client.get("/api/v1/health").json()["workers"]
+            assert len(workers) == 1
+            pid = int(workers[0]["worker_id"].split(":")[1])
+            os.kill(pid, signal.SIGKILL)
+            task = submit(client, num_images=1)
+            status = wait_for(client, task["task_id"], {"completed", "failed"}, timeout=60)
+            assert status["status"] == "completed"
+            assert client.get("/api/v1/health").json()["model_loaded"] is True
+    finally:
+        server.stop()

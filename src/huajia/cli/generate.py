@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from huajia.cli.common import configure_logging, fail, load_settings, one_line_errors
+from huajia.engine.checks import resolve_request
 from huajia.engine.models import ModelSpec, resolve_model
 from huajia.engine.types import GenerationRequest, GenerationResult, LoraRef, ResolvedRequest
 from huajia.errors import InvalidRequest
@@ -64,14 +65,15 @@ def generate(
         loras = [parse_lora(item) for item in lora or []]
         _check_files([weights, *(item.path for item in loras)])
         spec = resolve_model(model or settings.model, settings.registry())
-        if spec.is_random_weights:
-            typer.echo(f"note: {spec.name} has random weights: it draws noise", err=True)
-        engine = _load_engine(settings, spec, weights, loras)
         request = GenerationRequest(
             prompt=prompt, negative_prompt=negative, n=n, steps=steps, guidance=guidance,
             width=width, height=height, seed=seed,
             loras=tuple(LoraRef(item.path.stem, item.weight) for item in loras),
         )  # fmt: skip
+        resolve_request(spec, request)  # bad input fails before the model loads
+        if spec.is_random_weights:
+            typer.echo(f"note: {spec.name} has random weights: it draws noise", err=True)
+        engine = _load_engine(settings, spec, weights, loras)
         resolved = engine.resolve(request)
         result = _run_with_progress(engine, resolved)
         for path in write_pngs(result, output):

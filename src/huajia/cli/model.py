@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from huajia.cli.common import one_line_errors
+from huajia.cli.common import fail, one_line_errors
 
 app = typer.Typer(help="Model folders and weight files.", no_args_is_help=True)
 
@@ -24,7 +24,7 @@ def create_tiny(
         try:
             create_tiny_model(target)
         except FileExistsError as error:
-            raise typer.BadParameter(str(error)) from None
+            fail(str(error))
     typer.echo(f"wrote tiny random-weight model to {target} (it draws noise)")
 
 

@@ -174,10 +174,10 @@ class ZImageEngine:
                     raise
                 memory.free_device_memory()
                 if chunk == 1:
+                    size = f"{items[0].request.width}x{items[0].request.height}"
                     raise OutOfMemory(
-                        f"not enough GPU memory for one {part[0].seed}-seeded "
-                        f"{items[0].request.width}x{items[0].request.height} image; "
-                        "try a smaller size or offload=model"
+                        f"not enough GPU memory for even one {size} image; "
+                        "try a smaller size, or set offload to 'model' or 'sequential'"
                     ) from None
                 chunk = max(1, chunk // 2)
                 log.warning("out of GPU memory; retrying with batches of %d", chunk)
