@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     queue_max: int = Field(1000, ge=1, description="Pending tasks beyond this answer 429.")
-    lease_seconds: float = Field(60.0, gt=0)
+    lease_seconds: float = Field(
+        30.0, gt=0, description="A task whose worker stops renewing for this long runs again."
+    )
     max_attempts: int = Field(3, ge=1)
     presets_file: Path | None = None
     cors_origins: list[str] = Field(default_factory=list)

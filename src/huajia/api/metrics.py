@@ -20,8 +20,6 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from huajia.jobs.store import TaskStore
 
-GENERATION_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
-
 
 class StoreCollector:
     def __init__(self, store: TaskStore) -> None:
@@ -44,16 +42,14 @@ class StoreCollector:
         yield _histogram(stats["generation_seconds"])
 
 
-def _histogram(durations: list[float]) -> HistogramMetricFamily:
-    buckets = [
-        (str(bound), sum(1 for d in durations if d <= bound)) for bound in GENERATION_BUCKETS
-    ]
-    buckets.append(("+Inf", len(durations)))
+def _histogram(run_times: dict[str, Any]) -> HistogramMetricFamily:
+    buckets = [(str(bound), count) for bound, count in run_times["buckets"].items()]
+    buckets.append(("+Inf", run_times["count"]))
     return HistogramMetricFamily(
         "huajia_generation_seconds",
         "Seconds from claim to completion of completed tasks",
         buckets=buckets,
-        sum_value=sum(durations),
+        sum_value=run_times["sum"],
     )
 
 

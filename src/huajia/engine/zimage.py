@@ -280,6 +280,12 @@ def _image_jobs(items: Sequence[BatchItem]) -> list[_ImageJob]:
 
 def _load_pipeline(spec: ModelSpec, device: str, local_files_only: bool) -> Any:
     from diffusers import ZImagePipeline
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    # Their per-file loading bars would interleave with the service's own logs.
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
 
     dtype = memory.pick_dtype(device, spec.dtype)
     try:

@@ -130,6 +130,7 @@ class Task:
     progress_total: int = 0
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    run_seconds: float | None = None
     attempts: int = 0
     max_attempts: int = 3
     error_code: str | None = None

@@ -225,12 +225,14 @@ class SqlTaskStore(TaskStore):
         with self._write() as connection:
             held = held_row(connection, task_id, worker_id, attempt)
             check_transition(TaskState(held.state), target)
+            ran = (now - held.started_at).total_seconds() if held.started_at else None
             connection.execute(
                 update(tasks)
                 .where(tasks.c.id == task_id)
                 .values(
                     state=target.value,
                     finished_at=now,
+                    run_seconds=ran,
                     updated_at=now,
                     lease_expires_at=None,
                     **values,

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, case, func, select
 
 from huajia.jobs.model import TaskState
 from huajia.jobs.tables import images, tasks
 
-RECENT_DURATIONS = 1000
+# Upper bounds (seconds) of the /metrics run-time histogram's buckets.
+GENERATION_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 
 
 def queue_stats(connection: Connection, now: datetime) -> dict[str, Any]:
@@ -26,7 +27,7 @@ def queue_stats(connection: Connection, now: datetime) -> dict[str, Any]:
         "oldest_pending_seconds": (now - oldest).total_seconds() if oldest else None,
         "errors_by_code": _errors_by_code(connection),
         "images_total": _images_generated(connection),
-        "generation_seconds": _recent_durations(connection),
+        "generation_seconds": _run_time_histogram(connection),
     }
 
 
@@ -57,16 +58,19 @@ def _images_generated(connection: Connection) -> int:
     return count
 
 
-def _recent_durations(connection: Connection) -> list[float]:
-    """Seconds from claim to completion of the most recent completed (not cached) tasks."""
-    query = (
-        select(tasks.c.started_at, tasks.c.finished_at)
-        .where(tasks.c.state == TaskState.COMPLETED.value, tasks.c.attempts > 0)
-        .order_by(tasks.c.finished_at.desc())
-        .limit(RECENT_DURATIONS)
-    )
-    return [
-        (finished - started).total_seconds()
-        for started, finished in connection.execute(query).all()
-        if started is not None and finished is not None
-    ]
+def _run_time_histogram(connection: Connection) -> dict[str, Any]:
+    """Cumulative bucket counts, sum and count of completed (not cached) tasks' run times."""
+    run = tasks.c.run_seconds
+    done = and_(tasks.c.state == TaskState.COMPLETED.value, run.is_not(None))
+    columns = [func.sum(case((run <= bound, 1), else_=0)) for bound in GENERATION_BUCKETS]
+    row = connection.execute(
+        select(func.count(), func.coalesce(func.sum(run), 0.0), *columns).where(done)
+    ).one()
+    count, total, *buckets = row
+    return {
+        "count": int(count),
+        "sum": float(total),
+        "buckets": {
+            bound: int(value or 0) for bound, value in zip(GENERATION_BUCKETS, buckets, strict=True)
+        },
+    }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,13 +70,16 @@ class Worker:
     """Claims and runs tasks until told to stop."""
 
     def __init__(self, store: TaskStore, engine: Engine, blobs: BlobStore, worker_id: str,
-                 lease_seconds: float, poll_seconds: float = 0.2) -> None:  # fmt: skip
+                 lease_seconds: float, poll_seconds: float = 0.05,
+                 requeue_seconds: float = 1.0) -> None:  # fmt: skip
         self.store = store
         self.engine = engine
         self.blobs = blobs
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
+        self.requeue_seconds = requeue_seconds
+        self._next_requeue = 0.0
 
     def run_forever(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -83,8 +87,13 @@ class Worker:
                 stop.wait(self.poll_seconds)
 
     def run_once(self) -> bool:
-        """Re-queue dead workers' tasks, then claim and run one; False when idle."""
-        self.store.requeue_expired()
+        """Re-queue dead workers' tasks now and then, claim and run one; False when idle."""
+        if time.monotonic() >= self._next_requeue:
+            self.store.requeue_expired()
+            self._next_requeue = time.monotonic() + self.requeue_seconds
+        # A read first: idle polling must not take SQLite's write lock 20 times a second.
+        if self.store.pending_count() == 0:
+            return False
         task = self.store.claim(self.worker_id, self.lease_seconds)
         if task is None:
             return False

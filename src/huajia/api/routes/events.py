@@ -19,7 +19,7 @@ from huajia.jobs.model import Task, TaskState
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
 
-POLL_SECONDS = 0.1
+POLL_SECONDS = 0.05
 KEEPALIVE_SECONDS = 15.0
 
 
