@@ -23,3 +23,12 @@ def tiny_engine(tiny_model_dir: Path) -> Iterator[object]:
     from huajia.engine.zimage import EngineOptions, ZImageEngine
 
     return ZImageEngine.load(spec_for_folder(tiny_model_dir), EngineOptions(local_files_only=True))
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-compatible server (moto's server mode) on a free port; skipped without one."""
+    from tests.support.s3 import running_s3_server
+
+    with running_s3_server() as endpoint:
+        yield endpoint

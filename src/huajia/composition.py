@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pydantic import SecretStr
+
 from huajia.api.deps import Services
 from huajia.engine.models import resolve_model
 from huajia.engine.tokens import PromptMeter
+from huajia.errors import InvalidRequest
 from huajia.generation.cache import weights_identity
 from huajia.generation.service import GenerationService, ServedModel
 from huajia.jobs import open_store
 from huajia.jobs.store import TaskStore
 from huajia.presets.catalog import load_presets
 from huajia.settings import Settings
+from huajia.storage.base import BlobStore
 from huajia.storage.local import LocalBlobStore
 
 
@@ -30,8 +34,26 @@ def open_task_store(settings: Settings) -> TaskStore:
     return open_store(settings.resolved_database_url())
 
 
-def image_store(settings: Settings) -> LocalBlobStore:
-    return LocalBlobStore(settings.data_dir / "images")
+def image_store(settings: Settings) -> BlobStore:
+    """The local folder by default; an S3-compatible bucket when several machines share work."""
+    if settings.storage == "local":
+        return LocalBlobStore(settings.data_dir / "images")
+    if not settings.s3_bucket:
+        raise InvalidRequest("storage = 's3' needs s3_bucket (HUAJIA_S3_BUCKET)")
+    from huajia.storage.s3 import S3BlobStore
+
+    return S3BlobStore.connect(
+        settings.s3_bucket,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+        access_key=_secret(settings.s3_access_key),
+        secret_key=_secret(settings.s3_secret_key),
+        prefix=settings.s3_prefix,
+    )
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def build_services(settings: Settings, store: TaskStore | None = None) -> Services:

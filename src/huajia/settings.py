@@ -60,6 +60,15 @@ class Settings(BaseSettings):
         30.0, gt=0, description="A task whose worker stops renewing for this long runs again."
     )
     max_attempts: int = Field(3, ge=1)
+    storage: Literal["local", "s3"] = Field(
+        "local", description="Image bytes: a folder in data_dir, or an S3-compatible bucket."
+    )
+    s3_bucket: str | None = None
+    s3_prefix: str = "huajia"
+    s3_endpoint_url: str | None = Field(None, description="For MinIO, Ceph, R2 ...")
+    s3_region: str | None = None
+    s3_access_key: SecretStr | None = Field(None, description="Default: boto3's own sources.")
+    s3_secret_key: SecretStr | None = None
     presets_file: Path | None = None
     cors_origins: list[str] = Field(default_factory=list)
     ckeditor_dist_dir: Path | None = Field(

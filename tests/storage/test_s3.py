@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,44 +11,6 @@ from tests.storage.behaviour import KEY, TRAVERSALS, BlobStoreBehaviour
 
 boto3 = pytest.importorskip("boto3", reason="boto3 is needed only for S3 storage")
 from huajia.storage.s3 import S3BlobStore  # noqa: E402  (after the importorskip)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def _wait_until_listening(port: int, server: subprocess.Popen[bytes]) -> bool:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    command = shutil.which("moto_server")
-    if command is None:
-        pytest.skip("no S3-compatible server: moto_server is not installed")
-    port = _free_port()
-    server = subprocess.Popen(
-        [command, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        if not _wait_until_listening(port, server):
-            pytest.skip("moto_server did not start")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture

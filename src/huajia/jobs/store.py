@@ -169,7 +169,8 @@ class TaskStore(ABC):
     def stats(self) -> dict[str, Any]:
         """Figures for /metrics and health: `by_state` (and each state's count as its own key),
         `pending_depth`, `oldest_pending_seconds`, `errors_by_code`, `images_total` (generated,
-        not cache copies) and `generation_seconds` (run-time histogram: count, sum, cumulative buckets)."""
+        not cache copies) and `generation_seconds` (run-time histogram: count, sum,
+        cumulative buckets)."""
 
     # Worker presence
 
