@@ -96,7 +96,8 @@ def test_priority_and_fairness_then_429_at_the_limit(
 
 def _drain_with_a_worker(server: ServerProcess, model: Path, ops: httpx.Client, count: int
                          ) -> list[str]:  # fmt: skip
-    env = server_env({"HUAJIA_DATA_DIR": str(server.data_dir)})
+    # One task per claim, so the claim order shows in started_at (batching is tested apart).
+    env = server_env({"HUAJIA_DATA_DIR": str(server.data_dir), "HUAJIA_BATCH_MAX_IMAGES": "1"})
     worker = subprocess.Popen(
         [sys.executable, "-m", "huajia", "worker", "--model", str(model)], env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from huajia.engine.types import CancelToken, GenerationRequest
-from huajia.engine.zimage import BatchItem, ZImageEngine
+from huajia.engine.types import BatchItem, CancelToken, GenerationRequest
+from huajia.engine.zimage import ZImageEngine
 from huajia.errors import GenerationCanceled, InvalidRequest, PromptTooLong
 
 SMALL = {"width": 128, "height": 128, "steps": 3}

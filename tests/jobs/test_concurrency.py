@@ -70,3 +70,22 @@ def test_processes_starting_together_migrate_once(store_url: str, opened: list[T
     assert len(opened) == 4
     task = opened[0].create(a_task())
     assert all(store.get(task.id).id == task.id for store in opened)
+
+
+def test_concurrent_batch_claimers_never_share_a_task(store_url: str, opened: list[TaskStore]
+                                                      ) -> None:  # fmt: skip
+    opened.extend(open_store(store_url) for _ in range(5))
+    for index in range(60):
+        opened[0].create(a_task(owner=f"owner-{index % 7}", batch_key=f"k{index % 3}"))
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def claimer(number: int) -> None:
+        store = opened[number + 1]
+        while batch := store.claim_batch(f"worker-{number}", LEASE, max_images=4):
+            with lock:
+                claimed.extend(task.id for task in batch)
+
+    errors = run_together(4, claimer)
+    assert errors == []
+    assert len(claimed) == 60 and len(set(claimed)) == 60

@@ -275,3 +275,30 @@ def test_completed_tasks_are_not_requeued_or_claimed(store: TaskStore) -> None:
     assert store.requeue_expired(later(3600)) == []
     assert store.claim("worker-1", LEASE) is None
     assert store.get(done.id).state is TaskState.COMPLETED
+
+
+def test_a_batch_takes_the_next_task_and_compatible_ones_up_to_the_image_limit(
+    store: TaskStore,
+) -> None:
+    first = store.create(a_task(owner="alice", batch_key="k512", image_count=2)).id
+    other_size = store.create(a_task(owner="bob", batch_key="k768", image_count=1)).id
+    mate = store.create(a_task(owner="carol", batch_key="k512", image_count=1)).id
+    too_big = store.create(a_task(owner="dave", batch_key="k512", image_count=4)).id
+    last_mate = store.create(a_task(owner="erin", batch_key="k512", image_count=1)).id
+
+    batch = store.claim_batch("worker-1", LEASE, max_images=4)
+
+    assert [task.id for task in batch] == [first, mate, last_mate]
+    assert all(task.state is TaskState.PROCESSING for task in batch)
+    assert all(task.lease_owner == "worker-1" and task.attempts == 1 for task in batch)
+    waiting = {task.id for task in store.list(states=[TaskState.PENDING])[0]}
+    assert waiting == {other_size, too_big}
+
+
+def test_tasks_without_a_batch_key_or_a_limit_of_one_run_alone(store: TaskStore) -> None:
+    store.create(a_task(batch_key=None))
+    store.create(a_task(batch_key=None))
+    assert len(store.claim_batch("worker-1", LEASE, max_images=8)) == 1
+    store.create(a_task(batch_key="k"))
+    store.create(a_task(batch_key="k"))
+    assert len(store.claim_batch("worker-1", LEASE, max_images=1)) == 1

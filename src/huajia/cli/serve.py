@@ -99,7 +99,10 @@ def _work(settings: Settings, supervised: bool) -> None:
     engine = ZImageEngine.load(spec, engine_options(settings))
     presence.ready(engine.describe)
     log.info("worker %s ready: %s on %s", worker_id, spec.name, engine.device)
-    loop = Worker(store, engine, image_store(settings), worker_id, settings.lease_seconds)
+    loop = Worker(
+        store, engine, image_store(settings), worker_id, settings.lease_seconds,
+        batch_max_images=settings.batch_max_images,
+    )  # fmt: skip
     try:
         loop.run_forever(stop)
     finally:

@@ -116,3 +116,16 @@ class CancelToken:
     @property
     def canceled(self) -> bool:
         return self._event.is_set()
+
+
+@dataclass
+class BatchItem:
+    """One request inside a shared pipeline call, with its own progress and cancel."""
+
+    request: ResolvedRequest
+    on_progress: ProgressCallback | None = None
+    cancel: CancelToken | None = None
+
+    @property
+    def canceled(self) -> bool:
+        return self.cancel is not None and self.cancel.canceled

@@ -18,6 +18,7 @@ from huajia.engine.checks import resolve_request
 from huajia.engine.lora import LoraLibrary
 from huajia.engine.models import ModelSpec
 from huajia.engine.types import (
+    BatchItem,
     CancelToken,
     GeneratedImage,
     GenerationRequest,
@@ -44,19 +45,6 @@ class EngineOptions:
     loras: dict[str, Path] = field(default_factory=dict)
     lora_allow_partial: bool = False
     local_files_only: bool = False
-
-
-@dataclass
-class BatchItem:
-    """One request inside a shared pipeline call, with its own progress and cancel."""
-
-    request: ResolvedRequest
-    on_progress: ProgressCallback | None = None
-    cancel: CancelToken | None = None
-
-    @property
-    def canceled(self) -> bool:
-        return self.cancel is not None and self.cancel.canceled
 
 
 @dataclass(frozen=True)

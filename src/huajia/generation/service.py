@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +67,7 @@ class GenerationService:
         new = NewTask(
             owner=who.key_id, priority=priority, request=request,
             idempotency_key=idempotency_key, cache_key=key, max_attempts=self.max_attempts,
+            batch_key=self._batch_key(resolved), image_count=resolved.n,
         )  # fmt: skip
         if idempotency_key is not None:
             existing = self.store.find_by_idempotency_key(who.key_id, idempotency_key)
@@ -138,6 +141,17 @@ class GenerationService:
                 f"{field} is {count} tokens; model {self.model.spec.name} reads at most {limit}: "
                 "shorten it rather than have the end ignored"
             )
+
+    def _batch_key(self, resolved: ResolvedRequest) -> str:
+        """Tasks that may share one pipeline call: same model, size, steps, guidance, LoRAs."""
+        steps, guidance, width, height, loras = resolved.batch_key()
+        material = {
+            "model": self.model.spec.name, "weights": self.model.weights_id, "steps": steps,
+            "guidance": guidance, "width": width, "height": height,
+            "loras": [[ref.name, ref.weight, self.model.lora_ids[ref.name]] for ref in loras],
+        }  # fmt: skip
+        canonical = json.dumps(material, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
     def _cache_key(self, body: GenerateRequest, resolved: ResolvedRequest) -> str | None:
         if body.seed is None:

@@ -113,6 +113,8 @@ class NewTask:
     idempotency_key: str | None = None
     cache_key: str | None = None
     max_attempts: int = 3
+    batch_key: str | None = None
+    image_count: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +133,8 @@ class Task:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     run_seconds: float | None = None
+    batch_key: str | None = None
+    image_count: int = 1
     attempts: int = 0
     max_attempts: int = 3
     error_code: str | None = None

@@ -80,6 +80,23 @@ def next_to_claim(model: str | None = None) -> Select[str]:
     )
 
 
+def compatible_pending(first_id: str, batch_key: str, limit: int) -> Select[Any]:
+    """(id, image_count) of pending tasks that may join `first_id`'s batch, in claim order."""
+    ranked = _ranked_pending(None)
+    return (
+        select(tasks.c.id, tasks.c.image_count)
+        .join(ranked, ranked.c.id == tasks.c.id)
+        .where(
+            tasks.c.state == TaskState.PENDING.value,
+            tasks.c.batch_key == batch_key,
+            tasks.c.id != first_id,
+        )
+        .order_by(*_order(ranked))
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=tasks)
+    )
+
+
 def positions(task_ids: Collection[str]) -> Select[str, int]:
     """(id, 1-based place in the claim order) for those of the ids still pending."""
     ranked = _ranked_pending(None)

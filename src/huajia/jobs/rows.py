@@ -64,6 +64,8 @@ def task_values(new: NewTask, state: TaskState, now: datetime) -> dict[str, Any]
         "max_attempts": new.max_attempts,
         "idempotency_key": new.idempotency_key,
         "cache_key": new.cache_key,
+        "batch_key": new.batch_key,
+        "image_count": new.image_count,
         "cancel_requested": False,
     }
 

@@ -157,15 +157,22 @@ class SqlTaskStore(TaskStore):
     # The worker's side
 
     def claim(self, worker_id: str, lease_seconds: float, model: str | None = None) -> Task | None:
+        claimed = self.claim_batch(worker_id, lease_seconds, max_images=1, model=model)
+        return claimed[0] if claimed else None
+
+    def claim_batch(
+        self, worker_id: str, lease_seconds: float, max_images: int, model: str | None = None
+    ) -> builtins.list[Task]:
         now = self.clock()
         with self._write() as connection:
-            task_id = connection.execute(queue.next_to_claim(model)).scalar_one_or_none()
-            if task_id is None:
-                return None
+            first = connection.execute(queue.next_to_claim(model)).scalar_one_or_none()
+            if first is None:
+                return []
+            ids = [first, *self._batch_mates(connection, first, max_images)]
             check_transition(TaskState.PENDING, TaskState.PROCESSING)
             connection.execute(
                 update(tasks)
-                .where(tasks.c.id == task_id)
+                .where(tasks.c.id.in_(ids))
                 .values(
                     state=PROCESSING,
                     attempts=tasks.c.attempts + 1,
@@ -177,7 +184,25 @@ class SqlTaskStore(TaskStore):
                     progress_total=0,
                 )
             )
-            return self._load_one(connection, task_id)
+            return [self._load_one(connection, task_id) for task_id in ids]
+
+    def _batch_mates(self, connection: Connection, first_id: str, max_images: int
+                     ) -> builtins.list[str]:  # fmt: skip
+        """Compatible pending tasks that fit beside the first within max_images."""
+        row = connection.execute(
+            select(tasks.c.batch_key, tasks.c.image_count).where(tasks.c.id == first_id)
+        ).one()
+        room = max_images - row.image_count
+        if row.batch_key is None or room <= 0:
+            return []
+        mates = []
+        for mate_id, count in connection.execute(
+            queue.compatible_pending(first_id, row.batch_key, limit=max_images)
+        ).all():
+            if count <= room:
+                mates.append(mate_id)
+                room -= count
+        return mates
 
     def heartbeat(
         self, task_id: str, worker_id: str, attempt: int, step: int, total: int,

@@ -111,6 +111,12 @@ class TaskStore(ABC):
         """Atomically take the next pending task (priority, then fair between owners)."""
 
     @abstractmethod
+    def claim_batch(
+        self, worker_id: str, lease_seconds: float, max_images: int, model: str | None = None
+    ) -> builtins.list[Task]:
+        """The next task plus compatible ones (same batch key) up to max_images in all."""
+
+    @abstractmethod
     def heartbeat(
         self, task_id: str, worker_id: str, attempt: int, step: int, total: int,
         lease_seconds: float,

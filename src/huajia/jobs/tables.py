@@ -84,6 +84,9 @@ tasks = Table(
     Column("started_at", UtcDateTime),
     Column("finished_at", UtcDateTime),
     Column("run_seconds", Float),  # claim to finish of the attempt that finished it
+    # Tasks with equal batch keys (model, size, steps, guidance, LoRAs) may share a GPU batch.
+    Column("batch_key", String(64)),
+    Column("image_count", Integer, nullable=False, server_default="1"),
     Column("attempts", Integer, nullable=False, default=0),
     Column("max_attempts", Integer, nullable=False),
     Column("error_code", String(64)),
@@ -99,6 +102,7 @@ tasks = Table(
     Index(None, "state", "created_at"),
     Index(None, "owner", "created_at"),
     Index(None, "cache_key"),
+    Index(None, "state", "batch_key"),
 )
 
 images = Table(

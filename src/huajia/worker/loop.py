@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from huajia.engine.types import CancelToken, GenerationResult, ResolvedRequest
+from huajia.engine.types import BatchItem, CancelToken, GenerationResult, ResolvedRequest
 from huajia.errors import GenerationCanceled, HuajiaError, LeaseLost
 from huajia.generation.service import resolved_from_dict
 from huajia.images.encode import encode_image, make_thumbnail
@@ -28,12 +28,12 @@ log = logging.getLogger(__name__)
 class Engine(Protocol):
     """What the loop needs of an engine (ZImageEngine in production)."""
 
-    def generate(
-        self,
-        request: ResolvedRequest,
-        on_progress: Callable[[int, int], None] | None = None,
-        cancel: CancelToken | None = None,
-    ) -> GenerationResult: ...
+    def generate_batch(
+        self, items: Sequence[BatchItem]
+    ) -> list[GenerationResult | GenerationCanceled]: ...
+
+
+Outcome = GenerationResult | Exception
 
 
 @dataclass
@@ -70,13 +70,14 @@ class Worker:
     """Claims and runs tasks until told to stop."""
 
     def __init__(self, store: TaskStore, engine: Engine, blobs: BlobStore, worker_id: str,
-                 lease_seconds: float, poll_seconds: float = 0.05,
+                 lease_seconds: float, batch_max_images: int = 4, poll_seconds: float = 0.05,
                  requeue_seconds: float = 1.0) -> None:  # fmt: skip
         self.store = store
         self.engine = engine
         self.blobs = blobs
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
+        self.batch_max_images = batch_max_images
         self.poll_seconds = poll_seconds
         self.requeue_seconds = requeue_seconds
         self._next_requeue = 0.0
@@ -87,49 +88,65 @@ class Worker:
                 stop.wait(self.poll_seconds)
 
     def run_once(self) -> bool:
-        """Re-queue dead workers' tasks now and then, claim and run one; False when idle."""
+        """Re-queue dead workers' tasks now and then, claim and run a batch; False when idle."""
         if time.monotonic() >= self._next_requeue:
             self.store.requeue_expired()
             self._next_requeue = time.monotonic() + self.requeue_seconds
         # A read first: idle polling must not take SQLite's write lock 20 times a second.
         if self.store.pending_count() == 0:
             return False
-        task = self.store.claim(self.worker_id, self.lease_seconds)
-        if task is None:
+        tasks = self.store.claim_batch(self.worker_id, self.lease_seconds, self.batch_max_images)
+        if not tasks:
             return False
-        self.run_task(task)
+        self.run_batch(tasks)
         return True
 
-    def run_task(self, task: Task) -> None:
-        lease = Lease(self.store, task, self.worker_id, self.lease_seconds)
-        request = resolved_from_dict(task.request["resolved"])
-        lease.total = request.steps
-        stop_renewing = _keep_renewing(lease, self.lease_seconds / 3)
+    def run_batch(self, tasks: list[Task]) -> None:
+        """Compatible tasks in one pipeline call; each finishes on its own (fenced) lease."""
+        leases = [Lease(self.store, task, self.worker_id, self.lease_seconds) for task in tasks]
+        requests = [resolved_from_dict(task.request["resolved"]) for task in tasks]
+        for lease, request in zip(leases, requests, strict=True):
+            lease.total = request.steps
+        stop_renewing = _keep_renewing(leases, self.lease_seconds / 3)
         try:
-            self._generate_and_store(task, request, lease)
-        except LeaseLost:
-            log.warning("task %s: lease lost to another attempt; result dropped", task.id)
+            outcomes = self._generate(requests, leases)
+            for task, lease, outcome in zip(tasks, leases, outcomes, strict=True):
+                self._finish(task, lease, outcome)
         finally:
             stop_renewing.set()
 
-    def _generate_and_store(self, task: Task, request: ResolvedRequest, lease: Lease) -> None:
+    def _generate(self, requests: list[ResolvedRequest], leases: list[Lease]) -> list[Outcome]:
+        items = [
+            BatchItem(request, on_progress=lease.beat, cancel=lease.cancel)
+            for request, lease in zip(requests, leases, strict=True)
+        ]
         try:
-            result = self.engine.generate(request, on_progress=lease.beat, cancel=lease.cancel)
-        except GenerationCanceled:
-            if not lease.lost:
+            return list(self.engine.generate_batch(items))
+        except HuajiaError as error:  # canceled, out of memory...: the same for every task
+            return [error] * len(items)
+        except Exception as error:  # the engine's unexpected failures fail tasks, not the worker
+            log.exception("generation failed for tasks %s", [lease.task.id for lease in leases])
+            return [error] * len(items)
+
+    def _finish(self, task: Task, lease: Lease, outcome: Outcome) -> None:
+        try:
+            if lease.lost:
+                log.warning("task %s: lease lost to another attempt; result dropped", task.id)
+            elif isinstance(outcome, GenerationCanceled):
                 self.store.finish_canceled(task.id, self.worker_id, task.attempts)
-            return
-        except HuajiaError as error:
-            self.store.fail(task.id, self.worker_id, task.attempts, error.code, error.message)
-            return
-        except Exception as error:  # the engine's unexpected failures fail the task, not the worker
-            log.exception("task %s failed", task.id)
-            message = f"generation failed: {type(error).__name__}: {error}"
-            self.store.fail(task.id, self.worker_id, task.attempts, "generation_failed", message)
-            return
-        if lease.lost:
-            return
-        self._store_images(task, result)
+            elif isinstance(outcome, HuajiaError):
+                self.store.fail(
+                    task.id, self.worker_id, task.attempts, outcome.code, outcome.message
+                )
+            elif isinstance(outcome, Exception):
+                message = f"generation failed: {type(outcome).__name__}: {outcome}"
+                self.store.fail(
+                    task.id, self.worker_id, task.attempts, "generation_failed", message
+                )
+            else:
+                self._store_images(task, outcome)
+        except LeaseLost:
+            log.warning("task %s: lease lost to another attempt; result dropped", task.id)
 
     def _store_images(self, task: Task, result: GenerationResult) -> None:
         fmt = str(task.request.get("output_format", "png"))
@@ -164,13 +181,14 @@ class Worker:
         )  # fmt: skip
 
 
-def _keep_renewing(lease: Lease, every: float) -> threading.Event:
-    """Renew the lease between steps too (text encoding, VAE decode can outlast a step)."""
+def _keep_renewing(leases: list[Lease], every: float) -> threading.Event:
+    """Renew leases between steps too (text encoding, VAE decode can outlast a step)."""
     stop = threading.Event()
 
     def renew() -> None:
         while not stop.wait(every):
-            lease.beat()
+            for lease in leases:
+                lease.beat()
 
-    threading.Thread(target=renew, name=f"lease-{lease.task.id[:8]}", daemon=True).start()
+    threading.Thread(target=renew, name="lease-renewal", daemon=True).start()
     return stop
