@@ -4,7 +4,8 @@
 
 Figures: start-up time to ready; per-task overhead (submit → SSE terminal event → image bytes,
 minus the engine's own time for the same request, measured in this process as the baseline);
-status-poll latency p50/p99 while the worker is busy; tasks per second; the API process's RSS.
+status-poll latency p50/p99 while the worker is busy; tasks per second with compatible tasks
+batched, against a server that runs them one by one; the API process's RSS.
 """
 
 from __future__ import annotations
@@ -88,6 +89,18 @@ def throughput(client: httpx.Client, count: int) -> float:
     return count / (time.perf_counter() - t0)
 
 
+def unbatched_throughput(model: Path, count: int) -> float:
+    """The same throughput run on a server that never batches: the baseline for batching."""
+    with tempfile.TemporaryDirectory() as data:
+        env = server_env({"HUAJIA_BATCH_MAX_IMAGES": "1"})
+        server = ServerProcess(Path(data), model, free_port(), env).start()
+        try:
+            with httpx.Client(base_url=server.url, timeout=60) as client:
+                return throughput(client, count)
+        finally:
+            server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, required=True)
@@ -107,6 +120,7 @@ def main() -> None:
                 api_rss = rss_mib(server.process.pid) if server.process else float("nan")
         finally:
             server.stop()
+    one_by_one = unbatched_throughput(args.model, args.tasks)
     e2e_median = statistics.median(e2e)
     print(f"engine alone (baseline, same request)   {baseline * 1000:8.1f} ms")
     print(f"submit -> SSE completed -> bytes        {e2e_median * 1000:8.1f} ms (median of 10)")
@@ -118,7 +132,10 @@ def main() -> None:
         f"status poll while busy  p50 / p99       {percentile(polls, 0.5) * 1000:6.1f} / "
         f"{percentile(polls, 0.99) * 1000:6.1f} ms"
     )
-    print(f"tasks per second ({args.tasks} tasks, 1 worker)  {rate:8.2f}")
+    print(
+        f"tasks per second ({args.tasks} tasks, 1 worker)  {rate:8.2f} batched, "
+        f"{one_by_one:.2f} one by one ({rate / one_by_one:.2f}x)"
+    )
     print(f"start-up to ready (model loaded)        {startup:8.2f} s")
     print(f"API process memory (RSS)                {api_rss:8.1f} MiB")
 
