@@ -8,7 +8,7 @@ from huajia.api.deps import Services
 from huajia.engine.models import resolve_model
 from huajia.engine.tokens import PromptMeter
 from huajia.errors import InvalidRequest
-from huajia.generation.cache import weights_identity
+from huajia.generation.cache import model_identity, weights_identity
 from huajia.generation.service import GenerationService, ServedModel
 from huajia.jobs import open_store
 from huajia.jobs.store import TaskStore
@@ -23,6 +23,7 @@ def served_model(settings: Settings) -> ServedModel:
     loras = {name: weights_identity(path) or name for name, path in settings.loras.items()}
     return ServedModel(
         spec=spec,
+        model_id=model_identity(spec.source),
         weights_id=weights_identity(settings.weights),
         lora_ids=loras,
         meter=PromptMeter.for_source(spec.source),

@@ -3,7 +3,8 @@
     HuajiaError                      500 internal_error
     ├── InvalidRequest               422 invalid_request     (bad parameters, caller can fix)
     │   ├── PromptTooLong            422 prompt_too_long
-    │   └── UnknownModel             422 unknown_model / UnknownPreset 422 unknown_preset
+    │   ├── UnknownModel             422 unknown_model / UnknownPreset 422 unknown_preset
+    │   └── IdempotencyKeyReused     422 idempotency_key_reused
     ├── ModelFileRejected            422 model_file_rejected (weights or LoRA that do not fit)
     ├── NotFound                     404 not_found
     │   └── TaskNotFound             404 task_not_found
@@ -53,6 +54,10 @@ class UnknownModel(InvalidRequest):
 
 class UnknownPreset(InvalidRequest):
     code = "unknown_preset"
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    code = "idempotency_key_reused"
 
 
 class ModelFileRejected(HuajiaError):
@@ -133,3 +138,16 @@ class EngineUnavailable(HuajiaError):
 class ModelLoadError(HuajiaError):
     status = 503
     code = "model_load_failed"
+
+
+def error_for_code(code: str, message: str) -> HuajiaError:
+    """The error class that owns `code` (for errors stored by code, such as a failed task's)."""
+    pending: list[type[HuajiaError]] = [HuajiaError]
+    while pending:
+        kind = pending.pop()
+        if kind.code == code:
+            return kind(message)
+        pending.extend(kind.__subclasses__())
+    error = HuajiaError(message)
+    error.code = code
+    return error

@@ -92,6 +92,18 @@ def test_idempotency_key_returns_the_same_task(client: httpx.Client) -> None:
     assert other["task_id"] != first["task_id"]
 
 
+def test_an_idempotency_key_reused_for_another_request_is_refused(client: httpx.Client) -> None:
+    headers = {"Idempotency-Key": "cms-article-43"}
+    client.post("/api/v1/generate", json={"prompt": "a cat", **SMALL}, headers=headers)
+    other = client.post("/api/v1/generate", json={"prompt": "a dog", **SMALL}, headers=headers)
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    empty = client.post(
+        "/api/v1/generate", json={"prompt": "a cat"}, headers={"Idempotency-Key": ""}
+    )
+    assert empty.status_code == 422
+
+
 def test_result_cache_for_explicit_seeds_only(client: httpx.Client) -> None:
     first = submit(client, seed=77, num_images=2)
     wait_for(client, first["task_id"], {"completed"})
@@ -134,6 +146,42 @@ def test_invalid_inputs_get_422_with_a_clear_message(
         "unknown_model",
     }
     assert needle in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/v1/images/generations", {"prompt": "x", "size": "0x0"}),
+        ("post", "/v1/images/generations", {"prompt": "x", "size": "²x16"}),
+        ("post", "/v1/images/generations", {"prompt": "x", "size": "99999999999999999999x16"}),
+        ("post", "/v1/images/generations", {"prompt": "x", "model": "m" * 300}),
+        ("post", "/api/v1/generate", {"prompt": "x\u0000y"}),
+        ("get", "/api/v1/tasks?offset=9223372036854775808", None),
+        ("get", "/api/v1/images?offset=9223372036854775808", None),
+        ("get", "/api/v1/tasks?since=0001-01-01T00:00:00%2B14:00", None),
+        ("get", "/api/v1/images?q=%00", None),
+        ("get", "/api/v1/tasks/%00/status", None),
+        ("post", "/api/v1/images/%00/favourite", {"favourite": True}),
+        ("get", "/static/" + "a" * 300, None),
+        ("get", "/vendor/ckeditor5/" + "a" * 300, None),
+    ],
+)
+def test_odd_input_gets_a_clear_4xx_never_a_500(
+    client: httpx.Client, method: str, path: str, body: object
+) -> None:
+    response = client.request(method, path, json=body)
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["error"]["code"]
+
+
+def test_times_without_an_offset_are_utc(client: httpx.Client) -> None:
+    response = client.get("/api/v1/tasks", params={"since": "2024-01-01T00:00:00"})
+    assert response.status_code == 200
+
+
+def test_health_shows_no_file_paths(client: httpx.Client, server: object) -> None:
+    health = client.get("/api/v1/health").text
+    assert "/tmp" not in health and '"source"' not in health
 
 
 def test_not_json_and_unknown_task_are_clear_errors(client: httpx.Client) -> None:

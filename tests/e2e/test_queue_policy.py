@@ -67,6 +67,10 @@ def test_keys_401_without_403_for_another_editors_task(
         assert alice.post(f"/api/v1/tasks/{task}/cancel").json()["status"] == "canceled"
     with as_key(idle_server, keys["ops"]) as ops:
         assert ops.get(f"/api/v1/tasks/{task}").status_code == 200, "admins see every task"
+        assert ops.get("/metrics").status_code == 200
+    assert httpx.get(f"{idle_server.url}/metrics").status_code == 401
+    with as_key(idle_server, keys["bob"]) as bob:
+        assert bob.get("/metrics").status_code == 403, "metrics are for admins"
 
 
 def test_priority_and_fairness_then_429_at_the_limit(

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def no_control_characters(value: str) -> str:
+    """NUL and other C0 controls break databases and PNG text chunks; tabs and newlines are fine."""
+    if any(ord(char) < 32 and char not in "\t\n\r" for char in value):
+        raise ValueError("must not contain control characters such as NUL")
+    return value
+
+
+Text = Annotated[str, AfterValidator(no_control_characters)]
+
+_RECORD_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def is_record_id(value: str) -> bool:
+    """Task and image ids are 32 lowercase hex digits; anything else names no record."""
+    return _RECORD_ID.fullmatch(value) is not None
+
 
 TaskStatusName = Literal["pending", "processing", "completed", "failed", "canceled"]
 PriorityName = Literal["high", "normal", "low"]
@@ -15,7 +34,7 @@ OutputFormat = Literal["png", "webp", "jpeg"]
 class LoraIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     weight: float = Field(1.0, ge=-4.0, le=4.0)
 
 
@@ -27,16 +46,16 @@ class GenerateRequest(BaseModel):
         json_schema_extra={"examples": [{"prompt": "a lighthouse at dusk", "num_images": 4}]},
     )
 
-    prompt: str = Field(min_length=1, max_length=4000, description="What to draw.")
-    negative_prompt: str | None = Field(None, max_length=4000)
+    prompt: Text = Field(min_length=1, max_length=4000, description="What to draw.")
+    negative_prompt: Text | None = Field(None, max_length=4000)
     num_images: int = Field(1, ge=1, le=9, description="How many images (1-9).")
     steps: int | None = Field(None, ge=1, le=200, description="Denoising steps; model default.")
     cfg_scale: float | None = Field(None, ge=0.0, le=30.0, description="Guidance scale.")
     width: int | None = Field(None, ge=16, le=4096, description="Multiple of 16.")
     height: int | None = Field(None, ge=16, le=4096, description="Multiple of 16.")
     seed: int | None = Field(None, ge=0, le=2**53 - 1, description="Seed of image 1; +1 each.")
-    style_preset: str | None = Field(None, max_length=100)
-    model: str | None = Field(None, max_length=200, description="A configured model name.")
+    style_preset: Text | None = Field(None, max_length=100)
+    model: Text | None = Field(None, max_length=200, description="A configured model name.")
     priority: PriorityName = "normal"
     output_format: OutputFormat = "png"
     loras: list[LoraIn] = Field(default_factory=list, max_length=8)

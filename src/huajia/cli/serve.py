@@ -101,7 +101,7 @@ def _work(settings: Settings, supervised: bool) -> None:
     log.info("worker %s ready: %s on %s", worker_id, spec.name, engine.device)
     loop = Worker(
         store, engine, image_store(settings), worker_id, settings.lease_seconds,
-        batch_max_images=settings.batch_max_images,
+        batch_max_images=settings.batch_max_images, model=spec.name,
     )  # fmt: skip
     try:
         loop.run_forever(stop)

@@ -114,11 +114,23 @@ def resolve_model(name_or_path: str, registry: dict[str, ModelSpec]) -> ModelSpe
 
 
 def spec_for_folder(path: Path) -> ModelSpec:
-    """A spec for a diffusers folder; the tiny model announces itself with a marker file."""
+    """A spec for a diffusers folder; the tiny model announces itself with a marker file.
+
+    Turbo and the base model share one architecture, so the folder's name tells them apart
+    ("...Turbo..." or not). Name a folder any other way in `[models.NAME]` with its family.
+    """
     resolved = str(path.resolve())
     marker = path / TINY_MARKER
     if marker.is_file():
         info = json.loads(marker.read_text(encoding="utf-8"))
         return tiny_spec(resolved, name=str(info.get("name", path.name)))
-    base = builtin_models()["z-image-turbo"]
+    base = builtin_models()[family_from_name(path.name)]
     return base.model_copy(update={"name": path.name, "source": resolved})
+
+
+def family_from_name(name: str) -> str:
+    """'z-image-turbo' unless the name says Z-Image without Turbo (the base model)."""
+    lowered = name.lower().replace("_", "-")
+    if "turbo" not in lowered and ("z-image" in lowered or "zimage" in lowered):
+        return "z-image"
+    return "z-image-turbo"

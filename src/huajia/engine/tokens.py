@@ -3,41 +3,61 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 # Qwen3's chat template for one user turn with add_generation_prompt (what ZImagePipeline sends).
 _CHATML = "<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
+RETRY_SECONDS = 30.0
 
 
 class PromptMeter:
-    """Token counts from the model's own tokenizer.json; None where the file is not local."""
+    """Token counts from the model's own tokenizer.json, once it is on this machine.
 
-    def __init__(self, tokenizer_file: Path | None) -> None:
-        self._tokenizer = None
-        if tokenizer_file is not None and tokenizer_file.is_file():
-            from tokenizers import Tokenizer
+    A hub model may not be downloaded yet when the API starts (the worker fetches it): the
+    meter looks again now and then, and until then the worker makes the same check.
+    """
 
-            self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    def __init__(self, source: str) -> None:
+        self._source = source
+        self._tokenizer: Any = None
+        self._next_try = 0.0
 
     @classmethod
     def for_source(cls, source: str) -> PromptMeter:
-        """A meter for a diffusers folder, or for a hub id already in the local cache."""
-        folder = Path(source).expanduser()
-        if not folder.is_dir():
-            folder = _cached_snapshot(source) or folder
-        return cls(folder / "tokenizer" / "tokenizer.json")
+        return cls(source)
 
     @property
     def available(self) -> bool:
-        return self._tokenizer is not None
+        return self._loaded() is not None
 
     def count(self, prompt: str) -> int | None:
-        if self._tokenizer is None:
+        tokenizer = self._loaded()
+        if tokenizer is None:
             return None
-        encoding = self._tokenizer.encode(_CHATML.format(prompt=prompt), add_special_tokens=False)
+        encoding = tokenizer.encode(_CHATML.format(prompt=prompt), add_special_tokens=False)
         return len(encoding.ids)
+
+    def _loaded(self) -> Any:
+        if self._tokenizer is None and time.monotonic() >= self._next_try:
+            self._next_try = time.monotonic() + RETRY_SECONDS
+            found = _tokenizer_file(self._source)
+            if found is not None:
+                from tokenizers import Tokenizer
+
+                self._tokenizer = Tokenizer.from_file(str(found))
+        return self._tokenizer
+
+
+def _tokenizer_file(source: str) -> Path | None:
+    folder = Path(source).expanduser()
+    if not folder.is_dir():
+        folder = _cached_snapshot(source) or folder
+    file = folder / "tokenizer" / "tokenizer.json"
+    return file if file.is_file() else None
 
 
 def _cached_snapshot(repo_id: str) -> Path | None:

@@ -16,6 +16,22 @@ def weights_identity(path: Path | None) -> str | None:
     return f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
+def model_identity(source: str) -> str:
+    """A local folder by path and its transformer files' sizes and times; a hub id as is.
+
+    Replacing the weights in a folder (or pointing at another folder of the same name)
+    changes the identity, so the result cache never serves the old model's images.
+    """
+    folder = Path(source)
+    if not folder.is_dir():
+        return source
+    parts = [str(folder.resolve())]
+    for file in sorted((folder / "transformer").glob("*")):
+        stat = file.stat()
+        parts.append(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
 def cache_key(resolved: dict[str, Any], model: str, weights: str | None, preset: str | None,
               output_format: str) -> str:  # fmt: skip
     """Same model, weights, LoRAs, preset, parameters, seeds and count -> same key."""

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from huajia.api.schemas import GenerateRequest
+from huajia.api.schemas import GenerateRequest, is_record_id
 from huajia.auth.keys import Principal
 from huajia.auth.policy import can_view, check_priority
 from huajia.engine.checks import resolve_request
@@ -16,9 +16,11 @@ from huajia.engine.tokens import PromptMeter
 from huajia.engine.types import GenerationRequest, LoraRef, ResolvedRequest
 from huajia.errors import (
     Forbidden,
+    IdempotencyKeyReused,
     InvalidRequest,
     PromptTooLong,
     QueueFull,
+    TaskNotFound,
     UnknownModel,
 )
 from huajia.generation.cache import cache_key
@@ -32,6 +34,7 @@ class ServedModel:
     """The model the workers run, with what the API needs to check requests against it."""
 
     spec: ModelSpec
+    model_id: str
     weights_id: str | None
     lora_ids: dict[str, str]
     meter: PromptMeter
@@ -72,7 +75,7 @@ class GenerationService:
         if idempotency_key is not None:
             existing = self.store.find_by_idempotency_key(who.key_id, idempotency_key)
             if existing is not None:
-                return Submitted(existing, created=False)
+                return Submitted(_same_request(existing, request, idempotency_key), created=False)
         cached = self.store.find_cached(key) if key is not None else None
         if cached is not None:
             return Submitted(self.store.create_completed(new, _copies(cached)), created=True)
@@ -86,6 +89,8 @@ class GenerationService:
         return Submitted(task, created=task.idempotency_key is None or task.request == request)
 
     def get(self, who: Principal, task_id: str) -> Task:
+        if not is_record_id(task_id):
+            raise TaskNotFound(f"no task {task_id!r}")
         task = self.store.get(task_id)
         if not can_view(who, task.owner):
             raise Forbidden("this task belongs to another API key")
@@ -146,7 +151,7 @@ class GenerationService:
         """Tasks that may share one pipeline call: same model, size, steps, guidance, LoRAs."""
         steps, guidance, width, height, loras = resolved.batch_key()
         material = {
-            "model": self.model.spec.name, "weights": self.model.weights_id, "steps": steps,
+            "model": self.model.model_id, "weights": self.model.weights_id, "steps": steps,
             "guidance": guidance, "width": width, "height": height,
             "loras": [[ref.name, ref.weight, self.model.lora_ids[ref.name]] for ref in loras],
         }  # fmt: skip
@@ -159,9 +164,21 @@ class GenerationService:
         loras = {ref.name: self.model.lora_ids[ref.name] for ref in resolved.loras}
         material = {**resolved_dict(resolved), "lora_files": loras}
         return cache_key(
-            material, self.model.spec.name, self.model.weights_id, body.style_preset,
+            material, self.model.model_id, self.model.weights_id, body.style_preset,
             body.output_format,
         )  # fmt: skip
+
+
+def _same_request(existing: Task, request: dict[str, Any], idempotency_key: str) -> Task:
+    """A retried request returns its task; another request under the same key is refused."""
+    asked = {key: value for key, value in request.items() if key != "resolved"}
+    before = {key: value for key, value in existing.request.items() if key != "resolved"}
+    if asked != before:
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key {idempotency_key!r} was used for a different request "
+            f"(task {existing.id}); use a new key for a new request"
+        )
+    return existing
 
 
 def resolved_dict(resolved: ResolvedRequest) -> dict[str, Any]:

@@ -112,7 +112,11 @@ def _file_in(root: Path, path: str) -> Path:
     if not path or "\x00" in path or any(part in ("", ".", "..") for part in parts):
         raise NotFound(f"no such file: {path!r}")
     base = root.resolve()
-    candidate = (base / Path(*parts)).resolve()
-    if not candidate.is_relative_to(base) or not candidate.is_file():
+    try:
+        candidate = (base / Path(*parts)).resolve()
+        found = candidate.is_relative_to(base) and candidate.is_file()
+    except OSError:  # a name too long for the file system, and the like: not a file we serve
+        found = False
+    if not found:
         raise NotFound(f"no such file: {path!r}")
     return candidate

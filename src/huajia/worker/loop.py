@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -32,13 +32,19 @@ class Engine(Protocol):
         self, items: Sequence[BatchItem]
     ) -> list[GenerationResult | GenerationCanceled]: ...
 
+    def check_prompt_length(self, text: str, what: str) -> None: ...
+
 
 Outcome = GenerationResult | Exception
 
 
 @dataclass
 class Lease:
-    """One attempt's hold on a task; heartbeats renew it and carry progress and cancel."""
+    """One attempt's hold on a task; heartbeats renew it and carry progress and cancel.
+
+    A cancel request finishes the task at once, even while it shares a GPU batch with
+    others that go on: the caller sees `canceled` within one step either way.
+    """
 
     store: TaskStore
     task: Task
@@ -46,38 +52,57 @@ class Lease:
     seconds: float
     cancel: CancelToken = field(default_factory=CancelToken)
     lost: bool = False
+    finished: bool = False
     step: int = 0
     total: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def beat(self, step: int | None = None, total: int | None = None) -> None:
         with self._lock:
+            if self.finished or self.lost:
+                return
             self.step = self.step if step is None else step
             self.total = self.total if total is None else total
             try:
-                wanted = self.store.heartbeat(
-                    self.task.id, self.worker_id, self.task.attempts,
-                    self.step, self.total, self.seconds,
-                )  # fmt: skip
+                wanted = self.store.heartbeat(*self.held, self.step, self.total, self.seconds)
+                if wanted:
+                    self.store.finish_canceled(*self.held)
+                    self.finished = True
             except LeaseLost:
-                self.lost = True
-                wanted = True
+                self.lost = wanted = True
         if wanted:
             self.cancel.cancel()
+
+    @property
+    def held(self) -> tuple[str, str, int]:
+        return self.task.id, self.worker_id, self.task.attempts
+
+    def settle(self, finish: Callable[[], object]) -> None:
+        """Finish the task unless a cancel or another attempt already did."""
+        with self._lock:
+            if self.finished or self.lost:
+                return
+            try:
+                finish()
+            except LeaseLost:
+                self.lost = True
+                log.warning("task %s: lease lost to another attempt; result dropped", self.task.id)
+            self.finished = True
 
 
 class Worker:
     """Claims and runs tasks until told to stop."""
 
     def __init__(self, store: TaskStore, engine: Engine, blobs: BlobStore, worker_id: str,
-                 lease_seconds: float, batch_max_images: int = 4, poll_seconds: float = 0.05,
-                 requeue_seconds: float = 1.0) -> None:  # fmt: skip
+                 lease_seconds: float, batch_max_images: int = 4, model: str | None = None,
+                 poll_seconds: float = 0.05, requeue_seconds: float = 1.0) -> None:  # fmt: skip
         self.store = store
         self.engine = engine
         self.blobs = blobs
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
         self.batch_max_images = batch_max_images
+        self.model = model  # claim only tasks asked of the model this worker holds
         self.poll_seconds = poll_seconds
         self.requeue_seconds = requeue_seconds
         self._next_requeue = 0.0
@@ -95,7 +120,9 @@ class Worker:
         # A read first: idle polling must not take SQLite's write lock 20 times a second.
         if self.store.pending_count() == 0:
             return False
-        tasks = self.store.claim_batch(self.worker_id, self.lease_seconds, self.batch_max_images)
+        tasks = self.store.claim_batch(
+            self.worker_id, self.lease_seconds, self.batch_max_images, model=self.model
+        )
         if not tasks:
             return False
         self.run_batch(tasks)
@@ -104,16 +131,30 @@ class Worker:
     def run_batch(self, tasks: list[Task]) -> None:
         """Compatible tasks in one pipeline call; each finishes on its own (fenced) lease."""
         leases = [Lease(self.store, task, self.worker_id, self.lease_seconds) for task in tasks]
-        requests = [resolved_from_dict(task.request["resolved"]) for task in tasks]
-        for lease, request in zip(leases, requests, strict=True):
-            lease.total = request.steps
         stop_renewing = _keep_renewing(leases, self.lease_seconds / 3)
         try:
-            outcomes = self._generate(requests, leases)
-            for task, lease, outcome in zip(tasks, leases, outcomes, strict=True):
-                self._finish(task, lease, outcome)
+            runnable = [lease for lease in leases if self._checked(lease)]
+            requests = [resolved_from_dict(lease.task.request["resolved"]) for lease in runnable]
+            for lease, request in zip(runnable, requests, strict=True):
+                lease.total = request.steps
+            outcomes = self._generate(requests, runnable) if runnable else []
+            for lease, outcome in zip(runnable, outcomes, strict=True):
+                lease.settle(lambda: self._finish(lease.task, outcome))  # noqa: B023
         finally:
             stop_renewing.set()
+
+    def _checked(self, lease: Lease) -> bool:
+        """Checks the API may not have made (it cannot always read the tokenizer)."""
+        request = lease.task.request["resolved"]
+        try:
+            self.engine.check_prompt_length(request["prompt"], "prompt")
+            if request["guidance"] > 0 and request["negative_prompt"]:
+                self.engine.check_prompt_length(request["negative_prompt"], "negative prompt")
+        except HuajiaError as error:
+            code, message = error.code, error.message
+            lease.settle(lambda: self.store.fail(*lease.held, code, message))
+            return False
+        return True
 
     def _generate(self, requests: list[ResolvedRequest], leases: list[Lease]) -> list[Outcome]:
         items = [
@@ -128,25 +169,24 @@ class Worker:
             log.exception("generation failed for tasks %s", [lease.task.id for lease in leases])
             return [error] * len(items)
 
-    def _finish(self, task: Task, lease: Lease, outcome: Outcome) -> None:
-        try:
-            if lease.lost:
-                log.warning("task %s: lease lost to another attempt; result dropped", task.id)
-            elif isinstance(outcome, GenerationCanceled):
-                self.store.finish_canceled(task.id, self.worker_id, task.attempts)
-            elif isinstance(outcome, HuajiaError):
-                self.store.fail(
-                    task.id, self.worker_id, task.attempts, outcome.code, outcome.message
-                )
-            elif isinstance(outcome, Exception):
-                message = f"generation failed: {type(outcome).__name__}: {outcome}"
-                self.store.fail(
-                    task.id, self.worker_id, task.attempts, "generation_failed", message
-                )
-            else:
+    def _finish(self, task: Task, outcome: Outcome) -> None:
+        held = (task.id, self.worker_id, task.attempts)
+        if isinstance(outcome, GenerationCanceled):
+            self.store.finish_canceled(*held)
+        elif isinstance(outcome, HuajiaError):
+            self.store.fail(*held, outcome.code, outcome.message)
+        elif isinstance(outcome, Exception):
+            message = f"generation failed: {type(outcome).__name__}: {outcome}"
+            self.store.fail(*held, "generation_failed", message)
+        else:
+            try:
                 self._store_images(task, outcome)
-        except LeaseLost:
-            log.warning("task %s: lease lost to another attempt; result dropped", task.id)
+            except LeaseLost:
+                raise
+            except Exception as error:  # a full disk or a bucket outage fails this task only
+                log.exception("task %s: could not store its images", task.id)
+                message = f"could not store the images: {type(error).__name__}: {error}"
+                self.store.fail(*held, "storage_failed", message)
 
     def _store_images(self, task: Task, result: GenerationResult) -> None:
         fmt = str(task.request.get("output_format", "png"))

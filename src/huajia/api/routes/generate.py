@@ -26,7 +26,7 @@ async def generate(
     who: PrincipalDep,
     services: ServicesDep,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> TaskAccepted:
     """Queue a generation task. The same Idempotency-Key returns the same task."""
     submitted = await run_in_threadpool(services.generation.submit, who, body, idempotency_key)

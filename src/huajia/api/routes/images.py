@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, Response
 from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
 from huajia.api.presenters import gallery_image
-from huajia.api.schemas import FavouriteIn, GalleryImage, GalleryPage
+from huajia.api.schemas import FavouriteIn, GalleryImage, GalleryPage, Text, is_record_id
 from huajia.errors import NotFound
 
 router = APIRouter(tags=["images"], responses=ERROR_RESPONSES)
@@ -46,11 +46,11 @@ async def image_file(key: str, services: ServicesDep) -> Response:
 async def list_images(
     who: PrincipalDep,
     services: ServicesDep,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    preset: str | None = None,
+    q: Annotated[Text | None, Query(max_length=200)] = None,
+    preset: Annotated[Text | None, Query(max_length=100)] = None,
     favourites: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> GalleryPage:
     """The caller's images, newest first: search by prompt, filter by preset or favourites."""
     rows, total = await run_in_threadpool(
@@ -66,6 +66,8 @@ async def set_favourite(
     image_id: str, body: FavouriteIn, who: PrincipalDep, services: ServicesDep
 ) -> GalleryImage:
     """Mark or unmark one of the caller's images as a favourite."""
+    if not is_record_id(image_id):
+        raise NotFound(f"no image {image_id}")
     owner = None if who.is_admin else who.key_id
     image = await run_in_threadpool(services.store.set_favourite, image_id, owner, body.favourite)
     task = await run_in_threadpool(services.store.get, image.task_id)

@@ -12,6 +12,7 @@ from huajia import __version__
 from huajia.api.deps import PrincipalDep, Services, ServicesDep
 from huajia.api.metrics import render_metrics
 from huajia.api.schemas import Health
+from huajia.auth.policy import require_admin
 
 router = APIRouter(tags=["service"])
 
@@ -59,9 +60,22 @@ async def list_presets(_who: PrincipalDep, services: ServicesDep) -> dict[str, A
     return services.presets.describe(spec.limits, spec.defaults)
 
 
+# What an unauthenticated health check may say about a worker's engine: no file paths.
+PUBLIC_ENGINE_FIELDS = frozenset(
+    {"model", "family", "random_weights", "device", "dtype", "offload",
+     "vram_used_bytes", "vram_total_bytes", "vram_source"}
+)  # fmt: skip
+
+
+def _public(worker: dict[str, Any]) -> dict[str, Any]:
+    engine = worker.get("engine") or {}
+    shown = {key: value for key, value in engine.items() if key in PUBLIC_ENGINE_FIELDS}
+    return {**worker, "engine": shown}
+
+
 def health_of(services: Services) -> Health:
     stats = services.store.stats()
-    workers = services.store.live_workers()
+    workers = [_public(worker) for worker in services.store.live_workers()]
     loaded = [w for w in workers if w.get("state") == "ready" or w.get("state") == "busy"]
     engine: dict[str, Any] = loaded[0].get("engine", {}) if loaded else {}
     return Health(
@@ -94,6 +108,8 @@ async def ready(services: ServicesDep) -> JSONResponse:
 
 
 @router.get("/metrics", operation_id="metrics", include_in_schema=False)
-async def metrics(services: ServicesDep) -> Response:
+async def metrics(who: PrincipalDep, services: ServicesDep) -> Response:
+    """Prometheus metrics (an admin key once keys exist: `authorization` in the scrape config)."""
+    require_admin(who)
     body, content_type = await run_in_threadpool(render_metrics, services.store)
     return Response(body, media_type=content_type)

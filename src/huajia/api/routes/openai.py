@@ -12,13 +12,13 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
 from huajia.api.presenters import image_url
-from huajia.api.schemas import GenerateRequest, OutputFormat
-from huajia.errors import GenerationCanceled, HuajiaError, InvalidRequest
+from huajia.api.schemas import GenerateRequest, OutputFormat, Text
+from huajia.errors import EngineUnavailable, GenerationCanceled, InvalidRequest, error_for_code
 from huajia.jobs.model import Task, TaskState
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
@@ -26,20 +26,21 @@ router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
 # Names OpenAI clients send by default; they mean "this server's model".
 OPENAI_MODEL_NAMES = frozenset({"dall-e-2", "dall-e-3", "gpt-image-1", "gpt-image-1-mini"})
 WAIT_POLL_SECONDS = 0.1
+NO_WORKER_S = 30.0
 
 
 class ImagesGenerationRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")  # OpenAI clients send fields we do not use
 
-    prompt: str = Field(min_length=1, max_length=4000)
-    model: str | None = None
+    prompt: Text = Field(min_length=1, max_length=4000)
+    model: Text | None = Field(None, max_length=200)
     n: int = Field(1, ge=1, le=9)
-    size: str | None = Field(None, description="WIDTHxHEIGHT or 'auto'")
+    size: str | None = Field(None, max_length=20, description="WIDTHxHEIGHT or 'auto'")
     response_format: Literal["url", "b64_json"] = "url"
     output_format: OutputFormat = "png"
-    negative_prompt: str | None = None
+    negative_prompt: Text | None = Field(None, max_length=4000)
     seed: int | None = Field(None, ge=0, le=2**53 - 1)
-    style_preset: str | None = None
+    style_preset: Text | None = Field(None, max_length=100)
 
 
 class ImageDatum(BaseModel):
@@ -58,15 +59,20 @@ def to_generate_request(body: ImagesGenerationRequest, served: str) -> GenerateR
     width = height = None
     if body.size and body.size != "auto":
         parts = body.size.lower().split("x")
-        if len(parts) != 2 or not all(part.isdigit() for part in parts):
+        if len(parts) != 2 or not all(part.isascii() and part.isdigit() for part in parts):
             raise InvalidRequest(f"size must look like 1024x1024 (got {body.size!r})")
         width, height = int(parts[0]), int(parts[1])
     model = None if body.model in OPENAI_MODEL_NAMES else body.model
-    return GenerateRequest(
-        prompt=body.prompt, negative_prompt=body.negative_prompt, num_images=body.n,
-        width=width, height=height, seed=body.seed, style_preset=body.style_preset,
-        model=model or served, output_format=body.output_format,
-    )  # fmt: skip
+    try:
+        return GenerateRequest(
+            prompt=body.prompt, negative_prompt=body.negative_prompt, num_images=body.n,
+            width=width, height=height, seed=body.seed, style_preset=body.style_preset,
+            model=model or served, output_format=body.output_format,
+        )  # fmt: skip
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidRequest(f"{where}: {first['msg']} (size {body.size!r})") from None
 
 
 @router.post("/images/generations", operation_id="openaiCreateImage", response_model=ImagesResponse)
@@ -89,16 +95,30 @@ async def create_image(
 
 
 async def _wait(services: ServicesDep, who: PrincipalDep, task: Task, request: Request) -> Task:
+    """Until the task ends; a client that leaves, or no worker for a while, cancels it."""
+    workerless_since: float | None = None
     while not task.state.terminal:
         if await request.is_disconnected():
             await run_in_threadpool(services.generation.cancel, who, task.id)
             raise GenerationCanceled("the client went away")
+        workerless_since = await _check_workers(services, workerless_since)
+        if workerless_since is not None and time.monotonic() - workerless_since > NO_WORKER_S:
+            await run_in_threadpool(services.generation.cancel, who, task.id)
+            raise EngineUnavailable(
+                f"no worker has been running for {NO_WORKER_S:.0f} s; the request was canceled"
+            )
         await asyncio.sleep(WAIT_POLL_SECONDS)
         task = await run_in_threadpool(services.generation.get, who, task.id)
     if task.state is TaskState.FAILED:
-        error = HuajiaError(task.error_message or "generation failed")
-        error.code = task.error_code or "generation_failed"
-        raise error
+        raise error_for_code(task.error_code or "generation_failed", task.error_message or "failed")
     if task.state is TaskState.CANCELED:
         raise GenerationCanceled("the task was canceled")
     return task
+
+
+async def _check_workers(services: ServicesDep, since: float | None) -> float | None:
+    """When the worker pool became empty (None while a worker is alive)."""
+    alive = await run_in_threadpool(services.store.live_workers)
+    if alive:
+        return None
+    return since if since is not None else time.monotonic()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,8 +12,23 @@ from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
 from huajia.api.presenters import task_record, task_result, task_status
 from huajia.api.schemas import TaskPage, TaskRecord, TaskResult, TaskStatus, TaskStatusName
-from huajia.errors import Forbidden, TaskNotCompleted
+from huajia.errors import Forbidden, InvalidRequest, TaskNotCompleted
 from huajia.jobs.model import TaskState
+
+MAX_OFFSET = 10_000_000
+
+
+def as_utc(moment: datetime | None, name: str) -> datetime | None:
+    """Times without an offset are UTC; times that cannot be placed in UTC are refused."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidRequest(f"{name} is out of range") from None
+
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
 
@@ -54,11 +69,11 @@ async def list_tasks(
     who: PrincipalDep,
     services: ServicesDep,
     status: Annotated[list[TaskStatusName] | None, Query()] = None,
-    owner: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    owner: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[datetime | None, Query(description="ISO 8601; UTC if no offset")] = None,
+    until: Annotated[datetime | None, Query(description="ISO 8601; UTC if no offset")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> TaskPage:
     """Tasks, newest first: editors see their own, admins everyone's (filter by owner)."""
     if not who.is_admin:
@@ -66,6 +81,7 @@ async def list_tasks(
             raise Forbidden("an editor key may only list its own tasks")
         owner = who.key_id
     states = [TaskState(name) for name in status] if status else None
+    since, until = as_utc(since, "since"), as_utc(until, "until")
     tasks, total = await run_in_threadpool(
         services.store.list, owner, states, since, until, limit, offset
     )

@@ -1,0 +1,121 @@
+"""The worker loop with the real tiny engine and a real SQLite store, on its failure paths."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from huajia.engine.checks import resolve_request
+from huajia.engine.types import BatchItem, GenerationRequest
+from huajia.engine.zimage import ZImageEngine
+from huajia.generation.service import resolved_dict
+from huajia.jobs import TaskStore, open_store
+from huajia.jobs.model import NewTask, TaskState
+from huajia.storage.local import LocalBlobStore
+from huajia.worker.loop import Worker
+
+LEASE = 30.0
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[TaskStore]:
+    opened = open_store(f"sqlite:///{tmp_path / 'huajia.db'}")
+    yield opened
+    opened.close()
+
+
+def queue(store: TaskStore, engine: ZImageEngine, prompt: str = "a kite", **fields: Any) -> str:
+    request = GenerationRequest(prompt, seed=1, steps=3, width=64, height=64, **fields)
+    resolved = resolve_request(engine.spec, request)
+    new = NewTask(
+        owner="local", request={"output_format": "png", "resolved": resolved_dict(resolved)},
+        batch_key="same", image_count=resolved.n,
+    )  # fmt: skip
+    return store.create(new).id
+
+
+class BrokenDisk(LocalBlobStore):
+    """A real local store whose disk fills up after `room` writes."""
+
+    def __init__(self, root: Path, room: int) -> None:
+        super().__init__(root)
+        self.room = room
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        if self.room <= 0:
+            raise OSError(28, "No space left on device")
+        self.room -= 1
+        super().put(key, data, content_type)
+
+
+def test_a_storage_failure_fails_that_task_and_the_worker_goes_on(
+    store: TaskStore, tiny_engine: ZImageEngine, tmp_path: Path
+) -> None:
+    disk = BrokenDisk(tmp_path / "images", room=0)
+    worker = Worker(store, tiny_engine, disk, "worker-1", LEASE, batch_max_images=1)
+    doomed = queue(store, tiny_engine)
+    assert worker.run_once()
+    failed = store.get(doomed)
+    assert failed.state is TaskState.FAILED
+    assert failed.error_code == "storage_failed"
+    assert "No space left" in (failed.error_message or "")
+    disk.room = 10
+    fine = queue(store, tiny_engine, prompt="a second kite")
+    assert worker.run_once()
+    assert store.get(fine).state is TaskState.COMPLETED
+    assert len(list((tmp_path / "images").rglob("*.png"))) == 1, "only the good task's image"
+
+
+def test_an_over_long_prompt_fails_in_the_worker_instead_of_being_cut(
+    store: TaskStore, tiny_engine: ZImageEngine, tmp_path: Path
+) -> None:
+    worker = Worker(store, tiny_engine, LocalBlobStore(tmp_path / "images"), "w", LEASE)
+    too_long = queue(store, tiny_engine, prompt="a" * 700)
+    fine = queue(store, tiny_engine)
+    assert worker.run_once()
+    assert store.get(too_long).error_code == "prompt_too_long"
+    assert store.get(fine).state is TaskState.COMPLETED, "its batch mate still ran"
+
+
+class CancelMidway:
+    """The real engine; at step 2 someone cancels the first task of the batch."""
+
+    def __init__(self, engine: ZImageEngine, store: TaskStore, victim: str) -> None:
+        self.engine, self.store, self.victim = engine, store, victim
+        self.victim_state_at_step_3: TaskState | None = None
+
+    def check_prompt_length(self, text: str, what: str) -> None:
+        self.engine.check_prompt_length(text, what)
+
+    def generate_batch(self, items: Sequence[BatchItem]) -> list[Any]:
+        first = items[0]
+        report = first.on_progress
+
+        def on_progress(step: int, total: int) -> None:
+            assert report is not None
+            report(step, total)
+            if step == 2:
+                self.store.request_cancel(self.victim)
+            if step == 3:
+                self.victim_state_at_step_3 = self.store.get(self.victim).state
+
+        watched = [BatchItem(first.request, on_progress, first.cancel), *items[1:]]
+        return self.engine.generate_batch(watched)
+
+
+def test_canceling_one_task_of_a_batch_ends_it_within_a_step(
+    store: TaskStore, tiny_engine: ZImageEngine, tmp_path: Path
+) -> None:
+    victim = queue(store, tiny_engine, prompt="first")
+    mate = queue(store, tiny_engine, prompt="second")
+    engine = CancelMidway(tiny_engine, store, victim)
+    worker = Worker(store, engine, LocalBlobStore(tmp_path / "images"), "w", LEASE)
+    assert worker.run_once()
+    assert engine.victim_state_at_step_3 is TaskState.CANCELED
+    assert store.get(victim).state is TaskState.CANCELED
+    assert store.get(victim).images == []
+    done = store.get(mate)
+    assert done.state is TaskState.COMPLETED and len(done.images) == 1
