@@ -24,7 +24,8 @@ pytestmark = pytest.mark.e2e
 def idle_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[ServerProcess]:  # fmt: skip
     data = tmp_path_factory.mktemp("queue-data")
-    server = start_huajia(data, tiny_model_dir, {"HUAJIA_QUEUE_MAX": "12"}, ["--no-worker"])
+    env = {"HUAJIA_QUEUE_MAX": "12", "HUAJIA_CORS_ORIGINS": '["https://cms.example.com"]'}
+    server = start_huajia(data, tiny_model_dir, env, ["--no-worker"])
     yield server
     server.stop()
 
@@ -118,3 +119,21 @@ def _drain_with_a_worker(server: ServerProcess, model: Path, ops: httpx.Client, 
         worker.wait(timeout=20)
     started = sorted(done["tasks"], key=lambda t: t["started_at"])
     return [t["task_id"] for t in started]
+
+
+def test_cors_admits_the_configured_cms_origin_only(idle_server: ServerProcess) -> None:
+    def preflight(origin: str) -> httpx.Response:
+        return httpx.options(
+            f"{idle_server.url}/api/v1/generate",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type,idempotency-key",
+            },
+        )
+
+    allowed = preflight("https://cms.example.com")
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://cms.example.com"
+    refused = preflight("https://evil.example.net")
+    assert "access-control-allow-origin" not in refused.headers

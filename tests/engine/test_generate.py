@@ -174,3 +174,15 @@ def test_describe_reports_device_dtype_offload(tiny_engine: ZImageEngine) -> Non
     assert info["offload"] == "none"
     assert info["random_weights"] is True
     assert info["vram_used_bytes"] is None
+
+
+def test_vae_tiling_is_used_for_large_images_only(tiny_model_dir: Any) -> None:
+    from huajia.engine.models import spec_for_folder
+    from huajia.engine.zimage import EngineOptions
+
+    options = EngineOptions(local_files_only=True, vae_tiling_min_pixels=128 * 128)
+    engine = ZImageEngine.load(spec_for_folder(tiny_model_dir), options)
+    engine.generate(GenerationRequest("a map", steps=1, width=128, height=128))
+    assert engine.pipe.vae.use_tiling is True
+    engine.generate(GenerationRequest("a map", steps=1, width=64, height=64))
+    assert engine.pipe.vae.use_tiling is False
