@@ -66,6 +66,7 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
         presets=presets,
         queue_max=settings.queue_max,
         max_attempts=settings.max_attempts,
+        webhooks=settings.webhook_secret is not None,
     )
     return Services(
         settings=settings,

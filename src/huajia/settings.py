@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     s3_access_key: SecretStr | None = Field(None, description="Default: boto3's own sources.")
     s3_secret_key: SecretStr | None = None
+    public_url: str | None = Field(
+        None, description="Base URL for links in webhooks (default http://HOST:PORT)."
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="Signs webhooks (HMAC-SHA256); requests may set webhook_url once set."
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_max_attempts: int = Field(8, ge=1)
+    webhook_retry_seconds: float = Field(10.0, gt=0, description="First retry; doubles after.")
     presets_file: Path | None = None
     cors_origins: list[str] = Field(default_factory=list)
     ckeditor_dist_dir: Path | None = Field(
@@ -106,6 +115,9 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.sqlite_path}"
+
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     def ckeditor_dist(self) -> Path | None:
         if self.ckeditor_dist_dir is not None:

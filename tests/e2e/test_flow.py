@@ -131,6 +131,8 @@ def test_result_cache_for_explicit_seeds_only(client: httpx.Client) -> None:
         ({"prompt": "x", "promt": "typo"}, "unknown field"),
         ({"prompt": "a" * 600}, "tokens"),
         ({"prompt": "x", "model": "sdxl"}, "runs model"),
+        ({"prompt": "x", "webhook_url": "http://cms.local/hook"}, "HUAJIA_WEBHOOK_SECRET"),
+        ({"prompt": "x", "webhook_url": "ftp://cms.local/hook"}, "webhook_url"),
     ],
 )
 def test_invalid_inputs_get_422_with_a_clear_message(

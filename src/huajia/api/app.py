@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -9,6 +13,7 @@ from huajia import __version__
 from huajia.api.deps import Services
 from huajia.api.errors import install_error_handlers
 from huajia.api.routes import events, generate, images, meta, openai, tasks
+from huajia.webhooks.dispatcher import WebhookDispatcher
 
 DESCRIPTION = """Huajia (画架) generates images with the Z-Image model on your own GPU.
 
@@ -18,8 +23,34 @@ OpenAI Images API. Send an API key as `Authorization: Bearer <key>` or `X-API-Ke
 """
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Background work of an API process: webhook deliveries, when webhooks are on."""
+    services: Services = app.state.services
+    settings = services.settings
+    if settings.webhook_secret is None:
+        yield
+        return
+    dispatcher = WebhookDispatcher(
+        services.store,
+        settings.webhook_secret.get_secret_value(),
+        settings.base_url(),
+        timeout_s=settings.webhook_timeout_seconds,
+        max_attempts=settings.webhook_max_attempts,
+        retry_s=settings.webhook_retry_seconds,
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run(stop), name="webhooks")
+    try:
+        yield
+    finally:
+        stop.set()
+        await running
+
+
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(
+        lifespan=lifespan,
         title="Huajia",
         version=__version__,
         description=DESCRIPTION,

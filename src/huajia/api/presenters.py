@@ -101,12 +101,26 @@ def task_record(task: Task) -> TaskRecord:
         attempts=task.attempts,
         error=error_of(task),
         cached=task.state is TaskState.COMPLETED and task.attempts == 0,
+        webhook=webhook_status(task),
         created_at=task.created_at,
         started_at=task.started_at,
         finished_at=task.finished_at,
         updated_at=task.updated_at,
         images=[image_out(image) for image in sorted(task.images, key=lambda i: i.index)],
     )
+
+
+def webhook_status(task: Task) -> dict[str, Any] | None:
+    if task.webhook_url is None:
+        return None
+    return {
+        "url": task.webhook_url,
+        "delivered_at": task.webhook_delivered_at.isoformat()
+        if task.webhook_delivered_at
+        else None,
+        "attempts": task.webhook_attempts,
+        "last_error": task.webhook_error,
+    }
 
 
 def gallery_image(image: ImageRecord, task: Task) -> GalleryImage:

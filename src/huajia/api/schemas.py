@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field
 
 
 def no_control_characters(value: str) -> str:
@@ -59,6 +59,9 @@ class GenerateRequest(BaseModel):
     priority: PriorityName = "normal"
     output_format: OutputFormat = "png"
     loras: list[LoraIn] = Field(default_factory=list, max_length=8)
+    webhook_url: AnyHttpUrl | None = Field(
+        None, description="Gets a signed POST when the task ends (see the README)."
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -125,6 +128,7 @@ class TaskRecord(BaseModel):
     attempts: int
     error: ErrorDetail | None
     cached: bool
+    webhook: dict[str, Any] | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

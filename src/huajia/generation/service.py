@@ -50,12 +50,13 @@ class GenerationService:
     """Validates, records and answers; the worker does the rest."""
 
     def __init__(self, store: TaskStore, model: ServedModel, presets: PresetCatalog,
-                 queue_max: int, max_attempts: int) -> None:  # fmt: skip
+                 queue_max: int, max_attempts: int, webhooks: bool = False) -> None:  # fmt: skip
         self.store = store
         self.model = model
         self.presets = presets
         self.queue_max = queue_max
         self.max_attempts = max_attempts
+        self.webhooks = webhooks
 
     def submit(
         self, who: Principal, body: GenerateRequest, idempotency_key: str | None
@@ -64,6 +65,10 @@ class GenerationService:
         priority = Priority(body.priority)
         check_priority(who, priority.value)
         self._check_model(body.model)
+        if body.webhook_url is not None and not self.webhooks:
+            raise InvalidRequest(
+                "webhook_url needs webhooks switched on: the operator sets HUAJIA_WEBHOOK_SECRET"
+            )
         resolved = self._resolve(body)
         request = _stored_request(body, resolved, self.model.spec.name)
         key = self._cache_key(body, resolved)
@@ -71,6 +76,7 @@ class GenerationService:
             owner=who.key_id, priority=priority, request=request,
             idempotency_key=idempotency_key, cache_key=key, max_attempts=self.max_attempts,
             batch_key=self._batch_key(resolved), image_count=resolved.n,
+            webhook_url=str(body.webhook_url) if body.webhook_url else None,
         )  # fmt: skip
         if idempotency_key is not None:
             existing = self.store.find_by_idempotency_key(who.key_id, idempotency_key)

@@ -115,6 +115,7 @@ class NewTask:
     max_attempts: int = 3
     batch_key: str | None = None
     image_count: int = 1
+    webhook_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,11 @@ class Task:
     run_seconds: float | None = None
     batch_key: str | None = None
     image_count: int = 1
+    webhook_url: str | None = None
+    webhook_attempts: int = 0
+    webhook_next_at: datetime | None = None
+    webhook_delivered_at: datetime | None = None
+    webhook_error: str | None = None
     attempts: int = 0
     max_attempts: int = 3
     error_code: str | None = None

@@ -66,6 +66,7 @@ def task_values(new: NewTask, state: TaskState, now: datetime) -> dict[str, Any]
         "cache_key": new.cache_key,
         "batch_key": new.batch_key,
         "image_count": new.image_count,
+        "webhook_url": new.webhook_url,
         "cancel_requested": False,
     }
 

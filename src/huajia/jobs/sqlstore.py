@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from huajia.errors import NotFound, TaskNotFound
-from huajia.jobs import queue, workers
+from huajia.jobs import queue, webhooks, workers
 from huajia.jobs.database import connect, migrate, transaction
 from huajia.jobs.filters import gallery_filters, task_filters
 from huajia.jobs.keys import SqlApiKeyStore
@@ -304,6 +304,19 @@ class SqlTaskStore(TaskStore):
                     .values(state=target.value, updated_at=now, lease_expires_at=None, **values)
                 )
         return [row.id for row in rows]
+
+    def claim_due_webhooks(self, hold_seconds: float, max_attempts: int, limit: int = 20
+                           ) -> builtins.list[Task]:  # fmt: skip
+        now, hold = self.clock(), timedelta(seconds=hold_seconds)
+        with self._write() as connection:
+            ids = webhooks.claim_due(connection, now, hold, max_attempts, limit)
+            return [self._load_one(connection, task_id) for task_id in ids]
+
+    def record_webhook(self, task_id: str, error: str | None, retry_in_seconds: float | None
+                       ) -> None:  # fmt: skip
+        retry = timedelta(seconds=retry_in_seconds) if retry_in_seconds is not None else None
+        with self._write() as connection:
+            webhooks.record(connection, task_id, self.clock(), error, retry)
 
     def progress_since(self, task_id: str, after_id: int = 0) -> builtins.list[ProgressEvent]:
         query = (

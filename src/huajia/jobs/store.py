@@ -146,6 +146,17 @@ class TaskStore(ABC):
         """Tasks whose lease ran out: re-queued, or failed (worker_lost) after max attempts."""
 
     @abstractmethod
+    def claim_due_webhooks(
+        self, hold_seconds: float, max_attempts: int, limit: int = 20
+    ) -> builtins.list[Task]:
+        """Finished tasks whose webhook is due, held `hold_seconds` for one sender."""
+
+    @abstractmethod
+    def record_webhook(self, task_id: str, error: str | None, retry_in_seconds: float | None
+                       ) -> None:  # fmt: skip
+        """Delivered (error None), or failed: retry after that many seconds, or never (None)."""
+
+    @abstractmethod
     def progress_since(self, task_id: str, after_id: int = 0) -> builtins.list[ProgressEvent]:
         """Steps reported for the task after the event `after_id`, oldest first."""
 

@@ -87,6 +87,12 @@ tasks = Table(
     # Tasks with equal batch keys (model, size, steps, guidance, LoRAs) may share a GPU batch.
     Column("batch_key", String(64)),
     Column("image_count", Integer, nullable=False, server_default="1"),
+    # Signed webhook for the task's end: delivered by the API processes, retried with back-off.
+    Column("webhook_url", String(2000)),
+    Column("webhook_attempts", Integer, nullable=False, server_default="0"),
+    Column("webhook_next_at", UtcDateTime),
+    Column("webhook_delivered_at", UtcDateTime),
+    Column("webhook_error", Text),
     Column("attempts", Integer, nullable=False, default=0),
     Column("max_attempts", Integer, nullable=False),
     Column("error_code", String(64)),
@@ -103,6 +109,7 @@ tasks = Table(
     Index(None, "owner", "created_at"),
     Index(None, "cache_key"),
     Index(None, "state", "batch_key"),
+    Index(None, "webhook_next_at"),
 )
 
 images = Table(

@@ -1,0 +1,1 @@
+"""Signed webhooks that tell a CMS back end when its task has ended."""
