@@ -32,3 +32,11 @@ def s3_endpoint() -> Iterator[str]:
 
     with running_s3_server() as endpoint:
         yield endpoint
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL on a brand-new schema (dropped after the test); skipped if unreachable."""
+    from tests.support.postgres import new_postgres_schema
+
+    yield from new_postgres_schema()
