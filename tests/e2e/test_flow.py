@@ -41,6 +41,8 @@ def test_submit_follow_sse_then_fetch_the_images(client: httpx.Client) -> None:
         assert parameters["seed"] == image["seed"]
         assert is_ai_generated(response.content)
         assert client.get(image["thumbnail_url"]).headers["content-type"] == "image/webp"
+        saved = client.get(image["url"], params={"download": "1"})
+        assert saved.headers["content-disposition"].startswith("attachment; filename=")
 
 
 def test_seed_poll_flow(client: httpx.Client) -> None:

@@ -26,13 +26,19 @@ CONTENT_TYPES = {
 
 
 @router.get("/generated-images/{key:path}", operation_id="getImageFile", include_in_schema=False)
-async def image_file(key: str, services: ServicesDep) -> Response:
-    """Image bytes; names are unguessable and never change, so they cache forever."""
+async def image_file(key: str, services: ServicesDep, download: bool = False) -> Response:
+    """Image bytes; names are unguessable and never change, so they cache forever.
+
+    `?download=1` asks the browser to save the file (a cross-origin `<a download>` cannot).
+    """
     extension = key.rsplit(".", 1)[-1].lower()
     media_type = CONTENT_TYPES.get(extension)
     if media_type is None:
         raise NotFound("no such image")
     headers = {"Cache-Control": IMMUTABLE}
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="huajia-{key.rsplit("/", 1)[-1]}"'
+
     local = services.blobs.local_path(key)
     if local is not None:
         if not local.is_file():
