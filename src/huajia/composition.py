@@ -67,6 +67,7 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
         queue_max=settings.queue_max,
         max_attempts=settings.max_attempts,
         webhooks=settings.webhook_secret is not None,
+        daily_image_quota=settings.daily_image_quota,
     )
     return Services(
         settings=settings,

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
         30.0, gt=0, description="A task whose worker stops renewing for this long runs again."
     )
     max_attempts: int = Field(3, ge=1)
+    daily_image_quota: int | None = Field(
+        None, ge=1, description="Images an editor key may request per 24 hours (admins: no limit)."
+    )
     batch_max_images: int = Field(
         4, ge=1, le=36, description="Compatible tasks share one GPU batch up to this many images."
     )

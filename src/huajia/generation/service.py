@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from huajia.api.schemas import GenerateRequest, is_record_id
@@ -20,6 +21,7 @@ from huajia.errors import (
     InvalidRequest,
     PromptTooLong,
     QueueFull,
+    QuotaExceeded,
     TaskNotFound,
     UnknownModel,
 )
@@ -27,6 +29,8 @@ from huajia.generation.cache import cache_key
 from huajia.jobs.model import NewImage, NewTask, Priority, Task
 from huajia.jobs.store import TaskStore
 from huajia.presets.catalog import PresetCatalog
+
+QUOTA_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -50,13 +54,15 @@ class GenerationService:
     """Validates, records and answers; the worker does the rest."""
 
     def __init__(self, store: TaskStore, model: ServedModel, presets: PresetCatalog,
-                 queue_max: int, max_attempts: int, webhooks: bool = False) -> None:  # fmt: skip
+                 queue_max: int, max_attempts: int, webhooks: bool = False,
+                 daily_image_quota: int | None = None) -> None:  # fmt: skip
         self.store = store
         self.model = model
         self.presets = presets
         self.queue_max = queue_max
         self.max_attempts = max_attempts
         self.webhooks = webhooks
+        self.daily_image_quota = daily_image_quota
 
     def submit(
         self, who: Principal, body: GenerateRequest, idempotency_key: str | None
@@ -85,6 +91,7 @@ class GenerationService:
         cached = self.store.find_cached(key) if key is not None else None
         if cached is not None:
             return Submitted(self.store.create_completed(new, _copies(cached)), created=True)
+        self._check_quota(who, resolved.n)
         if self.store.pending_count() >= self.queue_max:
             raise QueueFull(
                 f"the queue is full ({self.queue_max} tasks waiting); retry in a little while",
@@ -105,6 +112,20 @@ class GenerationService:
     def cancel(self, who: Principal, task_id: str) -> Task:
         self.get(who, task_id)
         return self.store.request_cancel(task_id)
+
+    def _check_quota(self, who: Principal, wanted: int) -> None:
+        """Editors share the GPU: a key may request so many images per 24 hours."""
+        limit = self.daily_image_quota
+        if limit is None or who.is_admin:
+            return
+        since = datetime.now(UTC) - QUOTA_WINDOW
+        used = self.store.images_requested_since(who.key_id, since)
+        if used + wanted > limit:
+            raise QuotaExceeded(
+                f"this key has requested {used} of its {limit} images in the last 24 hours; "
+                f"{max(0, limit - used)} more may be requested now",
+                retry_after=3600,
+            )
 
     def _check_model(self, name: str | None) -> None:
         served = self.model.spec.name

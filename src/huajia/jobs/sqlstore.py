@@ -17,9 +17,11 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
+    and_,
     delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -144,6 +146,19 @@ class SqlTaskStore(TaskStore):
 
     def pending_count(self) -> int:
         query = select(func.count()).select_from(tasks).where(tasks.c.state == PENDING)
+        with self._read() as connection:
+            count: int = connection.execute(query).scalar_one()
+        return count
+
+    def images_requested_since(self, owner: str, since: datetime) -> int:
+        # Failed and canceled tasks, and cache hits (never run: attempts 0), cost no GPU time.
+        costly = or_(
+            tasks.c.state.in_([PENDING, PROCESSING]),
+            and_(tasks.c.state == TaskState.COMPLETED.value, tasks.c.attempts > 0),
+        )
+        query = select(func.coalesce(func.sum(tasks.c.image_count), 0)).where(
+            tasks.c.owner == owner, tasks.c.created_at >= since, costly
+        )
         with self._read() as connection:
             count: int = connection.execute(query).scalar_one()
         return count

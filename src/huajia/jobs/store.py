@@ -101,6 +101,10 @@ class TaskStore(ABC):
         """How many tasks wait in the queue."""
 
     @abstractmethod
+    def images_requested_since(self, owner: str, since: datetime) -> int:
+        """Images the owner asked for since then that cost GPU time (for quotas)."""
+
+    @abstractmethod
     def queue_positions(self, task_ids: Collection[str]) -> dict[str, int]:
         """1-based places in the claim order for those ids still pending."""
 
