@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import httpx
@@ -64,3 +66,32 @@ def test_serve_restarts_its_worker_when_it_dies(tiny_model_dir: Path, tmp_path: 
             assert client.get("/api/v1/health").json()["model_loaded"] is True
     finally:
         server.stop()
+
+
+def test_a_model_that_fails_to_load_shows_in_health_while_the_api_answers(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "Z-Image-Turbo-broken"
+    shutil.copytree(tiny_model_dir, broken)
+    (broken / "transformer" / "diffusion_pytorch_model.safetensors").write_bytes(b"not weights")
+    process_started = ServerProcess(tmp_path / "data", broken, free_port(), server_env())
+    process_started.start(wait_for_model=False)
+    server = process_started
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            deadline = time.monotonic() + 60
+            workers: list[dict[str, object]] = []
+            while time.monotonic() < deadline and not workers:
+                health = client.get("/api/v1/health").json()
+                workers = [w for w in health["workers"] if w["state"] == "failed"]
+                time.sleep(0.3)
+            assert workers, "the worker reports that it could not load the model"
+            assert workers[0]["engine"] == {"error_code": "model_load_failed"}
+            assert health["model_loaded"] is False and health["status"] == "degraded"
+            assert client.get("/api/v1/ready").status_code == 503
+            accepted = client.post(
+                "/api/v1/generate", json={"prompt": "x", "width": 64, "height": 64}
+            )
+            assert accepted.status_code == 202, "tasks are still accepted and wait for a worker"
+    finally:
+        process_started.stop()

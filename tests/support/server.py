@@ -42,7 +42,7 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> ServerProcess:
+    def start(self, wait_for_model: bool = True) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [
             sys.executable, "-m", "huajia", "serve", "--model", str(self.model_dir),
@@ -53,7 +53,7 @@ class ServerProcess:
             self.process = subprocess.Popen(
                 command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-        self.wait_ready(wait_for_model="--no-worker" not in self.extra_args)
+        self.wait_ready(wait_for_model and "--no-worker" not in self.extra_args)
         return self
 
     def wait_ready(self, wait_for_model: bool = True) -> None:

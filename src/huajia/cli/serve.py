@@ -9,12 +9,18 @@ import socket
 import threading
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from huajia.cli.common import configure_logging, load_settings, one_line_errors
+from huajia.errors import HuajiaError
 from huajia.settings import Settings
+
+if TYPE_CHECKING:
+    from huajia.engine.models import ModelSpec
+    from huajia.engine.zimage import ZImageEngine
+    from huajia.worker.presence import Presence
 
 log = logging.getLogger("huajia.serve")
 
@@ -79,10 +85,8 @@ def worker(
 
 
 def _work(settings: Settings, supervised: bool) -> None:
-    from huajia.cli.engine import engine_options
     from huajia.composition import image_store, open_task_store
     from huajia.engine.models import resolve_model
-    from huajia.engine.zimage import ZImageEngine
     from huajia.worker.loop import Worker
     from huajia.worker.presence import Presence
 
@@ -96,7 +100,9 @@ def _work(settings: Settings, supervised: bool) -> None:
         store, worker_id, spec.name, parent_pid=os.getppid() if supervised else None
     )
     presence.start(stop)
-    engine = ZImageEngine.load(spec, engine_options(settings))
+    engine = _load_engine(spec, settings, presence, stop)
+    if engine is None:
+        return
     presence.ready(engine.describe)
     log.info("worker %s ready: %s on %s", worker_id, spec.name, engine.device)
     loop = Worker(
@@ -108,3 +114,23 @@ def _work(settings: Settings, supervised: bool) -> None:
     finally:
         presence.stop()
         store.close()
+
+
+def _load_engine(spec: ModelSpec, settings: Settings, presence: Presence, stop: threading.Event
+                 ) -> ZImageEngine | None:  # fmt: skip
+    """Load the model; while it fails, say so in the store (health shows it) and try again."""
+    from huajia.cli.engine import engine_options
+    from huajia.engine.zimage import ZImageEngine
+
+    backoff = 2.0
+    while not stop.is_set():
+        try:
+            return ZImageEngine.load(spec, engine_options(settings))
+        except HuajiaError as error:
+            log.error(
+                "could not load %s: %s; retrying in %.0f s", spec.name, error.message, backoff
+            )
+            presence.failed(error.code)
+            stop.wait(backoff)
+            backoff = min(60.0, backoff * 2)
+    return None

@@ -38,6 +38,11 @@ class Presence:
         self._describe, self._state = describe, "ready"
         self._beat()
 
+    def failed(self, code: str) -> None:
+        """The engine could not start: say so (the supervisor retries with back-off)."""
+        self._state, self._describe = "failed", lambda: {"error_code": code}
+        self._beat()
+
     def stop(self) -> None:
         self._done.set()
         self._store.remove_worker(self._worker_id)

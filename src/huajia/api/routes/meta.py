@@ -63,7 +63,7 @@ async def list_presets(_who: PrincipalDep, services: ServicesDep) -> dict[str, A
 # What an unauthenticated health check may say about a worker's engine: no file paths.
 PUBLIC_ENGINE_FIELDS = frozenset(
     {"model", "family", "random_weights", "device", "dtype", "offload",
-     "vram_used_bytes", "vram_total_bytes", "vram_source"}
+     "vram_used_bytes", "vram_total_bytes", "vram_source", "error_code"}
 )  # fmt: skip
 
 
