@@ -72,6 +72,14 @@ def test_keys_401_without_403_for_another_editors_task(
     assert httpx.get(f"{idle_server.url}/metrics").status_code == 401
     with as_key(idle_server, keys["bob"]) as bob:
         assert bob.get("/metrics").status_code == 403, "metrics are for admins"
+        assert bob.get("/api/v1/audit").status_code == 403, "so is the audit trail"
+    with as_key(idle_server, keys["ops"]) as ops:
+        trail = ops.get("/api/v1/audit").json()
+    actions = [(event["action"], event["actor_name"]) for event in trail["events"]]
+    assert ("task.cancel", "alice") in actions
+    assert ("task.create", "alice") in actions
+    assert actions.count(("key.create", "huajia keys")) == 3
+    assert "a tree" not in str(trail), "no prompt text in the audit trail"
 
 
 def test_priority_and_fairness_then_429_at_the_limit(

@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from huajia import __version__
 from huajia.api.deps import Services
 from huajia.api.errors import install_error_handlers
-from huajia.api.routes import events, generate, images, meta, openai, tasks
+from huajia.api.routes import audit, events, generate, images, meta, openai, tasks
 from huajia.webhooks.dispatcher import WebhookDispatcher
 
 DESCRIPTION = """Huajia (画架) generates images with the Z-Image model on your own GPU.
@@ -72,7 +72,7 @@ def create_app(services: Services) -> FastAPI:
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
             expose_headers=["Retry-After", "Location"],
         )
-    for module in (generate, tasks, events, images, meta, openai):
+    for module in (generate, tasks, events, images, meta, openai, audit):
         app.include_router(module.router)
     _include_web(app, services)
     return app

@@ -26,6 +26,7 @@ def create(
         store = open_task_store(load_settings())
         secret, prefix = generate_key()
         record = store.keys.create(name, Role(role), hash_key(secret), prefix)
+        store.audit("cli", "huajia keys", "key.create", record.id, {"name": name, "role": role})
         store.close()
     typer.echo(secret)
     typer.echo(
@@ -57,5 +58,6 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key's id (see 'keys l
     with one_line_errors():
         store = open_task_store(load_settings())
         store.keys.revoke(key_id)
+        store.audit("cli", "huajia keys", "key.revoke", key_id)
         store.close()
     typer.echo(f"revoked {key_id}")

@@ -90,7 +90,9 @@ class GenerationService:
                 return Submitted(_same_request(existing, request, idempotency_key), created=False)
         cached = self.store.find_cached(key) if key is not None else None
         if cached is not None:
-            return Submitted(self.store.create_completed(new, _copies(cached)), created=True)
+            task = self.store.create_completed(new, _copies(cached))
+            self._audit(who, "task.create", task, cached=True)
+            return Submitted(task, created=True)
         self._check_quota(who, resolved.n)
         if self.store.pending_count() >= self.queue_max:
             raise QueueFull(
@@ -99,7 +101,10 @@ class GenerationService:
             )
         task = self.store.create(new)
         # A concurrent twin with the same Idempotency-Key may have won the insert.
-        return Submitted(task, created=task.idempotency_key is None or task.request == request)
+        created = task.idempotency_key is None or task.request == request
+        if created:
+            self._audit(who, "task.create", task, cached=False)
+        return Submitted(task, created=created)
 
     def get(self, who: Principal, task_id: str) -> Task:
         if not is_record_id(task_id):
@@ -110,8 +115,16 @@ class GenerationService:
         return task
 
     def cancel(self, who: Principal, task_id: str) -> Task:
-        self.get(who, task_id)
-        return self.store.request_cancel(task_id)
+        before = self.get(who, task_id)
+        task = self.store.request_cancel(task_id)
+        if not before.state.terminal:
+            self._audit(who, "task.cancel", task, was=before.state.value)
+        return task
+
+    def _audit(self, who: Principal, action: str, task: Task, **detail: Any) -> None:
+        """Who did what to which task (never the prompt: it may be confidential)."""
+        facts = {"num_images": task.image_count, "priority": task.priority.value, **detail}
+        self.store.audit(who.key_id, who.name, action, task.id, facts)
 
     def _check_quota(self, who: Principal, wanted: int) -> None:
         """Editors share the GPU: a key may request so many images per 24 hours."""

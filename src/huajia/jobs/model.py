@@ -178,3 +178,16 @@ class ApiKey:
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One thing someone did, as the audit trail keeps it."""
+
+    at: datetime
+    actor: str
+    actor_name: str
+    action: str
+    target: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None

@@ -28,12 +28,13 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from huajia.errors import NotFound, TaskNotFound
-from huajia.jobs import queue, webhooks, workers
+from huajia.jobs import audit, queue, webhooks, workers
 from huajia.jobs.database import connect, migrate, transaction
 from huajia.jobs.filters import gallery_filters, task_filters
 from huajia.jobs.keys import SqlApiKeyStore
 from huajia.jobs.leases import after_lost_lease, held_row, locked_row
 from huajia.jobs.model import (
+    AuditEvent,
     GalleryItem,
     ImageRecord,
     NewImage,
@@ -319,6 +320,17 @@ class SqlTaskStore(TaskStore):
                     .values(state=target.value, updated_at=now, lease_expires_at=None, **values)
                 )
         return [row.id for row in rows]
+
+    def audit(self, actor: str, actor_name: str, action: str, target: str | None = None,
+              detail: dict[str, Any] | None = None) -> None:  # fmt: skip
+        event = audit.now_event(self.clock(), actor, actor_name, action, target, detail or {})
+        with self._write() as connection:
+            audit.append(connection, event)
+
+    def audit_trail(self, actor: str | None = None, action: str | None = None, limit: int = 50,
+                    offset: int = 0) -> tuple[builtins.list[AuditEvent], int]:  # fmt: skip
+        with self._read() as connection:
+            return audit.page(connection, actor, action, limit, offset)
 
     def claim_due_webhooks(self, hold_seconds: float, max_attempts: int, limit: int = 20
                            ) -> builtins.list[Task]:  # fmt: skip

@@ -15,6 +15,7 @@ from typing import Any
 
 from huajia.jobs.model import (
     ApiKey,
+    AuditEvent,
     GalleryItem,
     ImageRecord,
     NewImage,
@@ -148,6 +149,16 @@ class TaskStore(ABC):
     @abstractmethod
     def requeue_expired(self, now: datetime | None = None) -> builtins.list[str]:
         """Tasks whose lease ran out: re-queued, or failed (worker_lost) after max attempts."""
+
+    @abstractmethod
+    def audit(self, actor: str, actor_name: str, action: str, target: str | None = None,
+              detail: dict[str, Any] | None = None) -> None:  # fmt: skip
+        """Append to the audit trail."""
+
+    @abstractmethod
+    def audit_trail(self, actor: str | None = None, action: str | None = None, limit: int = 50,
+                    offset: int = 0) -> tuple[builtins.list[AuditEvent], int]:  # fmt: skip
+        """Audit events, newest first, and how many match."""
 
     @abstractmethod
     def claim_due_webhooks(

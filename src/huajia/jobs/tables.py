@@ -171,3 +171,18 @@ task_progress = Table(
     Index(None, "task_id", "id"),
     Index(None, "created_at"),
 )
+
+# Who did what: tasks submitted and canceled, keys created and revoked (never secrets).
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("actor_name", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(64)),
+    Column("detail", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Index(None, "at"),
+    Index(None, "actor", "at"),
+)

@@ -29,14 +29,25 @@ export class HuajiaClient {
     return path ? this.url(path) : '';
   }
 
+  /**
+   * The same image served with `Content-Disposition: attachment`: browsers ignore `download`
+   * on cross-origin links and would navigate the editor page away; this URL always saves.
+   */
+  downloadUrl(path) {
+    if (!path) return '';
+    const url = new URL(this.url(path));
+    url.searchParams.set('download', '1');
+    return url.href;
+  }
+
   headers(extra = {}) {
     const headers = { Accept: 'application/json', ...extra };
     if (this.apiKey) headers.Authorization = `Bearer ${this.apiKey}`;
     return headers;
   }
 
-  async request(method, path, body, signal) {
-    const init = { method, headers: this.headers(), signal };
+  async request(method, path, body, signal, extraHeaders = {}) {
+    const init = { method, headers: this.headers(extraHeaders), signal };
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
@@ -54,7 +65,10 @@ export class HuajiaClient {
 
   models() { return this.request('GET', '/api/v1/models'); }
   presets() { return this.request('GET', '/api/v1/presets'); }
-  generate(body) { return this.request('POST', '/api/v1/generate', body); }
+  /** One user action, one key: a repeated submission returns the same task, never a second. */
+  generate(body, { idempotencyKey = newIdempotencyKey(), signal } = {}) {
+    return this.request('POST', '/api/v1/generate', body, signal, { 'Idempotency-Key': idempotencyKey });
+  }
   status(id, signal) { return this.request('GET', `/api/v1/tasks/${enc(id)}/status`, undefined, signal); }
   result(id, signal) { return this.request('GET', `/api/v1/tasks/${enc(id)}/result`, undefined, signal); }
   cancel(id) { return this.request('POST', `/api/v1/tasks/${enc(id)}/cancel`); }
@@ -72,6 +86,14 @@ export class HuajiaClient {
   setFavourite(imageId, favourite) {
     return this.request('POST', `/api/v1/images/${enc(imageId)}/favourite`, { favourite });
   }
+}
+
+/** A fresh random key; crypto.randomUUID() exists only in secure contexts (https, localhost). */
+export function newIdempotencyKey() {
+  const cryptoApi = globalThis.crypto;
+  if (typeof cryptoApi?.randomUUID === 'function') return cryptoApi.randomUUID();
+  const bytes = cryptoApi.getRandomValues(new Uint8Array(16));
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 function enc(value) {

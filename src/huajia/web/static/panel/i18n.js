@@ -54,6 +54,28 @@ const MESSAGES = {
     favourite: 'Favourite',
     loadMore: 'Load more',
     noImages: 'No images yet.',
+    paused: 'Paused: enter an API key to keep following this task',
+    stopped: 'Stopped following the task',
+    errorDetail: 'Details: {message}',
+    'error.invalid_request': 'The service did not accept these settings.',
+    'error.prompt_too_long': 'The prompt is too long for this model.',
+    'error.unknown_preset': 'This style is not available on the service.',
+    'error.unknown_model': 'This model is not available on the service.',
+    'error.idempotency_key_reused': 'This request was already sent with different settings; try again.',
+    'error.unauthorized': 'This Huajia service needs an API key.',
+    'error.forbidden': 'This API key is not allowed to do that.',
+    'error.not_found': 'The task no longer exists on the service.',
+    'error.task_not_found': 'The task no longer exists on the service.',
+    'error.quota_exceeded': 'The usage limit for this API key is reached. Try again in {seconds} s.',
+    'error.out_of_memory': 'Not enough GPU memory: try a smaller size or fewer images.',
+    'error.storage_failed': 'The images were generated but could not be saved.',
+    'error.generation_failed': 'Generating the image failed.',
+    'error.worker_lost': 'The generation worker stopped while working on this task; try again.',
+    'error.engine_unavailable': 'The image model is not available right now; try again later.',
+    'error.model_load_failed': 'The image model could not be loaded.',
+    'error.internal_error': 'The service had an internal error.',
+    'error.network': 'Cannot reach the Huajia service.',
+    'error.unknown': 'Something went wrong.',
   },
   'zh-CN': {
     title: 'AI 生成图片',
@@ -109,6 +131,28 @@ const MESSAGES = {
     favourite: '收藏',
     loadMore: '加载更多',
     noImages: '还没有图片。',
+    paused: '已暂停：请输入 API 密钥以继续跟踪此任务',
+    stopped: '已停止跟踪此任务',
+    errorDetail: '详情：{message}',
+    'error.invalid_request': '服务不接受这些参数。',
+    'error.prompt_too_long': '画面描述太长，超出模型的限制。',
+    'error.unknown_preset': '服务上没有这个风格。',
+    'error.unknown_model': '服务上没有这个模型。',
+    'error.idempotency_key_reused': '此请求已用不同的参数提交过，请重试。',
+    'error.unauthorized': '此画架服务需要 API 密钥。',
+    'error.forbidden': '此 API 密钥无权执行此操作。',
+    'error.not_found': '服务上已没有这个任务。',
+    'error.task_not_found': '服务上已没有这个任务。',
+    'error.quota_exceeded': '此 API 密钥的用量已达上限，请 {seconds} 秒后重试。',
+    'error.out_of_memory': 'GPU 显存不足：请缩小尺寸或减少数量。',
+    'error.storage_failed': '图片已生成，但无法保存。',
+    'error.generation_failed': '图片生成失败。',
+    'error.worker_lost': '生成进程在处理此任务时中断，请重试。',
+    'error.engine_unavailable': '图像模型暂时不可用，请稍后重试。',
+    'error.model_load_failed': '图像模型无法加载。',
+    'error.internal_error': '服务内部出错。',
+    'error.network': '无法连接画架服务。',
+    'error.unknown': '出错了。',
   },
 };
 
@@ -133,6 +177,11 @@ export function resolveLanguage(explicit, remembered, browserLanguages) {
     if (found) return found;
   }
   return 'en';
+}
+
+/** True when `key` has a text of its own (used to tell known error codes from unknown ones). */
+export function hasMessage(key) {
+  return Object.hasOwn(MESSAGES.en, key);
 }
 
 export function translate(lang, key, vars = {}) {

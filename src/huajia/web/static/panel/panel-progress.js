@@ -1,42 +1,60 @@
 // The progress bar and its live status line: what screen readers announce while a task runs.
+// Texts are kept as functions of the language, so switching language re-renders the last state.
 
 export class ProgressView {
+  #lang = 'en';
+  #last = null;
+  #said = null;
+
   constructor({ statusBox, bar, fill, statusText }) {
     Object.assign(this, { box: statusBox, bar, fill, text: statusText });
   }
 
-  /** Before any step ran (sending, queued, starting): an indeterminate bar. */
+  setLanguage(lang) {
+    this.#lang = lang;
+    const said = this.#said;
+    if (this.#last) this.#render(this.#last);
+    if (said) this.say(said);
+  }
+
+  /** Before any step ran (sending, queued, starting): an indeterminate bar. `text(lang)`. */
   waiting(text) {
-    this.bar.removeAttribute('aria-valuenow');
-    this.#show(text, '1', 0);
+    this.#render({ text, now: null, max: '1', fraction: 0, state: null });
   }
 
   step(current, total, fraction, text) {
-    this.bar.setAttribute('aria-valuenow', String(current));
-    this.#show(text, String(total), fraction ?? current / total);
+    this.#render({ text, now: String(current), max: String(total), fraction: fraction ?? current / total, state: null });
   }
 
-  /** A final state: completed (full bar), failed or canceled (empty). */
+  /** A final (or paused) state: completed (full bar), failed, canceled, paused (empty). */
   done(state, text, fraction) {
-    this.bar.setAttribute('aria-valuenow', String(fraction));
-    this.#show(text, '1', fraction);
-    this.box.dataset.state = state;
+    this.#render({ text, now: String(fraction), max: '1', fraction, state });
   }
 
+  /** Change the status line only (canceling, reconnecting); the bar keeps its state. */
   say(text) {
-    this.text.textContent = text;
+    this.#said = text;
+    this.text.textContent = text(this.#lang);
   }
 
   hide() {
+    this.#last = null;
+    this.#said = null;
     this.box.hidden = true;
   }
 
-  #show(text, max, fraction) {
-    this.bar.setAttribute('aria-valuemax', max);
+  #render(last) {
+    this.#last = last;
+    this.#said = null;
+    const text = last.text(this.#lang);
+    if (last.now === null) this.bar.removeAttribute('aria-valuenow');
+    else this.bar.setAttribute('aria-valuenow', last.now);
+    this.bar.setAttribute('aria-valuemax', last.max);
     this.bar.setAttribute('aria-valuetext', text);
-    this.fill.style.width = `${Math.round(fraction * 100)}%`;
-    delete this.box.dataset.state;
+    this.fill.style.width = `${Math.round(last.fraction * 100)}%`;
+    if (last.state) this.box.dataset.state = last.state;
+    else delete this.box.dataset.state;
     this.box.hidden = false;
-    this.say(text);
+    this.text.textContent = text;
   }
 }

@@ -17,7 +17,7 @@ function downloadName(image, index) {
   return `huajia-${image.seed ?? index + 1}.${ext}`;
 }
 
-function resultItem(image, index, selected, lang, client, actions) {
+function resultItem(image, index, selected, lang, client, actions, busy) {
   const item = document.createElement('li');
   item.className = 'result';
   const pick = document.createElement('button');
@@ -37,12 +37,17 @@ function resultItem(image, index, selected, lang, client, actions) {
   const tools = document.createElement('div');
   tools.className = 'tools';
   const download = document.createElement('a');
-  download.href = client.assetUrl(image.url);
+  // ?download=1 answers with Content-Disposition: attachment, so even from another origin
+  // (where `download` is ignored) the browser saves the file instead of leaving the editor.
+  download.href = client.downloadUrl(image.url);
   download.download = downloadName(image, index);
+  download.rel = 'noopener';
   download.textContent = translate(lang, 'download');
   download.setAttribute('aria-label', `${translate(lang, 'download')} ${img.alt}`);
   const more = document.createElement('button');
   more.type = 'button';
+  more.className = 'more';
+  more.disabled = busy;
   more.textContent = translate(lang, 'moreLikeThis');
   more.setAttribute('aria-label', `${translate(lang, 'moreLikeThis')}: ${img.alt}`);
   more.addEventListener('click', () => actions.moreLikeThis(index));
@@ -52,9 +57,14 @@ function resultItem(image, index, selected, lang, client, actions) {
 }
 
 /** Redraw the grid for `images` with the indexes in `selected` pressed. */
-export function renderResults(grid, images, selected, lang, client, actions) {
+export function renderResults(grid, images, selected, lang, client, actions, busy = false) {
   const items = images.map((image, index) =>
-    resultItem(image, index, selected.has(index), lang, client, actions));
+    resultItem(image, index, selected.has(index), lang, client, actions, busy));
   grid.replaceChildren(...items);
   grid.dataset.count = String(images.length);
+}
+
+/** While a task runs, "More like this" would start a second one: disable it. */
+export function setGridBusy(grid, busy) {
+  for (const button of grid.querySelectorAll('button.more')) button.disabled = busy;
 }

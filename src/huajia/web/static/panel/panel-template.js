@@ -17,6 +17,7 @@ export function panelMarkup(cssHref) {
   <p class="notice" data-ref="notice" data-t="randomWeights" hidden></p>
   <form class="key" data-ref="keyForm" hidden>
     <p data-t="apiKeyNeeded"></p>
+    <p class="detail" data-ref="keyDetail"></p>
     <label><span data-t="apiKey"></span>
       <input type="password" name="apiKey" autocomplete="off" required></label>
     <button type="submit" data-t="save"></button>
@@ -59,7 +60,7 @@ export function panelMarkup(cssHref) {
   </div>
   <section class="results" data-ref="results" aria-labelledby="hj-results" hidden>
     <div class="results-head">
-      <h3 id="hj-results" data-t="results"></h3>
+      <h3 id="hj-results" data-ref="resultsHeading" tabindex="-1" data-t="results"></h3>
       <span data-ref="selectedCount" aria-live="polite"></span>
       <button type="button" data-ref="regenerate" data-t="regenerate"></button>
     </div>

@@ -1,0 +1,79 @@
+// The generate form: choices from the service's catalog, the remembered preferences, and the
+// API request the form describes. Pure functions over the form's elements.
+import { pickLabel, translate } from './i18n.js';
+import { COUNTS } from './panel-template.js';
+import { loadPrefs, savePrefs } from './prefs.js';
+
+export const CUSTOM = 'custom';
+
+/** Style and size options in `lang`, keeping the current choices. */
+export function fillChoices(form, customRow, catalog, lang) {
+  const { presets, sizes, model } = catalog;
+  const fields = form.elements;
+  const keepStyle = fields.style.value;
+  const keepSize = fields.size.value;
+  fields.style.replaceChildren(new Option(translate(lang, 'styleNone'), ''),
+    ...presets.map((p) => new Option(pickLabel(p.labels, lang, p.name), p.name)));
+  fields.size.replaceChildren(...sizes.map((s) =>
+    new Option(`${pickLabel(s.labels, lang, s.name)} (${s.width}×${s.height})`, s.name)),
+  new Option(translate(lang, 'sizeCustom'), CUSTOM));
+  if (keepStyle) fields.style.value = keepStyle;
+  if (keepSize) fields.size.value = keepSize;
+  if (model) applyLimits(fields, model);
+  showCustomSize(form, customRow);
+}
+
+function applyLimits(fields, model) {
+  const { limits, defaults } = model;
+  for (const name of ['width', 'height']) {
+    Object.assign(fields[name], { min: limits.min_size, max: limits.max_size, step: limits.size_multiple });
+    if (!fields[name].value) fields[name].value = defaults[name];
+  }
+  fields.steps.max = limits.max_steps;
+  fields.steps.placeholder = String(defaults.steps);
+  fields.negative.placeholder = defaults.negative_prompt || '';
+}
+
+export function showCustomSize(form, customRow) {
+  const custom = form.elements.size.value === CUSTOM;
+  customRow.hidden = !custom;
+  for (const name of ['width', 'height']) form.elements[name].required = custom;
+}
+
+export function restorePrefs(form, customRow) {
+  const prefs = loadPrefs();
+  const fields = form.elements;
+  if (prefs.style !== undefined && [...fields.style.options].some((o) => o.value === prefs.style)) {
+    fields.style.value = prefs.style;
+  }
+  if (prefs.size && [...fields.size.options].some((o) => o.value === prefs.size)) fields.size.value = prefs.size;
+  if (prefs.size === CUSTOM && prefs.width && prefs.height) {
+    fields.width.value = prefs.width;
+    fields.height.value = prefs.height;
+  }
+  if (COUNTS.includes(prefs.count)) fields.count.value = String(prefs.count);
+  showCustomSize(form, customRow);
+}
+
+export function rememberPrefs(form, request) {
+  const size = form.elements.size.value;
+  savePrefs({ style: request.style_preset || '', count: request.num_images, size,
+    width: request.width, height: request.height });
+}
+
+/** The API request the form describes; empty advanced fields take the model's defaults. */
+export function readForm(form, catalog) {
+  const fields = form.elements;
+  const request = { prompt: fields.prompt.value.trim(), num_images: Number(fields.count.value) };
+  if (fields.style.value) request.style_preset = fields.style.value;
+  const size = catalog.sizes.find((s) => s.name === fields.size.value);
+  const custom = fields.size.value === CUSTOM;
+  if (size || custom) {
+    request.width = custom ? Number(fields.width.value) : size.width;
+    request.height = custom ? Number(fields.height.value) : size.height;
+  }
+  if (fields.seed.value !== '') request.seed = Number(fields.seed.value);
+  if (fields.steps.value !== '') request.steps = Number(fields.steps.value);
+  if (fields.negative.value.trim()) request.negative_prompt = fields.negative.value.trim();
+  return request;
+}
