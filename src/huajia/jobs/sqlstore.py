@@ -28,13 +28,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from huajia.errors import NotFound, TaskNotFound
-from huajia.jobs import audit, queue, webhooks, workers
+from huajia.jobs import queue
 from huajia.jobs.database import connect, migrate, transaction
 from huajia.jobs.filters import gallery_filters, task_filters
 from huajia.jobs.keys import SqlApiKeyStore
 from huajia.jobs.leases import after_lost_lease, held_row, locked_row
 from huajia.jobs.model import (
-    AuditEvent,
     GalleryItem,
     ImageRecord,
     NewImage,
@@ -50,8 +49,9 @@ from huajia.jobs.rows import (
     task_from_row,
     task_values,
 )
+from huajia.jobs.side_records import SqlSideRecords
 from huajia.jobs.stats import queue_stats
-from huajia.jobs.store import ApiKeyStore, ProgressEvent, TaskStore
+from huajia.jobs.store import ApiKeyStore, TaskStore
 from huajia.jobs.tables import images, task_progress, tasks
 
 PENDING, PROCESSING = TaskState.PENDING.value, TaskState.PROCESSING.value
@@ -65,7 +65,7 @@ def utc_now() -> datetime:
 PROGRESS_KEPT = timedelta(hours=1)
 
 
-class SqlTaskStore(TaskStore):
+class SqlTaskStore(SqlSideRecords, TaskStore):
     """Tasks, leases and image records in one SQL database (migrated by `open_store`)."""
 
     def __init__(self, engine: Engine, clock: Callable[[], datetime] = utc_now) -> None:
@@ -321,40 +321,6 @@ class SqlTaskStore(TaskStore):
                 )
         return [row.id for row in rows]
 
-    def audit(self, actor: str, actor_name: str, action: str, target: str | None = None,
-              detail: dict[str, Any] | None = None) -> None:  # fmt: skip
-        event = audit.now_event(self.clock(), actor, actor_name, action, target, detail or {})
-        with self._write() as connection:
-            audit.append(connection, event)
-
-    def audit_trail(self, actor: str | None = None, action: str | None = None, limit: int = 50,
-                    offset: int = 0) -> tuple[builtins.list[AuditEvent], int]:  # fmt: skip
-        with self._read() as connection:
-            return audit.page(connection, actor, action, limit, offset)
-
-    def claim_due_webhooks(self, hold_seconds: float, max_attempts: int, limit: int = 20
-                           ) -> builtins.list[Task]:  # fmt: skip
-        now, hold = self.clock(), timedelta(seconds=hold_seconds)
-        with self._write() as connection:
-            ids = webhooks.claim_due(connection, now, hold, max_attempts, limit)
-            return [self._load_one(connection, task_id) for task_id in ids]
-
-    def record_webhook(self, task_id: str, error: str | None, retry_in_seconds: float | None
-                       ) -> None:  # fmt: skip
-        retry = timedelta(seconds=retry_in_seconds) if retry_in_seconds is not None else None
-        with self._write() as connection:
-            webhooks.record(connection, task_id, self.clock(), error, retry)
-
-    def progress_since(self, task_id: str, after_id: int = 0) -> builtins.list[ProgressEvent]:
-        query = (
-            select(task_progress.c.id, task_progress.c.step, task_progress.c.total)
-            .where(task_progress.c.task_id == task_id, task_progress.c.id > after_id)
-            .order_by(task_progress.c.id)
-        )
-        with self._read() as connection:
-            rows = connection.execute(query).all()
-        return [ProgressEvent(row.id, row.step, row.total) for row in rows]
-
     # Results and gallery
 
     def find_cached(self, cache_key: str) -> Task | None:
@@ -411,20 +377,6 @@ class SqlTaskStore(TaskStore):
     def stats(self) -> dict[str, Any]:
         with self._read() as connection:
             return queue_stats(connection, self.clock())
-
-    # Worker presence
-
-    def report_worker(self, worker_id: str, model: str, state: str, engine: dict[str, Any]) -> None:
-        with self._write() as connection:
-            workers.report(connection, worker_id, model, state, engine, self.clock())
-
-    def remove_worker(self, worker_id: str) -> None:
-        with self._write() as connection:
-            workers.remove(connection, worker_id)
-
-    def live_workers(self) -> builtins.list[dict[str, Any]]:
-        with self._read() as connection:
-            return workers.live(connection, self.clock())
 
     def close(self) -> None:
         self.engine.dispose()

@@ -2,15 +2,16 @@
 // The one generate panel: the web app, the CKEditor plugin and other editors all host this element.
 // Events (bubbling, composed): huajia-insert {images: [{url, width, height, alt, seed}], prompt, caption},
 // huajia-close, huajia-completed {result}, huajia-languagechange {lang}, huajia-apikey {apiKey}.
-import { ApiError, HuajiaClient, followTask } from './client.js';
-import { LANGUAGES, applyTranslations, normalizeLanguage, pickLabel, resolveLanguage, translate } from './i18n.js';
-import { COUNTS, panelMarkup } from './panel-template.js';
+import { ApiError, HuajiaClient, followTask, newIdempotencyKey } from './client.js';
+import { LANGUAGES, applyTranslations, normalizeLanguage, resolveLanguage, translate } from './i18n.js';
+import { panelMarkup } from './panel-template.js';
 import { ProgressView } from './panel-progress.js';
-import { altFromPrompt, renderResults } from './panel-results.js';
-import { loadApiKey, loadLanguage, loadPrefs, saveApiKey, saveLanguage, savePrefs } from './prefs.js';
+import { errorSummary, renderError } from './panel-errors.js';
+import { fillChoices, readForm, rememberPrefs, restorePrefs, showCustomSize } from './panel-form.js';
+import { altFromPrompt, renderResults, setGridBusy } from './panel-results.js';
+import { loadApiKey, loadLanguage, saveApiKey, saveLanguage } from './prefs.js';
 
 const CSS_HREF = new URL('./huajia-panel.css', import.meta.url).href;
-const CUSTOM = 'custom';
 
 export class HuajiaPanel extends HTMLElement {
   static observedAttributes = ['lang', 'api-key', 'mode', 'closable'];
@@ -19,9 +20,11 @@ export class HuajiaPanel extends HTMLElement {
   #lang = 'en';
   #client = null;
   #catalog = { presets: [], sizes: [], model: null };
+  /** The run in progress, from the click (still sending) to its end: {id, controller, request, ...}. */
   #task = null;
   #shown = { images: [], request: null };
   #selected = new Set();
+  #error = null;
   #started = false;
   #progress;
 
@@ -36,12 +39,22 @@ export class HuajiaPanel extends HTMLElement {
   }
 
   connectedCallback() {
-    if (this.#started) return;
+    if (this.#started) {
+      // Moved in the page: pick the task up again where disconnectedCallback left it.
+      const task = this.#task;
+      if (task?.id && task.controller.signal.aborted && !task.paused) this.#resume(task);
+      return;
+    }
     this.#started = true;
     this.#setLanguage(resolveLanguage(this.getAttribute('lang'), loadLanguage(), navigator.languages));
     this.#applyMode();
     this.#client = new HuajiaClient(this.endpoint, this.getAttribute('api-key') || loadApiKey(this.endpoint));
     this.#loadCatalog();
+  }
+
+  /** Removed from the page: close the event stream (and any request in flight); no more events. */
+  disconnectedCallback() {
+    this.#task?.controller.abort();
   }
 
   attributeChangedCallback(name, _old, value) {
@@ -57,7 +70,7 @@ export class HuajiaPanel extends HTMLElement {
 
   get endpoint() { return this.getAttribute('endpoint') || globalThis.location.origin; }
   get language() { return this.#lang; }
-  /** True while a task this panel started is still queued or running. */
+  /** True from the moment a request is sent until its task ends (sending, queued, running). */
   get busy() { return this.#task !== null; }
   get taskId() { return this.#task?.id ?? null; }
 
@@ -73,14 +86,20 @@ export class HuajiaPanel extends HTMLElement {
     this.#refs.confirmCancel.focus();
   }
 
+  /** Cancel the run: a request still being sent is canceled as soon as the service accepts it. */
   async cancelTask() {
-    if (!this.#task) return;
-    this.#setStatusText(translate(this.#lang, 'canceling'));
-    try {
-      await this.#client.cancel(this.#task.id);
-    } catch (err) {
-      this.#showError(err);
+    const task = this.#task;
+    if (!task) return;
+    task.cancel = true;
+    this.#progress.say((lang) => translate(lang, 'canceling'));
+    if (task.id === null) {
+      try {
+        await task.accepted;
+      } catch {
+        return; // never accepted: nothing runs
+      }
     }
+    await this.#sendCancel(task);
   }
 
   get #form() { return this.#refs.form; }
@@ -91,7 +110,7 @@ export class HuajiaPanel extends HTMLElement {
     this.#form.elements.prompt.addEventListener('keydown', (event) => {
       if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) this.#form.requestSubmit();
     });
-    this.#form.elements.size.addEventListener('change', () => this.#showCustomSize());
+    this.#form.elements.size.addEventListener('change', () => showCustomSize(this.#form, r.custom));
     r.cancel.addEventListener('click', () => this.cancelTask());
     r.regenerate.addEventListener('click', () => this.#regenerate());
     r.insert.addEventListener('click', () => this.#insert());
@@ -119,103 +138,62 @@ export class HuajiaPanel extends HTMLElement {
     const root = this.shadowRoot;
     root.querySelector('.panel').lang = lang;
     applyTranslations(root, lang);
-    if (this.#catalog.model) this.#fillChoices();
+    if (this.#catalog.model) fillChoices(this.#form, this.#refs.custom, this.#catalog, lang);
+    this.#progress.setLanguage(lang);
+    if (this.#error) renderError(this.#refs.error, this.#error, lang);
     this.#renderGrid();
     this.#updateSelection();
   }
 
+  /** Models and presets; true once they arrived (which also proves the API key works). */
   async #loadCatalog() {
     try {
-      const [models, presets] = await Promise.all([this.#client.models(), this.#client.presets()]);
-      const model = models.models.find((m) => m.name === models.default) || models.models[0] || null;
-      this.#catalog = { presets: presets.presets || [], sizes: presets.sizes || [], model };
-      this.#refs.keyForm.hidden = true;
-      this.#refs.notice.hidden = !model?.random_weights;
-      this.#fillChoices();
-      this.#restorePrefs();
+      await this.#fetchCatalog();
     } catch (err) {
-      this.#showError(err);
+      if (!this.#useSavedKeyAfter401(err)) {
+        this.#showError(err);
+        return false;
+      }
+      try {
+        await this.#fetchCatalog();
+      } catch (again) {
+        this.#showError(again);
+        return false;
+      }
     }
+    return true;
   }
 
-  #fillChoices() {
-    const { presets, sizes, model } = this.#catalog;
-    const lang = this.#lang;
-    const form = this.#form.elements;
-    const keepStyle = form.style.value;
-    const keepSize = form.size.value;
-    form.style.replaceChildren(new Option(translate(lang, 'styleNone'), ''),
-      ...presets.map((p) => new Option(pickLabel(p.labels, lang, p.name), p.name)));
-    form.size.replaceChildren(...sizes.map((s) =>
-      new Option(`${pickLabel(s.labels, lang, s.name)} (${s.width}×${s.height})`, s.name)),
-    new Option(translate(lang, 'sizeCustom'), CUSTOM));
-    if (keepStyle) form.style.value = keepStyle;
-    if (keepSize) form.size.value = keepSize;
-    if (model) this.#applyLimits(model);
-    this.#showCustomSize();
+  async #fetchCatalog() {
+    const [models, presets] = await Promise.all([this.#client.models(), this.#client.presets()]);
+    const model = models.models.find((m) => m.name === models.default) || models.models[0] || null;
+    this.#catalog = { presets: presets.presets || [], sizes: presets.sizes || [], model };
+    this.#refs.keyForm.hidden = true;
+    this.#refs.keyDetail.textContent = '';
+    if (this.#error?.status === 401) this.#clearError();
+    this.#refs.notice.hidden = !model?.random_weights;
+    fillChoices(this.#form, this.#refs.custom, this.#catalog, this.#lang);
+    restorePrefs(this.#form, this.#refs.custom);
   }
 
-  #applyLimits(model) {
-    const { limits, defaults } = model;
-    const form = this.#form.elements;
-    for (const name of ['width', 'height']) {
-      Object.assign(form[name], { min: limits.min_size, max: limits.max_size, step: limits.size_multiple });
-      if (!form[name].value) form[name].value = defaults[name];
-    }
-    form.steps.max = limits.max_steps;
-    form.steps.placeholder = String(defaults.steps);
-    form.negative.placeholder = defaults.negative_prompt || '';
-  }
-
-  #showCustomSize() {
-    const custom = this.#form.elements.size.value === CUSTOM;
-    this.#refs.custom.hidden = !custom;
-    for (const name of ['width', 'height']) this.#form.elements[name].required = custom;
-  }
-
-  #restorePrefs() {
-    const prefs = loadPrefs();
-    const form = this.#form.elements;
-    if (prefs.style !== undefined && [...form.style.options].some((o) => o.value === prefs.style)) {
-      form.style.value = prefs.style;
-    }
-    if (prefs.size && [...form.size.options].some((o) => o.value === prefs.size)) form.size.value = prefs.size;
-    if (prefs.size === CUSTOM && prefs.width && prefs.height) {
-      form.width.value = prefs.width;
-      form.height.value = prefs.height;
-    }
-    if (COUNTS.includes(prefs.count)) form.count.value = String(prefs.count);
-    this.#showCustomSize();
-  }
-
-  #rememberPrefs(request) {
-    const size = this.#form.elements.size.value;
-    savePrefs({ style: request.style_preset || '', count: request.num_images, size,
-      width: request.width, height: request.height });
-  }
-
-  /** The API request the form describes; empty advanced fields take the model's defaults. */
-  #readForm() {
-    const form = this.#form.elements;
-    const request = { prompt: form.prompt.value.trim(), num_images: Number(form.count.value) };
-    if (form.style.value) request.style_preset = form.style.value;
-    const size = this.#catalog.sizes.find((s) => s.name === form.size.value);
-    const custom = form.size.value === CUSTOM;
-    if (size || custom) {
-      request.width = custom ? Number(form.width.value) : size.width;
-      request.height = custom ? Number(form.height.value) : size.height;
-    }
-    if (form.seed.value !== '') request.seed = Number(form.seed.value);
-    if (form.steps.value !== '') request.steps = Number(form.steps.value);
-    if (form.negative.value.trim()) request.negative_prompt = form.negative.value.trim();
-    return request;
+  /**
+   * The configured `api-key` was refused but the user saved another key for this endpoint:
+   * use that one from now on (a stale configured key must not ask on every load). True if switched.
+   */
+  #useSavedKeyAfter401(err) {
+    if (!(err instanceof ApiError) || err.status !== 401) return false;
+    const configured = this.getAttribute('api-key') || '';
+    const saved = loadApiKey(this.endpoint);
+    if (!configured || this.#client.apiKey !== configured || !saved || saved === configured) return false;
+    this.#client = new HuajiaClient(this.endpoint, saved);
+    return true;
   }
 
   #onGenerate(event) {
     event.preventDefault();
     if (this.busy || !this.#form.reportValidity()) return;
-    const request = this.#readForm();
-    this.#rememberPrefs(request);
+    const request = readForm(this.#form, this.#catalog);
+    rememberPrefs(this.#form, request);
     this.#run(request);
   }
 
@@ -234,44 +212,130 @@ export class HuajiaPanel extends HTMLElement {
   }
 
   async #run(request) {
+    if (this.busy) return;
+    const task = { id: null, controller: new AbortController(), request, cancel: false, cancelSent: false, paused: false };
+    this.#task = task;
     this.#clearError();
     this.#setBusy(true);
     this.#showWaiting('submitting');
+    task.accepted = this.#submit(task, request);
     let accepted;
     try {
-      accepted = await this.#client.generate(request);
+      accepted = await task.accepted;
     } catch (err) {
+      if (this.#task !== task) return;
+      const moveFocus = this.#focusWouldBeLost();
+      this.#task = null;
       this.#setBusy(false);
       this.#progress.hide();
+      if (task.controller.signal.aborted) return;
+      if (moveFocus) this.#refs.generate.focus();
       this.#showError(err);
       return;
     }
-    await this.#follow(accepted, request);
+    if (this.#task !== task) return;
+    if (task.cancel) this.#sendCancel(task);
+    else this.#showQueued(accepted.queue_position);
+    await this.#follow(task);
   }
 
-  async #follow(accepted, request) {
-    const task = { id: accepted.task_id, controller: new AbortController() };
-    this.#task = task;
-    this.#showQueued(accepted.queue_position);
-    const on = {
-      status: (s) => (s.status === 'pending' ? this.#showQueued(s.queue_position) : this.#showProgress(s)),
-      queued: (q) => this.#showQueued(q.queue_position),
-      progress: (p) => this.#showProgress(p),
-      connection: (state) => state === 'lost' && this.#setStatusText(translate(this.#lang, 'reconnecting')),
-    };
+  /** POST /generate with one Idempotency-Key per user action (a retry after a key switch reuses it). */
+  async #submit(task, request) {
+    const idempotencyKey = newIdempotencyKey();
+    const send = () => this.#client.generate(request, { idempotencyKey, signal: task.controller.signal });
+    let accepted;
     try {
-      this.#finish(await followTask(this.#client, task.id, on, task.controller.signal), request);
+      accepted = await send();
     } catch (err) {
-      if (!task.controller.signal.aborted) this.#showError(err);
-    } finally {
-      if (this.#task === task) {
-        this.#task = null;
-        this.#setBusy(false);
-      }
+      if (task.controller.signal.aborted || !this.#useSavedKeyAfter401(err)) throw err;
+      accepted = await send();
+    }
+    task.id = accepted.task_id;
+    return accepted;
+  }
+
+  async #sendCancel(task) {
+    if (task.cancelSent || task.id === null) return;
+    task.cancelSent = true;
+    try {
+      await this.#client.cancel(task.id);
+    } catch (err) {
+      task.cancelSent = false;
+      if (this.#task !== task) return;
+      this.#showError(err);
+      // Paused for want of a key and the service refuses: stop waiting for this task.
+      if (task.paused) this.#endTask(task, () => this.#showDone('stopped', {}, 0));
     }
   }
 
+  #resume(task) {
+    task.paused = false;
+    task.controller = new AbortController();
+    this.#showWaiting('starting');
+    this.#follow(task);
+  }
+
+  async #follow(task) {
+    const { signal } = task.controller;
+    const live = (fn) => (data) => { if (this.#task === task && !signal.aborted) fn(data); };
+    const on = {
+      status: live((s) => (s.status === 'pending' ? this.#showQueued(s.queue_position) : this.#showProgress(s))),
+      queued: live((q) => this.#showQueued(q.queue_position)),
+      progress: live((p) => this.#showProgress(p)),
+      connection: live((state) => state === 'lost' && this.#progress.say((lang) => translate(lang, 'reconnecting'))),
+    };
+    let end;
+    try {
+      end = await followTask(this.#client, task.id, on, signal);
+    } catch (err) {
+      if (signal.aborted || this.#task !== task) return;
+      if (err instanceof ApiError && err.status === 401) {
+        if (this.#useSavedKeyAfter401(err)) this.#resume(task);
+        else this.#pause(task, err);
+        return;
+      }
+      this.#endTask(task, () => {
+        this.#progress.done('failed', (lang) => translate(lang, 'failed', { message: errorSummary(err, lang) }), 0);
+        this.#showError(err);
+      });
+      return;
+    }
+    if (this.#task !== task || signal.aborted) return;
+    this.#endTask(task, () => this.#finish(end, task.request));
+  }
+
+  /** A 401 while following: keep the task (busy, cancelable) and resume once a key is saved. */
+  #pause(task, err) {
+    task.paused = true;
+    this.#showDone('paused', {}, 0);
+    this.#showError(err);
+  }
+
+  /** The run is over: not busy any more; focus goes where the user can carry on. */
+  #endTask(task, show) {
+    const moveFocus = this.#focusWouldBeLost();
+    this.#task = null;
+    this.#setBusy(false);
+    show();
+    if (!moveFocus || this.#refs.keyForm.contains(this.shadowRoot.activeElement)) return;
+    const first = this.#refs.grid.querySelector('.pick');
+    if (this.#refs.progressOk && first) first.focus();
+    else this.#refs.generate.focus();
+  }
+
+  /** True when focus is on something about to be disabled or hidden (or already lost to <body>). */
+  #focusWouldBeLost() {
+    const active = this.shadowRoot.activeElement;
+    const r = this.#refs;
+    if (active) {
+      return [r.generate, r.regenerate, r.cancel, r.confirmCancel, r.confirmKeep].includes(active)
+        || active.classList.contains('more') || active.disabled || active.closest('[hidden]') !== null;
+    }
+    return !document.activeElement || document.activeElement === document.body;
+  }
+
   #finish(end, request) {
+    this.#refs.progressOk = end.state === 'completed';
     if (end.state === 'completed') {
       this.#shown = { images: end.result.images || [], request };
       this.#selected = new Set(this.#shown.images.length === 1 ? [0] : []);
@@ -281,8 +345,9 @@ export class HuajiaPanel extends HTMLElement {
       this.#showDone('completed', { count: this.#shown.images.length }, 1);
       this.#emit('huajia-completed', { result: end.result });
     } else if (end.state === 'failed') {
-      this.#showDone('failed', { message: end.error?.message || end.error?.code || '' }, 0);
-      this.#showError(new ApiError(200, end.error?.code || 'failed', end.error?.message || ''));
+      const err = new ApiError(200, end.error?.code || 'generation_failed', end.error?.message || '');
+      this.#progress.done('failed', (lang) => translate(lang, 'failed', { message: errorSummary(err, lang) }), 0);
+      this.#showError(err);
     } else {
       this.#showDone('canceled', {}, 0);
     }
@@ -295,7 +360,7 @@ export class HuajiaPanel extends HTMLElement {
     renderResults(this.#refs.grid, images, this.#selected, this.#lang, this.#client, {
       toggle: (index) => this.#toggle(index),
       moreLikeThis: (index) => this.#moreLikeThis(index),
-    });
+    }, this.busy);
   }
 
   #toggle(index) {
@@ -329,24 +394,35 @@ export class HuajiaPanel extends HTMLElement {
     this.#emit('huajia-close', {});
   }
 
+  /** A typed key is kept (and announced) only once the service accepted it. */
   async #onApiKey(event) {
     event.preventDefault();
     const apiKey = this.#refs.keyForm.elements.apiKey.value.trim();
     if (!apiKey) return;
-    saveApiKey(this.endpoint, apiKey);
     this.#client = new HuajiaClient(this.endpoint, apiKey);
     this.#clearError();
+    if (!(await this.#loadCatalog())) return;
+    saveApiKey(this.endpoint, apiKey);
     this.#emit('huajia-apikey', { apiKey });
-    await this.#loadCatalog();
-    if (this.#refs.keyForm.hidden) this.focusPrompt();
+    const task = this.#task;
+    if (task?.paused) {
+      this.#resume(task);
+      this.#refs.cancel.focus();
+    } else {
+      this.focusPrompt();
+    }
   }
 
   #setBusy(busy) {
-    this.#refs.generate.disabled = busy;
-    this.#refs.regenerate.disabled = busy;
-    this.#refs.cancel.hidden = !busy;
+    const r = this.#refs;
+    const moveFocus = busy && this.#focusWouldBeLost();
+    r.generate.disabled = busy;
+    r.regenerate.disabled = busy;
+    setGridBusy(r.grid, busy);
+    r.cancel.hidden = !busy;
     this.toggleAttribute('busy', busy);
-    if (!busy) this.#refs.confirm.hidden = true;
+    if (!busy) r.confirm.hidden = true;
+    if (moveFocus) r.cancel.focus();
   }
 
   #showQueued(position) {
@@ -354,40 +430,31 @@ export class HuajiaPanel extends HTMLElement {
   }
 
   #showWaiting(key, vars = {}) {
-    this.#progress.waiting(translate(this.#lang, key, vars));
+    this.#progress.waiting((lang) => translate(lang, key, vars));
   }
 
   #showProgress({ current_step: step, total_steps: total, progress }) {
     if (!total) this.#showWaiting('starting');
-    else this.#progress.step(step, total, progress, translate(this.#lang, 'step', { step, total }));
+    else this.#progress.step(step, total, progress, (lang) => translate(lang, 'step', { step, total }));
   }
 
   #showDone(key, vars, fraction) {
-    this.#progress.done(key, translate(this.#lang, key, vars), fraction);
-  }
-
-  #setStatusText(text) {
-    this.#progress.say(text);
+    this.#progress.done(key, (lang) => translate(lang, key, vars), fraction);
   }
 
   #showError(err) {
-    const box = this.#refs.error;
+    this.#error = err;
+    renderError(this.#refs.error, err, this.#lang);
     if (err instanceof ApiError && err.status === 401) {
       this.#refs.keyForm.hidden = false;
+      this.#refs.keyDetail.textContent = err.message || '';
       this.#refs.keyForm.elements.apiKey.focus();
-      box.textContent = translate(this.#lang, 'apiKeyNeeded');
-    } else if (err instanceof ApiError && err.code === 'queue_full') {
-      box.textContent = translate(this.#lang, 'queueFull', { seconds: err.retryAfter ?? 5 });
-    } else {
-      const code = err instanceof ApiError ? ` (${err.code})` : '';
-      box.textContent = `${err.message || String(err)}${code}`;
     }
-    box.dataset.code = err?.code || 'error';
   }
 
   #clearError() {
-    this.#refs.error.textContent = '';
-    delete this.#refs.error.dataset.code;
+    this.#error = null;
+    renderError(this.#refs.error, null, this.#lang);
   }
 
   #emit(type, detail) {

@@ -68,3 +68,12 @@ export function renderResults(grid, images, selected, lang, client, actions, bus
 export function setGridBusy(grid, busy) {
   for (const button of grid.querySelectorAll('button.more')) button.disabled = busy;
 }
+
+/** The huajia-insert detail for the chosen images (absolute URLs, the same alt text for each). */
+export function insertDetail(shown, selected, client, alt, caption) {
+  const images = [...selected].sort((a, b) => a - b).map((index) => {
+    const image = shown.images[index];
+    return { url: client.assetUrl(image.url), width: image.width, height: image.height, alt, seed: image.seed };
+  });
+  return { images, prompt: shown.request?.prompt || '', caption };
+}

@@ -1,0 +1,81 @@
+"""What the store keeps beside the queue itself: progress steps, webhooks owed, the audit
+trail and worker presence. A mixin of SqlTaskStore, kept apart to keep each module short.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from huajia.jobs import audit, webhooks, workers
+from huajia.jobs.model import AuditEvent, Task
+from huajia.jobs.store import ProgressEvent
+from huajia.jobs.tables import task_progress
+
+
+class SqlSideRecords:
+    """Needs the store's clock, transactions and task loader."""
+
+    clock: Callable[[], datetime]
+
+    def _read(self) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    def _write(self) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    def _load_one(self, connection: Connection, task_id: str) -> Task:
+        raise NotImplementedError
+
+    def audit(self, actor: str, actor_name: str, action: str, target: str | None = None,
+              detail: dict[str, Any] | None = None) -> None:  # fmt: skip
+        event = audit.now_event(self.clock(), actor, actor_name, action, target, detail or {})
+        with self._write() as connection:
+            audit.append(connection, event)
+
+    def audit_trail(self, actor: str | None = None, action: str | None = None, limit: int = 50,
+                    offset: int = 0) -> tuple[builtins.list[AuditEvent], int]:  # fmt: skip
+        with self._read() as connection:
+            return audit.page(connection, actor, action, limit, offset)
+
+    def claim_due_webhooks(self, hold_seconds: float, max_attempts: int, limit: int = 20
+                           ) -> builtins.list[Task]:  # fmt: skip
+        now, hold = self.clock(), timedelta(seconds=hold_seconds)
+        with self._write() as connection:
+            ids = webhooks.claim_due(connection, now, hold, max_attempts, limit)
+            return [self._load_one(connection, task_id) for task_id in ids]
+
+    def record_webhook(self, task_id: str, error: str | None, retry_in_seconds: float | None
+                       ) -> None:  # fmt: skip
+        retry = timedelta(seconds=retry_in_seconds) if retry_in_seconds is not None else None
+        with self._write() as connection:
+            webhooks.record(connection, task_id, self.clock(), error, retry)
+
+    def progress_since(self, task_id: str, after_id: int = 0) -> builtins.list[ProgressEvent]:
+        query = (
+            select(task_progress.c.id, task_progress.c.step, task_progress.c.total)
+            .where(task_progress.c.task_id == task_id, task_progress.c.id > after_id)
+            .order_by(task_progress.c.id)
+        )
+        with self._read() as connection:
+            rows = connection.execute(query).all()
+        return [ProgressEvent(row.id, row.step, row.total) for row in rows]
+
+    # Worker presence
+
+    def report_worker(self, worker_id: str, model: str, state: str, engine: dict[str, Any]) -> None:
+        with self._write() as connection:
+            workers.report(connection, worker_id, model, state, engine, self.clock())
+
+    def remove_worker(self, worker_id: str) -> None:
+        with self._write() as connection:
+            workers.remove(connection, worker_id)
+
+    def live_workers(self) -> builtins.list[dict[str, Any]]:
+        with self._read() as connection:
+            return workers.live(connection, self.clock())
