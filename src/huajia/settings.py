@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     model: str = Field("z-image-turbo", description="Default model: a registry name or a folder.")
     models: dict[str, ModelSpec] = Field(default_factory=dict, description="Extra named models.")
     device: DeviceName = "auto"
+    gpus: list[str] = Field(
+        default_factory=list, description="`huajia serve` starts one worker per GPU listed."
+    )
     offload: OffloadMode = "auto"
     cuda_alloc_conf: str = Field(
         "expandable_segments:True",

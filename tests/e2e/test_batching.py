@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -44,3 +45,23 @@ def test_compatible_tasks_run_in_one_batch(tiny_model_dir: Path, tmp_path: Path)
     assert records[apart]["started_at"] not in started, "another size runs in its own batch"
     seeds = [[image["seed"] for image in records[task_id]["images"]] for task_id in together]
     assert seeds == [[100], [200, 201], [300]]
+
+
+def test_serve_starts_one_worker_per_listed_gpu(tiny_model_dir: Path, tmp_path: Path) -> None:
+    # No GPU here: the two workers run on the CPU, each with its own CUDA_VISIBLE_DEVICES.
+    server = start_huajia(tmp_path / "data", tiny_model_dir, extra_args=["--gpus", "0,1"])
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                workers = client.get("/api/v1/health").json()["workers"]
+                if sum(worker["state"] == "ready" for worker in workers) == 2:
+                    break
+                time.sleep(0.3)
+            assert sum(worker["state"] == "ready" for worker in workers) == 2
+            tasks = [submit(client, prompt=f"p{i}", width=128, height=128, steps=8)["task_id"]
+                     for i in range(4)]  # fmt: skip
+            for task_id in tasks:
+                wait_for(client, task_id, {"completed"}, timeout=90)
+    finally:
+        server.stop()

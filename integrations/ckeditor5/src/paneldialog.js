@@ -14,16 +14,18 @@ export class PanelDialog {
     this.options = options;
     this.dialog = null;
     this.panel = null;
+    this.destroyed = false;
   }
 
   async open() {
+    if (this.destroyed) return;
     this._ensureDialog();
     if (!this.dialog.open) this.dialog.showModal();
     try {
       await this._ensurePanel();
-      this.panel.focusPrompt();
+      this.panel?.focusPrompt();
     } catch (err) {
-      this._showLoadError(err);
+      if (!this.destroyed) this._showLoadError(err);
     }
   }
 
@@ -32,7 +34,14 @@ export class PanelDialog {
     this.options.onClose?.();
   }
 
+  /**
+   * The editor is going away: remove the panel (its disconnectedCallback closes the task's
+   * event stream) and make sure a panel still loading is never attached to a removed dialog.
+   * A task still running on the service is left to finish there.
+   */
   destroy() {
+    this.destroyed = true;
+    this.panel?.remove();
     this.dialog?.remove();
     this.dialog = null;
     this.panel = null;
@@ -61,6 +70,7 @@ export class PanelDialog {
     const { endpoint, apiKey, language, panelUrl } = this.options;
     const url = panelUrl || new URL('static/panel/huajia-panel.js', endpoint.endsWith('/') ? endpoint : `${endpoint}/`).href;
     await import(/* webpackIgnore: true */ /* @vite-ignore */ url);
+    if (this.destroyed || this.panel) return; // destroyed, or opened twice, while loading
     const panel = document.createElement('huajia-panel');
     panel.setAttribute('endpoint', endpoint);
     if (apiKey) panel.setAttribute('api-key', apiKey);

@@ -33,12 +33,18 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     data_dir: DataOpt = None,
-    worker: Annotated[bool, typer.Option(help="Start the embedded GPU worker.")] = True,
+    worker: Annotated[bool, typer.Option(help="Start the embedded GPU worker(s).")] = True,
+    gpus: Annotated[
+        str | None, typer.Option(help="One worker per GPU, e.g. 0,1 (CUDA_VISIBLE_DEVICES).")
+    ] = None,
     verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
 ) -> None:
     """Start the HTTP API and its GPU worker (SQLite and a local folder by default)."""
     configure_logging(True)
-    settings = load_settings().with_overrides(model=model, host=host, port=port, data_dir=data_dir)
+    settings = load_settings().with_overrides(
+        model=model, host=host, port=port, data_dir=data_dir,
+        gpus=[gpu.strip() for gpu in gpus.split(",") if gpu.strip()] if gpus else None,
+    )  # fmt: skip
     with one_line_errors():
         _serve(settings, worker, verbose)
 
@@ -54,11 +60,14 @@ def _serve(settings: Settings, with_worker: bool, verbose: bool) -> None:
     spec = services.generation.model.spec
     if spec.is_random_weights:
         log.warning("model %s has random weights: it draws noise (tests and demos only)", spec.name)
-    supervisor = None
+    supervisors = []
     if with_worker:
         args = ["--model", settings.model, "--data-dir", str(settings.data_dir), "--supervised"]
-        supervisor = WorkerSupervisor(args)
-        supervisor.start()
+        # One worker per listed GPU, each seeing only its own; else one that sees them all.
+        envs = [{"CUDA_VISIBLE_DEVICES": gpu} for gpu in settings.gpus] or [{}]
+        supervisors = [WorkerSupervisor(args, env) for env in envs]
+        for supervisor in supervisors:
+            supervisor.start()
     log.info("Huajia on http://%s:%d (docs at /docs)", settings.host, settings.port)
     try:
         uvicorn.run(
@@ -66,7 +75,7 @@ def _serve(settings: Settings, with_worker: bool, verbose: bool) -> None:
             log_level="info" if verbose else "warning", access_log=verbose,
         )  # fmt: skip
     finally:
-        if supervisor is not None:
+        for supervisor in supervisors:
             supervisor.stop()
         services.store.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -26,11 +27,12 @@ def _die_with_parent() -> None:
 
 
 class WorkerSupervisor:
-    """Starts `huajia worker` and restarts it with back-off whenever it exits."""
+    """Starts one `huajia worker` and restarts it with back-off whenever it exits."""
 
-    def __init__(self, args: list[str], env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], extra_env: Mapping[str, str] | None = None) -> None:
         self._command = [sys.executable, "-m", "huajia", "worker", *args]
-        self._env = dict(env) if env is not None else None
+        # The child inherits this process's environment, plus e.g. its CUDA_VISIBLE_DEVICES.
+        self._env = {**os.environ, **extra_env} if extra_env else None
         self._stopping = threading.Event()
         self._process: subprocess.Popen[bytes] | None = None
         self._thread = threading.Thread(

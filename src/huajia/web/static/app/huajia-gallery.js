@@ -104,9 +104,12 @@ export class HuajiaGallery extends HTMLElement {
     star.setAttribute('aria-label', `${translate(this.#lang, 'favourite')}: ${image.prompt || image.id}`);
     star.addEventListener('click', () => this.#toggleFavourite(image, star));
     const download = document.createElement('a');
-    download.href = this.#client.assetUrl(image.url);
+    // ?download=1: the service answers Content-Disposition: attachment, so the page stays.
+    download.href = this.#client.downloadUrl(image.url);
     download.download = `huajia-${image.seed}.${image.format || 'png'}`;
+    download.rel = 'noopener';
     download.textContent = translate(this.#lang, 'download');
+    download.setAttribute('aria-label', `${translate(this.#lang, 'download')}: ${image.prompt || image.id}`);
     const tools = document.createElement('div');
     tools.className = 'tools';
     tools.append(star, download);

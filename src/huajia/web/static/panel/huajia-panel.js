@@ -2,13 +2,14 @@
 // The one generate panel: the web app, the CKEditor plugin and other editors all host this element.
 // Events (bubbling, composed): huajia-insert {images: [{url, width, height, alt, seed}], prompt, caption},
 // huajia-close, huajia-completed {result}, huajia-languagechange {lang}, huajia-apikey {apiKey}.
-import { ApiError, HuajiaClient, followTask, newIdempotencyKey } from './client.js';
+import { ApiError, HuajiaClient, followTask } from './client.js';
 import { LANGUAGES, applyTranslations, normalizeLanguage, resolveLanguage, translate } from './i18n.js';
 import { panelMarkup } from './panel-template.js';
 import { ProgressView } from './panel-progress.js';
 import { errorSummary, renderError } from './panel-errors.js';
 import { fillChoices, readForm, rememberPrefs, restorePrefs, showCustomSize } from './panel-form.js';
-import { altFromPrompt, renderResults, setGridBusy } from './panel-results.js';
+import { altFromPrompt, insertDetail, renderResults, setGridBusy } from './panel-results.js';
+import { TaskRun } from './panel-run.js';
 import { loadApiKey, loadLanguage, saveApiKey, saveLanguage } from './prefs.js';
 
 const CSS_HREF = new URL('./huajia-panel.css', import.meta.url).href;
@@ -20,7 +21,7 @@ export class HuajiaPanel extends HTMLElement {
   #lang = 'en';
   #client = null;
   #catalog = { presets: [], sizes: [], model: null };
-  /** The run in progress, from the click (still sending) to its end: {id, controller, request, ...}. */
+  /** The TaskRun in progress, from the click (request still being sent) to the task's end. */
   #task = null;
   #shown = { images: [], request: null };
   #selected = new Set();
@@ -42,7 +43,7 @@ export class HuajiaPanel extends HTMLElement {
     if (this.#started) {
       // Moved in the page: pick the task up again where disconnectedCallback left it.
       const task = this.#task;
-      if (task?.id && task.controller.signal.aborted && !task.paused) this.#resume(task);
+      if (task?.id && task.signal.aborted && !task.paused) this.#resume(task);
       return;
     }
     this.#started = true;
@@ -54,7 +55,7 @@ export class HuajiaPanel extends HTMLElement {
 
   /** Removed from the page: close the event stream (and any request in flight); no more events. */
   disconnectedCallback() {
-    this.#task?.controller.abort();
+    this.#task?.abort();
   }
 
   attributeChangedCallback(name, _old, value) {
@@ -90,16 +91,9 @@ export class HuajiaPanel extends HTMLElement {
   async cancelTask() {
     const task = this.#task;
     if (!task) return;
-    task.cancel = true;
+    task.cancelRequested = true;
     this.#progress.say((lang) => translate(lang, 'canceling'));
-    if (task.id === null) {
-      try {
-        await task.accepted;
-      } catch {
-        return; // never accepted: nothing runs
-      }
-    }
-    await this.#sendCancel(task);
+    if (await task.settled()) await this.#sendCancel(task);
   }
 
   get #form() { return this.#refs.form; }
@@ -213,54 +207,32 @@ export class HuajiaPanel extends HTMLElement {
 
   async #run(request) {
     if (this.busy) return;
-    const task = { id: null, controller: new AbortController(), request, cancel: false, cancelSent: false, paused: false };
+    const task = new TaskRun(request);
     this.#task = task;
     this.#clearError();
     this.#setBusy(true);
     this.#showWaiting('submitting');
-    task.accepted = this.#submit(task, request);
     let accepted;
     try {
-      accepted = await task.accepted;
+      accepted = await task.submit(this.#client, (err) => this.#useSavedKeyAfter401(err) && this.#client);
     } catch (err) {
       if (this.#task !== task) return;
-      const moveFocus = this.#focusWouldBeLost();
-      this.#task = null;
-      this.#setBusy(false);
-      this.#progress.hide();
-      if (task.controller.signal.aborted) return;
-      if (moveFocus) this.#refs.generate.focus();
-      this.#showError(err);
+      this.#endTask(task, () => {
+        this.#progress.hide();
+        if (!task.signal.aborted) this.#showError(err);
+      });
       return;
     }
     if (this.#task !== task) return;
-    if (task.cancel) this.#sendCancel(task);
+    if (task.cancelRequested) this.#sendCancel(task);
     else this.#showQueued(accepted.queue_position);
     await this.#follow(task);
   }
 
-  /** POST /generate with one Idempotency-Key per user action (a retry after a key switch reuses it). */
-  async #submit(task, request) {
-    const idempotencyKey = newIdempotencyKey();
-    const send = () => this.#client.generate(request, { idempotencyKey, signal: task.controller.signal });
-    let accepted;
-    try {
-      accepted = await send();
-    } catch (err) {
-      if (task.controller.signal.aborted || !this.#useSavedKeyAfter401(err)) throw err;
-      accepted = await send();
-    }
-    task.id = accepted.task_id;
-    return accepted;
-  }
-
   async #sendCancel(task) {
-    if (task.cancelSent || task.id === null) return;
-    task.cancelSent = true;
     try {
-      await this.#client.cancel(task.id);
+      await task.sendCancel(this.#client);
     } catch (err) {
-      task.cancelSent = false;
       if (this.#task !== task) return;
       this.#showError(err);
       // Paused for want of a key and the service refuses: stop waiting for this task.
@@ -269,14 +241,13 @@ export class HuajiaPanel extends HTMLElement {
   }
 
   #resume(task) {
-    task.paused = false;
-    task.controller = new AbortController();
+    task.restart();
     this.#showWaiting('starting');
     this.#follow(task);
   }
 
   async #follow(task) {
-    const { signal } = task.controller;
+    const { signal } = task;
     const live = (fn) => (data) => { if (this.#task === task && !signal.aborted) fn(data); };
     const on = {
       status: live((s) => (s.status === 'pending' ? this.#showQueued(s.queue_position) : this.#showProgress(s))),
@@ -294,14 +265,11 @@ export class HuajiaPanel extends HTMLElement {
         else this.#pause(task, err);
         return;
       }
-      this.#endTask(task, () => {
-        this.#progress.done('failed', (lang) => translate(lang, 'failed', { message: errorSummary(err, lang) }), 0);
-        this.#showError(err);
-      });
+      this.#endTask(task, () => this.#showFailure(err));
       return;
     }
     if (this.#task !== task || signal.aborted) return;
-    this.#endTask(task, () => this.#finish(end, task.request));
+    this.#endTask(task, () => this.#finish(end, task.request), end.state === 'completed');
   }
 
   /** A 401 while following: keep the task (busy, cancelable) and resume once a key is saved. */
@@ -312,30 +280,31 @@ export class HuajiaPanel extends HTMLElement {
   }
 
   /** The run is over: not busy any more; focus goes where the user can carry on. */
-  #endTask(task, show) {
+  #endTask(task, show, completed = false) {
     const moveFocus = this.#focusWouldBeLost();
-    this.#task = null;
+    if (this.#task === task) this.#task = null;
     this.#setBusy(false);
     show();
     if (!moveFocus || this.#refs.keyForm.contains(this.shadowRoot.activeElement)) return;
     const first = this.#refs.grid.querySelector('.pick');
-    if (this.#refs.progressOk && first) first.focus();
-    else this.#refs.generate.focus();
+    (completed && first ? first : this.#refs.generate).focus();
   }
 
   /** True when focus is on something about to be disabled or hidden (or already lost to <body>). */
   #focusWouldBeLost() {
     const active = this.shadowRoot.activeElement;
+    if (!active) return !document.activeElement || document.activeElement === document.body;
     const r = this.#refs;
-    if (active) {
-      return [r.generate, r.regenerate, r.cancel, r.confirmCancel, r.confirmKeep].includes(active)
-        || active.classList.contains('more') || active.disabled || active.closest('[hidden]') !== null;
-    }
-    return !document.activeElement || document.activeElement === document.body;
+    return [r.generate, r.regenerate, r.cancel, r.confirmCancel, r.confirmKeep].includes(active)
+      || active.classList.contains('more') || active.disabled || active.closest('[hidden]') !== null;
+  }
+
+  #showFailure(err) {
+    this.#progress.done('failed', (lang) => translate(lang, 'failed', { message: errorSummary(err, lang) }), 0);
+    this.#showError(err);
   }
 
   #finish(end, request) {
-    this.#refs.progressOk = end.state === 'completed';
     if (end.state === 'completed') {
       this.#shown = { images: end.result.images || [], request };
       this.#selected = new Set(this.#shown.images.length === 1 ? [0] : []);
@@ -345,9 +314,7 @@ export class HuajiaPanel extends HTMLElement {
       this.#showDone('completed', { count: this.#shown.images.length }, 1);
       this.#emit('huajia-completed', { result: end.result });
     } else if (end.state === 'failed') {
-      const err = new ApiError(200, end.error?.code || 'generation_failed', end.error?.message || '');
-      this.#progress.done('failed', (lang) => translate(lang, 'failed', { message: errorSummary(err, lang) }), 0);
-      this.#showError(err);
+      this.#showFailure(new ApiError(200, end.error?.code || 'generation_failed', end.error?.message || ''));
     } else {
       this.#showDone('canceled', {}, 0);
     }
@@ -378,14 +345,9 @@ export class HuajiaPanel extends HTMLElement {
   }
 
   #insert() {
-    const alt = this.#refs.alt.value.trim();
-    const images = [...this.#selected].sort((a, b) => a - b).map((index) => {
-      const image = this.#shown.images[index];
-      return { url: this.#client.assetUrl(image.url), width: image.width, height: image.height, alt, seed: image.seed };
-    });
-    if (!images.length) return;
-    const caption = this.#refs.caption.value.trim();
-    this.#emit('huajia-insert', { images, prompt: this.#shown.request?.prompt || '', caption });
+    const { alt, caption } = this.#refs;
+    const detail = insertDetail(this.#shown, this.#selected, this.#client, alt.value.trim(), caption.value.trim());
+    if (detail.images.length) this.#emit('huajia-insert', detail);
   }
 
   async #cancelAndClose() {
