@@ -14,6 +14,7 @@ import argparse
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -81,6 +82,39 @@ def poll_latency(client: httpx.Client, polls: int) -> list[float]:
     return latencies
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().split()
+    return (int(fields[13]) + int(fields[14])) / 100
+
+
+def sse_fan_out(client: httpx.Client, pid: int, followers: int, seconds: float = 4.0) -> float:
+    """Share of one core the API process spends while `followers` watch one busy task."""
+    busy = submit(client, prompt="watched", width=512, height=512, steps=50, num_images=2)
+    wait_for(client, busy["task_id"], {"processing"})
+    done = threading.Event()
+
+    def follow() -> None:
+        with (
+            httpx.Client(base_url=str(client.base_url), timeout=60) as own,
+            own.stream("GET", f"/api/v1/tasks/{busy['task_id']}/events") as stream,
+        ):
+            for _line in stream.iter_lines():
+                if done.is_set():
+                    return
+
+    threads = [threading.Thread(target=follow, daemon=True) for _ in range(followers)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    before, t0 = cpu_seconds(pid), time.perf_counter()
+    time.sleep(seconds)
+    share = (cpu_seconds(pid) - before) / (time.perf_counter() - t0)
+    done.set()
+    client.post(f"/api/v1/tasks/{busy['task_id']}/cancel")
+    wait_for(client, busy["task_id"], {"canceled", "completed"})
+    return share
+
+
 def throughput(client: httpx.Client, count: int) -> float:
     t0 = time.perf_counter()
     ids = [submit(client, prompt=f"tile {i}", **REQUEST)["task_id"] for i in range(count)]
@@ -117,7 +151,9 @@ def main() -> None:
                 e2e = end_to_end(client, runs=10)
                 polls = poll_latency(client, polls=200)
                 rate = throughput(client, args.tasks)
-                api_rss = rss_mib(server.process.pid) if server.process else float("nan")
+                pid = server.process.pid if server.process else 0
+                api_rss = rss_mib(pid)
+                fan_out = {n: sse_fan_out(client, pid, n) for n in (1, 40)}
         finally:
             server.stop()
     one_by_one = unbatched_throughput(args.model, args.tasks)
@@ -138,6 +174,10 @@ def main() -> None:
     )
     print(f"start-up to ready (model loaded)        {startup:8.2f} s")
     print(f"API process memory (RSS)                {api_rss:8.1f} MiB")
+    print(
+        f"API CPU, SSE followers of a busy task   {fan_out[1] * 100:5.1f}% of a core with 1, "
+        f"{fan_out[40] * 100:.1f}% with 40"
+    )
 
 
 if __name__ == "__main__":

@@ -134,3 +134,36 @@ def expect_a_step_done(scope: Any) -> None:
     """Wait until the progress bar shows a finished denoising step (1 or more)."""
     bar = scope.get_by_role("progressbar")
     sync_api.expect(bar).to_have_attribute("aria-valuenow", re.compile(r"^[1-9]"), timeout=30_000)
+
+
+# Holds POST /generate for a while (as a slow network would) and records each one's
+# Idempotency-Key and the task it created, so a test can act while the request is in flight.
+SLOW_GENERATE_SCRIPT = """
+(() => {
+  const original = window.fetch;
+  window.__generate = [];
+  window.fetch = async function (input, init = {}) {
+    const url = String(input instanceof Request ? input.url : input);
+    if (!url.endsWith('/api/v1/generate') || (init.method || 'GET') !== 'POST') {
+      return original.call(this, input, init);
+    }
+    const record = { key: new Headers(init.headers).get('Idempotency-Key'), taskId: null };
+    window.__generate.push(record);
+    await new Promise((resolve) => setTimeout(resolve, %d));
+    const response = await original.call(this, input, init);
+    response.clone().json().then((body) => { record.taskId = body.task_id ?? null; }, () => {});
+    return response;
+  };
+})();
+"""
+
+
+def slow_generate_requests(page: Any, delay_ms: int = 1500) -> None:
+    """From the next page load on, every POST /generate is held `delay_ms` before it is sent."""
+    page.add_init_script(SLOW_GENERATE_SCRIPT % delay_ms)
+    page.reload()
+
+
+def generate_requests(page: Any) -> list[dict[str, Any]]:
+    """[{key, taskId}] for each POST /generate the page sent (see slow_generate_requests)."""
+    return list(page.evaluate("window.__generate"))

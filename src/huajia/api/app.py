@@ -13,6 +13,7 @@ from huajia import __version__
 from huajia.api.deps import Services
 from huajia.api.errors import install_error_handlers
 from huajia.api.routes import audit, events, generate, images, meta, openai, tasks
+from huajia.api.watch import TaskWatcher
 from huajia.webhooks.dispatcher import WebhookDispatcher
 
 DESCRIPTION = """Huajia (画架) generates images with the Z-Image model on your own GPU.
@@ -25,13 +26,25 @@ OpenAI Images API. Send an API key as `Authorization: Bearer <key>` or `X-API-Ke
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Background work of an API process: webhook deliveries, when webhooks are on."""
+    """Background work of an API process: the SSE task watcher, webhook deliveries."""
     services: Services = app.state.services
+    stop = asyncio.Event()
+    running = [asyncio.create_task(app.state.watcher.run(stop), name="watcher")]
+    dispatcher = _webhook_dispatcher(services)
+    if dispatcher is not None:
+        running.append(asyncio.create_task(dispatcher.run(stop), name="webhooks"))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(*running)
+
+
+def _webhook_dispatcher(services: Services) -> WebhookDispatcher | None:
     settings = services.settings
     if settings.webhook_secret is None:
-        yield
-        return
-    dispatcher = WebhookDispatcher(
+        return None
+    return WebhookDispatcher(
         services.store,
         settings.webhook_secret.get_secret_value(),
         settings.base_url(),
@@ -39,13 +52,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_attempts=settings.webhook_max_attempts,
         retry_s=settings.webhook_retry_seconds,
     )
-    stop = asyncio.Event()
-    running = asyncio.create_task(dispatcher.run(stop), name="webhooks")
-    try:
-        yield
-    finally:
-        stop.set()
-        await running
 
 
 def create_app(services: Services) -> FastAPI:
@@ -63,6 +69,7 @@ def create_app(services: Services) -> FastAPI:
         ],
     )
     app.state.services = services
+    app.state.watcher = TaskWatcher(services.store)
     install_error_handlers(app)
     if services.settings.cors_origins:
         app.add_middleware(

@@ -5,17 +5,17 @@ trail and worker presence. A mixin of SqlTaskStore, kept apart to keep each modu
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, select
 
 from huajia.jobs import audit, webhooks, workers
 from huajia.jobs.model import AuditEvent, Task
 from huajia.jobs.store import ProgressEvent
-from huajia.jobs.tables import task_progress
+from huajia.jobs.tables import task_progress, tasks
 
 
 class SqlSideRecords:
@@ -31,6 +31,32 @@ class SqlSideRecords:
 
     def _load_one(self, connection: Connection, task_id: str) -> Task:
         raise NotImplementedError
+
+    def _load(self, connection: Connection, query: Select[Any]) -> builtins.list[Task]:
+        raise NotImplementedError
+
+    def watch(
+        self, after: Mapping[str, int]
+    ) -> tuple[builtins.list[Task], dict[str, builtins.list[ProgressEvent]]]:
+        ids = builtins.list(after)
+        if not ids:
+            return [], {}
+        steps = (
+            select(task_progress.c.task_id, task_progress.c.id, task_progress.c.step,
+                   task_progress.c.total)
+            .where(task_progress.c.task_id.in_(ids), task_progress.c.id > min(after.values()))
+            .order_by(task_progress.c.id)
+        )  # fmt: skip
+        with self._read() as connection:
+            found = self._load(connection, select(tasks).where(tasks.c.id.in_(ids)))
+            rows = connection.execute(steps).all()
+        progress: dict[str, builtins.list[ProgressEvent]] = {}
+        for row in rows:
+            if row.id > after[row.task_id]:
+                progress.setdefault(row.task_id, []).append(
+                    ProgressEvent(row.id, row.step, row.total)
+                )
+        return found, progress
 
     def audit(self, actor: str, actor_name: str, action: str, target: str | None = None,
               detail: dict[str, Any] | None = None) -> None:  # fmt: skip

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -170,6 +170,12 @@ class TaskStore(ABC):
     def record_webhook(self, task_id: str, error: str | None, retry_in_seconds: float | None
                        ) -> None:  # fmt: skip
         """Delivered (error None), or failed: retry after that many seconds, or never (None)."""
+
+    @abstractmethod
+    def watch(
+        self, after: Mapping[str, int]
+    ) -> tuple[builtins.list[Task], dict[str, builtins.list[ProgressEvent]]]:
+        """For SSE followers, in one read: the tasks named, and their steps after the ids given."""
 
     @abstractmethod
     def progress_since(self, task_id: str, after_id: int = 0) -> builtins.list[ProgressEvent]:

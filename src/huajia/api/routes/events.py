@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
@@ -14,12 +13,11 @@ from fastapi.responses import StreamingResponse
 from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
 from huajia.api.presenters import task_result, task_status
-from huajia.auth.keys import Principal
+from huajia.api.watch import TaskWatcher
 from huajia.jobs.model import Task, TaskState
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
 
-POLL_SECONDS = 0.05
 KEEPALIVE_SECONDS = 15.0
 
 
@@ -45,30 +43,31 @@ def progress_event(task_id: str, step: int, total: int) -> str:
     )
 
 
-async def follow(request: Request, services: ServicesDep, who: Principal, first: Task
-                 ) -> AsyncIterator[str]:  # fmt: skip
+async def follow(request: Request, watcher: TaskWatcher, first: Task) -> AsyncIterator[str]:
     """Every step from the store's progress log, queue moves, then the terminal event."""
     yield sse("status", task_status(first).model_dump(mode="json"))
-    task, last_id, position, quiet_since = first, 0, None, time.monotonic()
-    store = services.store
-    while True:
-        if not first.state.terminal:  # a late subscriber gets the terminal event at once
-            for step in await run_in_threadpool(store.progress_since, task.id, last_id):
-                last_id, quiet_since = step.id, time.monotonic()
+    if first.state.terminal:  # a late subscriber gets the terminal event at once
+        yield terminal_event(first)
+        return
+    position = None
+    with watcher.follow(first.id) as snapshots:
+        while True:
+            try:
+                snapshot = await asyncio.wait_for(snapshots.get(), KEEPALIVE_SECONDS)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            task = snapshot.task
+            for step in snapshot.steps:
                 yield progress_event(task.id, step.step, step.total)
-        if task.state.terminal:
-            yield terminal_event(task)
-            return
-        if task.state is TaskState.PENDING and task.queue_position != position:
-            position, quiet_since = task.queue_position, time.monotonic()
-            yield sse("queued", {"task_id": task.id, "queue_position": position})
-        if time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
-            quiet_since = time.monotonic()
-            yield ": keep-alive\n\n"
-        if await request.is_disconnected():
-            return
-        await asyncio.sleep(POLL_SECONDS)
-        task = await run_in_threadpool(services.generation.get, who, first.id)
+            if task.state.terminal:
+                yield terminal_event(task)
+                return
+            if task.state is TaskState.PENDING and task.queue_position != position:
+                position = task.queue_position
+                yield sse("queued", {"task_id": task.id, "queue_position": position})
+            if await request.is_disconnected():
+                return
 
 
 @router.get(
@@ -83,6 +82,7 @@ async def task_events(
     """status, queued, progress per step, then one of completed / failed / canceled."""
     first = await run_in_threadpool(services.generation.get, who, task_id)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    watcher: TaskWatcher = request.app.state.watcher
     return StreamingResponse(
-        follow(request, services, who, first), media_type="text/event-stream", headers=headers
+        follow(request, watcher, first), media_type="text/event-stream", headers=headers
     )

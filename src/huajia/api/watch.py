@@ -1,0 +1,75 @@
+"""One poller per API process for every SSE follower: a query per tick, however many watch.
+
+Followers subscribe to a task and receive a snapshot each tick: the task as it is now and
+the denoising steps reported since the previous tick (from the store's progress log, so
+no step is skipped however fast the GPU is).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from fastapi.concurrency import run_in_threadpool
+
+from huajia.jobs.model import Task
+from huajia.jobs.store import ProgressEvent, TaskStore
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.05
+BACKLOG = 200  # snapshots a slow follower may fall behind before it misses some
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    task: Task
+    steps: list[ProgressEvent]
+
+
+class TaskWatcher:
+    def __init__(self, store: TaskStore, poll_seconds: float = POLL_SECONDS) -> None:
+        self._store = store
+        self._poll_seconds = poll_seconds
+        self._followers: dict[str, set[asyncio.Queue[Snapshot]]] = {}
+        self._after: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def follow(self, task_id: str) -> Iterator[asyncio.Queue[Snapshot]]:
+        """A queue of snapshots of the task for as long as the `with` block lasts."""
+        queue: asyncio.Queue[Snapshot] = asyncio.Queue(BACKLOG)
+        self._followers.setdefault(task_id, set()).add(queue)
+        self._after.setdefault(task_id, 0)
+        try:
+            yield queue
+        finally:
+            followers = self._followers[task_id]
+            followers.discard(queue)
+            if not followers:
+                del self._followers[task_id]
+                del self._after[task_id]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if self._followers:
+                try:
+                    await self.tick()
+                except Exception:  # a database hiccup: followers wait for the next tick
+                    log.exception("watching tasks failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._poll_seconds)
+
+    async def tick(self) -> None:
+        tasks, steps = await run_in_threadpool(self._store.watch, dict(self._after))
+        for task in tasks:
+            mine = steps.get(task.id, [])
+            if task.id not in self._followers:
+                continue  # everyone left while the query ran
+            if mine:
+                self._after[task.id] = mine[-1].id
+            for queue in self._followers[task.id]:
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(Snapshot(task, mine))
