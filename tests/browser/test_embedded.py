@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,44 +21,65 @@ from tests.browser.conftest import (
     slow_task,
     task_id,
 )
-from tests.support.server import ServerProcess, start_huajia
+from tests.support.server import ServerProcess, free_port, start_huajia
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
 pytestmark = pytest.mark.browser
 
-CMS = "http://cms.test"
+CMS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>CMS</title>
+<script type="module" src="{huajia}/static/panel/huajia-panel.js"></script></head>
+<body><label>Article <textarea id="article"></textarea></label>
+<huajia-panel endpoint="{huajia}" lang="en"></huajia-panel></body></html>"""
+
+
+@dataclass
+class Cms:
+    """A CMS on its own origin (another port) embedding the panel of a Huajia server."""
+
+    url: str
+    huajia: ServerProcess
 
 
 @pytest.fixture(scope="module")
-def cors_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[ServerProcess]:  # fmt: skip
+def cms(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cms]:
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
     server = start_huajia(
         tmp_path_factory.mktemp("huajia-cors"),
         tiny_model_dir,
-        {"HUAJIA_CORS_ORIGINS": json.dumps([CMS])},
+        {"HUAJIA_CORS_ORIGINS": json.dumps([origin])},
     )
-    yield server
+    page = CMS_PAGE.format(huajia=server.url).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield Cms(f"{origin}/editor", server)
+    httpd.shutdown()
+    httpd.server_close()
     server.stop()
 
 
-def open_cms(open_page: Any, server: ServerProcess) -> Any:
-    """A CMS editor page on its own origin (served by the browser's router, not by Huajia)."""
-    page = open_page("about:blank")
-    html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>CMS</title>
-      <script type="module" src="{server.url}/static/panel/huajia-panel.js"></script></head>
-      <body><label>Article <textarea id="article"></textarea></label>
-      <huajia-panel endpoint="{server.url}" lang="en"></huajia-panel></body></html>"""
-    page.route(f"{CMS}/**", lambda route: route.fulfill(content_type="text/html", body=html))
-    page.goto(f"{CMS}/editor")
+def open_cms(open_page: Any, cms: Cms) -> Any:
+    page = open_page(cms.url)
+    expect(page.get_by_label("Size")).not_to_have_value("")  # the panel loaded across origins
     return page
 
 
-def test_download_saves_the_file_and_keeps_the_editor_page(
-    cors_server: ServerProcess, open_page: Any
-) -> None:
-    page = open_cms(open_page, cors_server)
+def test_download_saves_the_file_and_keeps_the_editor_page(cms: Cms, open_page: Any) -> None:
+    page = open_cms(open_page, cms)
     sent: list[dict[str, str]] = []
     page.on(
         "request",
@@ -76,16 +100,14 @@ def test_download_saves_the_file_and_keeps_the_editor_page(
         link.click()
     assert download_info.value.suggested_filename.startswith("huajia-")
     # The editor page was not navigated away: the unsaved text is still there.
-    assert page.url == f"{CMS}/editor"
+    assert page.url == cms.url
     expect(page.get_by_label("Article")).to_have_value("Unsaved draft of my article")
-    # Not a secure context (no crypto.randomUUID): the request still carried a fresh key.
+    # The request carried a fresh Idempotency-Key across origins (CORS allows the header).
     assert len(sent) == 1 and sent[0].get("idempotency-key"), sent
 
 
-def test_removing_the_panel_closes_its_event_stream(
-    cors_server: ServerProcess, open_page: Any
-) -> None:
-    page = open_cms(open_page, cors_server)
+def test_removing_the_panel_closes_its_event_stream(cms: Cms, open_page: Any) -> None:
+    page = open_cms(open_page, cms)
     page.get_by_label("Prompt", exact=True).fill("A slow, very detailed harbour map")
     slow_task(page, width="Width", height="Height", steps="Steps", advanced="Advanced")
     page.get_by_role("button", name="Generate", exact=True).click()
@@ -98,4 +120,4 @@ def test_removing_the_panel_closes_its_event_stream(
         ):
             page.evaluate("document.querySelector('huajia-panel').remove()")
     finally:
-        httpx.post(f"{cors_server.url}/api/v1/tasks/{running}/cancel", timeout=10)
+        httpx.post(f"{cms.huajia.url}/api/v1/tasks/{running}/cancel", timeout=10)

@@ -102,6 +102,10 @@ def test_remembers_style_count_and_size_and_lists_the_image_in_the_gallery(
     star = gallery.get_by_role("button", name=f"Favourite: {prompt}").first
     star.click()
     expect(star).to_have_attribute("aria-pressed", "true")
+    # Each download link says which image it saves, and saves it without leaving the page.
+    downloads = gallery.get_by_role("link", name=f"Download: {prompt}")
+    expect(downloads).to_have_count(4)
+    expect(downloads.first).to_have_attribute("href", re.compile(r"\?download=1$"))
     gallery.get_by_label("Favourites only").check()
     expect(gallery.get_by_role("img", name=prompt)).to_have_count(1)
     screenshot(page, "05-app-gallery")
