@@ -14,6 +14,7 @@ from huajia.api.deps import Services
 from huajia.api.errors import install_error_handlers
 from huajia.api.routes import audit, events, generate, images, meta, openai, tasks
 from huajia.api.watch import TaskWatcher
+from huajia.web.routes import web_router
 from huajia.webhooks.dispatcher import WebhookDispatcher
 
 DESCRIPTION = """Huajia (画架) generates images with the Z-Image model on your own GPU.
@@ -86,9 +87,5 @@ def create_app(services: Services) -> FastAPI:
 
 
 def _include_web(app: FastAPI, services: Services) -> None:
-    """The built-in web app and demo pages, where that part of the package is present."""
-    try:
-        from huajia.web.routes import web_router
-    except ImportError:
-        return
+    """The built-in web app, the embeddable panel and the demo pages."""
     app.include_router(web_router(services.settings.ckeditor_dist()))

@@ -100,11 +100,11 @@ class GenerationService:
                 retry_after=10,
             )
         task = self.store.create(new)
-        # A concurrent twin with the same Idempotency-Key may have won the insert.
-        created = task.idempotency_key is None or task.request == request
-        if created:
-            self._audit(who, "task.create", task, cached=False)
-        return Submitted(task, created=created)
+        if idempotency_key is not None and task.request != request:
+            # A concurrent request with the same Idempotency-Key won the insert.
+            return Submitted(_same_request(task, request, idempotency_key), created=False)
+        self._audit(who, "task.create", task, cached=False)
+        return Submitted(task, created=True)
 
     def get(self, who: Principal, task_id: str) -> Task:
         if not is_record_id(task_id):
@@ -146,14 +146,16 @@ class GenerationService:
             raise UnknownModel(f"this server runs model {served!r}, not {name!r}")
 
     def _resolve(self, body: GenerateRequest) -> ResolvedRequest:
-        prompt, negative, loras = body.prompt, body.negative_prompt, body.loras
+        prompt, negative = body.prompt, body.negative_prompt
+        loras = tuple(LoraRef(item.name, item.weight) for item in body.loras)
         defaults: dict[str, Any] = {}
         if body.style_preset:
             preset = self.presets.get(body.style_preset)
             prompt, preset_negative, defaults = self.presets.expand(preset, body.prompt)
             negative = negative if negative is not None else preset_negative
             if preset.lora and not loras:
-                loras = [_lora_in(preset.lora, preset.lora_weight)]
+                weight = 1.0 if preset.lora_weight is None else preset.lora_weight
+                loras = (LoraRef(preset.lora, weight),)
         request = GenerationRequest(
             prompt=prompt,
             negative_prompt=negative,
@@ -163,7 +165,7 @@ class GenerationService:
             width=body.width or defaults.get("width"),
             height=body.height or defaults.get("height"),
             seed=body.seed,
-            loras=tuple(LoraRef(item.name, item.weight) for item in loras),
+            loras=loras,
         )
         resolved = resolve_request(self.model.spec, request)
         self._check_loras(resolved)
@@ -272,9 +274,3 @@ def _copies(task: Task) -> list[NewImage]:
         )
         for image in task.images
     ]
-
-
-def _lora_in(name: str, weight: float | None) -> Any:
-    from huajia.api.schemas import LoraIn
-
-    return LoraIn(name=name, weight=1.0 if weight is None else weight)
