@@ -228,7 +228,10 @@ def _keep_renewing(leases: list[Lease], every: float) -> threading.Event:
     def renew() -> None:
         while not stop.wait(every):
             for lease in leases:
-                lease.beat()
+                try:
+                    lease.beat()
+                except Exception:  # a busy database: the next beat (or step) renews it
+                    log.exception("could not renew the lease of task %s", lease.task.id)
 
     threading.Thread(target=renew, name="lease-renewal", daemon=True).start()
     return stop
