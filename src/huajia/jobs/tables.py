@@ -109,6 +109,7 @@ tasks = Table(
     Index(None, "owner", "created_at"),
     Index(None, "cache_key"),
     Index(None, "state", "batch_key"),
+    Index(None, "owner", "started_at"),
     Index(None, "webhook_next_at"),
 )
 
