@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.browser.conftest import (
@@ -85,3 +86,45 @@ def test_closing_in_chinese_while_generating_offers_to_cancel(
     offer.click()
     expect(dialog).to_be_hidden()
     assert wait_for_state(huajia, running) == "canceled"
+
+
+def test_destroying_the_editor_while_generating_closes_the_panels_event_stream(
+    huajia: ServerProcess, open_page: Any
+) -> None:
+    page = open_editor(open_page, huajia.url + "/demo/ckeditor?lang=en", "en-US")
+    page.get_by_role("button", name="Generate image").click()
+    dialog = page.get_by_role("dialog", name="Generate image")
+    dialog.get_by_label("Prompt", exact=True).fill("A slow, very detailed harbour map")
+    slow_task(dialog, width="Width", height="Height", steps="Steps", advanced="Advanced")
+    dialog.get_by_role("button", name="Generate", exact=True).click()
+    expect_a_step_done(dialog)
+    running = task_id(page)
+    assert running is not None
+    try:
+        with page.expect_event(
+            "requestfailed", predicate=lambda request: request.url.endswith("/events")
+        ):
+            page.evaluate("editor.destroy()")  # raises if the returned promise rejects
+    finally:
+        httpx.post(f"{huajia.url}/api/v1/tasks/{running}/cancel", timeout=10)
+
+    # The panel and its modal dialog are gone, and nothing of the page is left inert.
+    expect(page.locator("huajia-panel")).to_have_count(0)
+    expect(page.locator("dialog")).to_have_count(0)
+    assert page.evaluate("document.querySelector(':modal, [inert]')") is None
+    # The page still works: a new editor on it opens the panel again, ready for a prompt.
+    page.evaluate(
+        """async () => {
+          const { ClassicEditor, Essentials, Paragraph, Image } = await import('ckeditor5');
+          const { HuajiaImageGenerator } = await import('/integrations/ckeditor5/src/index.js');
+          window.editor = await ClassicEditor.create(document.querySelector('#editor'), {
+            licenseKey: 'GPL', plugins: [Essentials, Paragraph, Image, HuajiaImageGenerator],
+            toolbar: ['huajiaGenerateImage'], huajia: { endpoint: location.origin },
+          });
+        }"""
+    )
+    page.get_by_role("button", name="Generate image").click()
+    dialog = page.get_by_role("dialog", name="Generate image")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Prompt", exact=True)).to_be_focused()
+    expect(dialog.get_by_role("button", name="Generate", exact=True)).to_be_enabled()

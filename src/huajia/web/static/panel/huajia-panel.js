@@ -2,7 +2,8 @@
 // The one generate panel: the web app, the CKEditor plugin and other editors all host this element.
 // Events (bubbling, composed): huajia-insert {images: [{url, width, height, alt, seed}], prompt, caption},
 // huajia-close, huajia-completed {result}, huajia-languagechange {lang}, huajia-apikey {apiKey}.
-import { ApiError, HuajiaClient, followTask } from './client.js';
+import { ApiError, followTask } from './client.js';
+import { ApiKeys } from './panel-api-key.js';
 import { LANGUAGES, applyTranslations, normalizeLanguage, resolveLanguage, translate } from './i18n.js';
 import { panelMarkup } from './panel-template.js';
 import { ProgressView } from './panel-progress.js';
@@ -10,7 +11,7 @@ import { errorSummary, renderError } from './panel-errors.js';
 import { fillChoices, readForm, rememberPrefs, restorePrefs, showCustomSize } from './panel-form.js';
 import { altFromPrompt, insertDetail, renderResults, setGridBusy } from './panel-results.js';
 import { TaskRun } from './panel-run.js';
-import { loadApiKey, loadLanguage, saveApiKey, saveLanguage } from './prefs.js';
+import { loadLanguage, saveLanguage } from './prefs.js';
 
 const CSS_HREF = new URL('./huajia-panel.css', import.meta.url).href;
 
@@ -19,7 +20,6 @@ export class HuajiaPanel extends HTMLElement {
 
   #refs = {};
   #lang = 'en';
-  #client = null;
   #catalog = { presets: [], sizes: [], model: null };
   /** The TaskRun in progress, from the click (request still being sent) to the task's end. */
   #task = null;
@@ -28,6 +28,7 @@ export class HuajiaPanel extends HTMLElement {
   #error = null;
   #started = false;
   #progress;
+  #keys;
 
   constructor() {
     super();
@@ -35,6 +36,7 @@ export class HuajiaPanel extends HTMLElement {
     root.innerHTML = panelMarkup(CSS_HREF);
     for (const node of root.querySelectorAll('[data-ref]')) this.#refs[node.dataset.ref] = node;
     this.#progress = new ProgressView(this.#refs);
+    this.#keys = new ApiKeys(this, this.#refs, (apiKey) => this.#onApiKey(apiKey));
     this.#refs.lang.replaceChildren(...LANGUAGES.map(({ code, name }) => new Option(name, code)));
     this.#wire();
   }
@@ -49,7 +51,7 @@ export class HuajiaPanel extends HTMLElement {
     this.#started = true;
     this.#setLanguage(resolveLanguage(this.getAttribute('lang'), loadLanguage(), navigator.languages));
     this.#applyMode();
-    this.#client = new HuajiaClient(this.endpoint, this.getAttribute('api-key') || loadApiKey(this.endpoint));
+    this.#keys.useConfigured();
     this.#loadCatalog();
   }
 
@@ -63,7 +65,7 @@ export class HuajiaPanel extends HTMLElement {
     if (name === 'lang' && normalizeLanguage(value) && normalizeLanguage(value) !== this.#lang) {
       this.#setLanguage(normalizeLanguage(value));
     } else if (name === 'api-key') {
-      this.#client = new HuajiaClient(this.endpoint, value || loadApiKey(this.endpoint));
+      this.#keys.useConfigured(value);
     } else if (name === 'mode' || name === 'closable') {
       this.#applyMode();
     }
@@ -97,6 +99,7 @@ export class HuajiaPanel extends HTMLElement {
   }
 
   get #form() { return this.#refs.form; }
+  get #client() { return this.#keys.client; }
 
   #wire() {
     const r = this.#refs;
@@ -112,7 +115,6 @@ export class HuajiaPanel extends HTMLElement {
     r.confirmCancel.addEventListener('click', () => this.#cancelAndClose());
     r.confirmKeep.addEventListener('click', () => { r.confirm.hidden = true; this.focusPrompt(); });
     r.lang.addEventListener('change', () => this.#chooseLanguage(r.lang.value));
-    r.keyForm.addEventListener('submit', (event) => this.#onApiKey(event));
   }
 
   #applyMode() {
@@ -142,45 +144,23 @@ export class HuajiaPanel extends HTMLElement {
   /** Models and presets; true once they arrived (which also proves the API key works). */
   async #loadCatalog() {
     try {
-      await this.#fetchCatalog();
+      await this.#keys.withSavedKeyRetry(() => this.#fetchCatalog());
+      return true;
     } catch (err) {
-      if (!this.#useSavedKeyAfter401(err)) {
-        this.#showError(err);
-        return false;
-      }
-      try {
-        await this.#fetchCatalog();
-      } catch (again) {
-        this.#showError(again);
-        return false;
-      }
+      this.#showError(err);
+      return false;
     }
-    return true;
   }
 
   async #fetchCatalog() {
     const [models, presets] = await Promise.all([this.#client.models(), this.#client.presets()]);
     const model = models.models.find((m) => m.name === models.default) || models.models[0] || null;
     this.#catalog = { presets: presets.presets || [], sizes: presets.sizes || [], model };
-    this.#refs.keyForm.hidden = true;
-    this.#refs.keyDetail.textContent = '';
+    this.#keys.hideForm();
     if (this.#error?.status === 401) this.#clearError();
     this.#refs.notice.hidden = !model?.random_weights;
     fillChoices(this.#form, this.#refs.custom, this.#catalog, this.#lang);
     restorePrefs(this.#form, this.#refs.custom);
-  }
-
-  /**
-   * The configured `api-key` was refused but the user saved another key for this endpoint:
-   * use that one from now on (a stale configured key must not ask on every load). True if switched.
-   */
-  #useSavedKeyAfter401(err) {
-    if (!(err instanceof ApiError) || err.status !== 401) return false;
-    const configured = this.getAttribute('api-key') || '';
-    const saved = loadApiKey(this.endpoint);
-    if (!configured || this.#client.apiKey !== configured || !saved || saved === configured) return false;
-    this.#client = new HuajiaClient(this.endpoint, saved);
-    return true;
   }
 
   #onGenerate(event) {
@@ -214,7 +194,7 @@ export class HuajiaPanel extends HTMLElement {
     this.#showWaiting('submitting');
     let accepted;
     try {
-      accepted = await task.submit(this.#client, (err) => this.#useSavedKeyAfter401(err) && this.#client);
+      accepted = await task.submit(this.#client, (err) => this.#keys.useSavedKeyAfter401(err) && this.#client);
     } catch (err) {
       if (this.#task !== task) return;
       this.#endTask(task, () => {
@@ -261,7 +241,7 @@ export class HuajiaPanel extends HTMLElement {
     } catch (err) {
       if (signal.aborted || this.#task !== task) return;
       if (err instanceof ApiError && err.status === 401) {
-        if (this.#useSavedKeyAfter401(err)) this.#resume(task);
+        if (this.#keys.useSavedKeyAfter401(err)) this.#resume(task);
         else this.#pause(task, err);
         return;
       }
@@ -285,7 +265,7 @@ export class HuajiaPanel extends HTMLElement {
     if (this.#task === task) this.#task = null;
     this.#setBusy(false);
     show();
-    if (!moveFocus || this.#refs.keyForm.contains(this.shadowRoot.activeElement)) return;
+    if (!moveFocus || this.#keys.formContains(this.shadowRoot.activeElement)) return;
     const first = this.#refs.grid.querySelector('.pick');
     (completed && first ? first : this.#refs.generate).focus();
   }
@@ -357,14 +337,11 @@ export class HuajiaPanel extends HTMLElement {
   }
 
   /** A typed key is kept (and announced) only once the service accepted it. */
-  async #onApiKey(event) {
-    event.preventDefault();
-    const apiKey = this.#refs.keyForm.elements.apiKey.value.trim();
-    if (!apiKey) return;
-    this.#client = new HuajiaClient(this.endpoint, apiKey);
+  async #onApiKey(apiKey) {
+    this.#keys.useTyped(apiKey);
     this.#clearError();
     if (!(await this.#loadCatalog())) return;
-    saveApiKey(this.endpoint, apiKey);
+    this.#keys.save(apiKey);
     this.#emit('huajia-apikey', { apiKey });
     const task = this.#task;
     if (task?.paused) {
@@ -407,11 +384,7 @@ export class HuajiaPanel extends HTMLElement {
   #showError(err) {
     this.#error = err;
     renderError(this.#refs.error, err, this.#lang);
-    if (err instanceof ApiError && err.status === 401) {
-      this.#refs.keyForm.hidden = false;
-      this.#refs.keyDetail.textContent = err.message || '';
-      this.#refs.keyForm.elements.apiKey.focus();
-    }
+    if (err instanceof ApiError && err.status === 401) this.#keys.ask(err);
   }
 
   #clearError() {
