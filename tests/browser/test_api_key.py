@@ -80,14 +80,19 @@ UNAUTHORIZED = json.dumps(
 )
 
 
+def enter_key(page: Any, secret: str) -> None:
+    """Type the key into the panel's prompt for one and see the prompt go away."""
+    page.get_by_label("API key").fill(secret)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_label("API key")).to_be_hidden()
+
+
 def test_a_401_while_following_pauses_the_task_and_a_new_key_resumes_it(
     keyed_server: tuple[ServerProcess, str], open_page: Any
 ) -> None:
     server, secret = keyed_server
     page = open_page(server.url + "/demo/panel")
-    page.get_by_label("API key").fill(secret)
-    page.get_by_role("button", name="Save").click()
-    expect(page.get_by_label("API key")).to_be_hidden()
+    enter_key(page, secret)
 
     # The key stops working while the task runs (say it was rotated): following answers 401.
     def refuse(route: Any) -> None:
@@ -118,9 +123,7 @@ def test_a_stale_configured_key_gives_way_to_the_saved_one(
 ) -> None:
     server, secret = keyed_server
     page = open_page(server.url + "/demo/panel")
-    page.get_by_label("API key").fill(secret)
-    page.get_by_role("button", name="Save").click()
-    expect(page.get_by_label("API key")).to_be_hidden()
+    enter_key(page, secret)
 
     # A CMS page that still configures an old key: the key the user saved is used instead.
     page.route(
