@@ -4,7 +4,8 @@
     ├── InvalidRequest               422 invalid_request     (bad parameters, caller can fix)
     │   ├── PromptTooLong            422 prompt_too_long
     │   ├── UnknownModel             422 unknown_model / UnknownPreset 422 unknown_preset
-    │   └── IdempotencyKeyReused     422 idempotency_key_reused
+    │   ├── IdempotencyKeyReused     422 idempotency_key_reused
+    │   └── UrlRefused               422 url_refused         (an outbound URL that may not be used)
     ├── ModelFileRejected            422 model_file_rejected (weights or LoRA that do not fit)
     ├── NotFound                     404 not_found
     │   └── TaskNotFound             404 task_not_found
@@ -14,8 +15,13 @@
     │   ├── TaskNotCompleted         409 task_not_completed
     │   └── IllegalTransition        409 illegal_transition
     ├── LeaseLost                    409 lease_lost          (a worker no longer owns its task)
-    ├── QueueFull                    429 queue_full          (carries retry_after seconds)
-    ├── QuotaExceeded                429 quota_exceeded
+    ├── LimitReached                 429 limit_reached       (carries retry_after seconds)
+    │   ├── QueueFull                429 queue_full
+    │   ├── QuotaExceeded            429 quota_exceeded
+    │   └── TooManyStreams           429 too_many_streams
+    ├── PayloadTooLarge              413 payload_too_large
+    ├── HostNotAllowed               400 host_not_allowed
+    ├── ConfigurationError           500 configuration_error (refused at start-up)
     ├── GenerationCanceled           409 canceled
     ├── OutOfMemory                  507 out_of_memory       (the GPU could not fit even one image)
     ├── EngineUnavailable            503 engine_unavailable
@@ -60,6 +66,10 @@ class IdempotencyKeyReused(InvalidRequest):
     code = "idempotency_key_reused"
 
 
+class UrlRefused(InvalidRequest):
+    code = "url_refused"
+
+
 class ModelFileRejected(HuajiaError):
     status = 422
     code = "model_file_rejected"
@@ -102,22 +112,46 @@ class LeaseLost(HuajiaError):
     code = "lease_lost"
 
 
-class QueueFull(HuajiaError):
+class LimitReached(HuajiaError):
+    """A limit that frees up with time: the answer says when to retry (Retry-After)."""
+
     status = 429
-    code = "queue_full"
+    code = "limit_reached"
 
     def __init__(self, message: str, retry_after: int = 5) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
-class QuotaExceeded(HuajiaError):
-    status = 429
+class QueueFull(LimitReached):
+    code = "queue_full"
+
+
+class QuotaExceeded(LimitReached):
     code = "quota_exceeded"
 
     def __init__(self, message: str, retry_after: int = 60) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after)
+
+
+class TooManyStreams(LimitReached):
+    code = "too_many_streams"
+
+
+class PayloadTooLarge(HuajiaError):
+    status = 413
+    code = "payload_too_large"
+
+
+class HostNotAllowed(HuajiaError):
+    status = 400
+    code = "host_not_allowed"
+
+
+class ConfigurationError(HuajiaError):
+    """The settings cannot work (found at start-up, before anything is served)."""
+
+    code = "configuration_error"
 
 
 class GenerationCanceled(HuajiaError):

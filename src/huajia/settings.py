@@ -19,6 +19,7 @@ from pydantic_settings import (
 from huajia.engine.models import ModelSpec, builtin_models
 
 OffloadMode = Literal["none", "model", "sequential", "auto"]
+AuthMode = Literal["auto", "keys", "open-local"]
 DeviceName = Literal["auto", "cuda", "cpu", "mps"]
 
 
@@ -58,6 +59,33 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(None, description="Default: SQLite in data_dir.")
     host: str = "127.0.0.1"
     port: int = 8000
+    auth: AuthMode = Field(
+        "auto",
+        description="keys: every call needs an API key. open-local: callers on this machine "
+        "need none. auto: open-local until the first key is created, keys from then on.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks of reverse proxies whose X-Forwarded-* are believed.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host header values answered (default: loopback names, public_url's host "
+        "and the listening address); '*' answers any.",
+    )
+    max_json_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest JSON request body (413 beyond, before parsing)."
+    )
+    max_upload_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="Largest upload body (images, masks, batches)."
+    )
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="A client must send its request headers within this time."
+    )
+    keep_alive_seconds: float = Field(5.0, gt=0, description="Idle keep-alive connections close.")
+    max_streams_per_key: int = Field(
+        16, ge=1, description="Concurrent event streams (SSE) one API key may hold open."
+    )
     queue_max: int = Field(1000, ge=1, description="Pending tasks beyond this answer 429.")
     lease_seconds: float = Field(
         30.0, gt=0, description="A task whose worker stops renewing for this long runs again."
@@ -84,7 +112,16 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(
         None, description="Signs webhooks (HMAC-SHA256); requests may set webhook_url once set."
     )
-    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="Deadline for one delivery, connect to last byte."
+    )
+    webhook_concurrency: int = Field(8, ge=1, description="Deliveries in flight at once.")
+    webhook_allow_http: bool = Field(False, description="Allow http:// (not only https://).")
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names, addresses or networks a webhook may reach although they are "
+        "loopback, private or link-local (e.g. cms.internal or 10.0.0.0/8).",
+    )
     webhook_max_attempts: int = Field(8, ge=1)
     webhook_retry_seconds: float = Field(10.0, gt=0, description="First retry; doubles after.")
     presets_file: Path | None = None

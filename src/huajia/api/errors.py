@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from huajia.api.schemas import ErrorBody
-from huajia.errors import HuajiaError, QueueFull, QuotaExceeded
+from huajia.errors import HuajiaError, LimitReached
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 async def _huajia_error(_request: Request, error: HuajiaError) -> JSONResponse:
     headers = {}
-    if isinstance(error, QueueFull | QuotaExceeded):
+    if isinstance(error, LimitReached):
         headers["Retry-After"] = str(error.retry_after)
     if error.status >= 500:
         log.error("%s: %s", error.code, error.message)
