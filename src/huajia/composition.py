@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from huajia.api.deps import Services
+from huajia.auth.gate import AuthGate
 from huajia.engine.models import resolve_model
 from huajia.engine.tokens import PromptMeter
 from huajia.errors import InvalidRequest
@@ -75,4 +76,5 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
         blobs=image_store(settings),
         generation=generation,
         presets=presets,
+        auth=AuthGate(settings.auth, store.keys),
     )

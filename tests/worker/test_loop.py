@@ -46,13 +46,13 @@ class BrokenDisk(LocalBlobStore):
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         if self.room <= 0:
-            raise OSError(28, "No space left on device")
+            raise OSError(28, "No space left on device", str(self.root / key))
         self.room -= 1
         super().put(key, data, content_type)
 
 
 def test_a_storage_failure_fails_that_task_and_the_worker_goes_on(
-    store: TaskStore, tiny_engine: ZImageEngine, tmp_path: Path
+    store: TaskStore, tiny_engine: ZImageEngine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     disk = BrokenDisk(tmp_path / "images", room=0)
     worker = Worker(store, tiny_engine, disk, "worker-1", LEASE, batch_max_images=1)
@@ -61,7 +61,10 @@ def test_a_storage_failure_fails_that_task_and_the_worker_goes_on(
     failed = store.get(doomed)
     assert failed.state is TaskState.FAILED
     assert failed.error_code == "storage_failed"
-    assert "No space left" in (failed.error_message or "")
+    shown = failed.error_message or ""
+    assert "could not be stored" in shown
+    assert str(tmp_path) not in shown and "No space left" not in shown, "no server internals"
+    assert "No space left" in caplog.text, "the operator's log has the reason"
     disk.room = 10
     fine = queue(store, tiny_engine, prompt="a second kite")
     assert worker.run_once()

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from huajia.auth.keys import Principal, hash_key
+from huajia.auth.gate import FORWARDING_HEADERS, AuthGate, Caller
+from huajia.auth.keys import Principal
 from huajia.auth.policy import parse_credentials
 from huajia.errors import Unauthorized
 from huajia.generation.service import GenerationService
@@ -15,8 +17,6 @@ from huajia.jobs.store import TaskStore
 from huajia.presets.catalog import PresetCatalog
 from huajia.settings import Settings
 from huajia.storage.base import BlobStore
-
-LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost", "testclient"})
 
 
 @dataclass
@@ -28,6 +28,7 @@ class Services:
     blobs: BlobStore
     generation: GenerationService
     presets: PresetCatalog
+    auth: AuthGate
 
 
 def get_services(request: Request) -> Services:
@@ -37,35 +38,43 @@ def get_services(request: Request) -> Services:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
+# Declared for the OpenAPI document (and its "Authorize" button); the headers themselves are
+# read below, so a malformed Authorization header gets a clear 401 rather than being ignored.
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
+
 
 def current_principal(
     request: Request,
     services: ServicesDep,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
+    _bearer_doc: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    _key_doc: Annotated[str | None, Security(_api_key)],
 ) -> Principal:
-    """The caller: its API key once any key exists; localhost only while none does."""
-    secret = parse_credentials(authorization, x_api_key)
-    store = services.store
-    if not store.keys.list():
-        # No keys yet: the service is open to this machine only, whatever a client sends
-        # (OpenAI SDKs insist on sending some key).
-        host = request.client.host if request.client else ""
-        if host not in LOCAL_HOSTS:
-            raise Unauthorized(
-                "no API keys exist yet, so only localhost may call this server; "
-                "create one with 'huajia keys create NAME --role editor'"
-            )
-        return Principal.local()
-    if secret is None:
-        raise Unauthorized(
-            "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
-        )
-    key = store.keys.find_by_hash(hash_key(secret))
-    if key is None or not key.active:
-        raise Unauthorized("this API key is not valid (revoked or mistyped)")
-    store.keys.touch(key.id)
-    return Principal(key_id=key.id, name=key.name, role=key.role)
+    """The caller: the holder of a valid API key, or (open-local) a caller on this machine."""
+    headers = request.headers
+    caller = Caller(
+        peer=request.client.host if request.client else None,
+        host_header=headers.get("host"),
+        forwarded=any(name in headers for name in FORWARDING_HEADERS),
+        secret=parse_credentials(headers.get("authorization"), headers.get("x-api-key")),
+    )
+    return services.auth.principal(caller)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def optional_principal(
+    request: Request,
+    services: ServicesDep,
+    _bearer_doc: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    _key_doc: Annotated[str | None, Security(_api_key)],
+) -> Principal | None:
+    """The caller if it proves who it is, else None (for routes anyone may call)."""
+    try:
+        return current_principal(request, services, _bearer_doc, _key_doc)
+    except Unauthorized:
+        return None
+
+
+OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]

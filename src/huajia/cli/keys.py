@@ -17,15 +17,18 @@ def create(
     role: Annotated[str, typer.Option(help="editor or admin.")] = "editor",
 ) -> None:
     """Create a key and print it once: it cannot be shown again."""
+    from huajia.auth.gate import remember_keys_exist
     from huajia.auth.keys import Role, generate_key, hash_key
     from huajia.composition import open_task_store
 
     with one_line_errors():
         if role not in {r.value for r in Role}:
             raise typer.BadParameter("role must be editor or admin", param_hint="--role")
-        store = open_task_store(load_settings())
+        settings = load_settings()
+        store = open_task_store(settings)
         secret, prefix = generate_key()
         record = store.keys.create(name, Role(role), hash_key(secret), prefix)
+        remember_keys_exist(settings.data_dir)
         store.audit("cli", "huajia keys", "key.create", record.id, {"name": name, "role": role})
         store.close()
     typer.echo(secret)

@@ -20,12 +20,11 @@ from huajia.errors import (
     IdempotencyKeyReused,
     InvalidRequest,
     PromptTooLong,
-    QueueFull,
-    QuotaExceeded,
     TaskNotFound,
     UnknownModel,
 )
 from huajia.generation.cache import cache_key
+from huajia.jobs.admission import Admission, Quota
 from huajia.jobs.model import NewImage, NewTask, Priority, Task
 from huajia.jobs.store import TaskStore
 from huajia.presets.catalog import PresetCatalog
@@ -77,7 +76,7 @@ class GenerationService:
             )
         resolved = self._resolve(body)
         request = _stored_request(body, resolved, self.model.spec.name)
-        key = self._cache_key(body, resolved)
+        key = self._cache_key(who, body, resolved)
         new = NewTask(
             owner=who.key_id, priority=priority, request=request,
             idempotency_key=idempotency_key, cache_key=key, max_attempts=self.max_attempts,
@@ -93,13 +92,7 @@ class GenerationService:
             task = self.store.create_completed(new, _copies(cached))
             self._audit(who, "task.create", task, cached=True)
             return Submitted(task, created=True)
-        self._check_quota(who, resolved.n)
-        if self.store.pending_count() >= self.queue_max:
-            raise QueueFull(
-                f"the queue is full ({self.queue_max} tasks waiting); retry in a little while",
-                retry_after=10,
-            )
-        task = self.store.create(new)
+        task = self.store.create(new, self._admission(who))
         if idempotency_key is not None and task.request != request:
             # A concurrent request with the same Idempotency-Key won the insert.
             return Submitted(_same_request(task, request, idempotency_key), created=False)
@@ -126,19 +119,12 @@ class GenerationService:
         facts = {"num_images": task.image_count, "priority": task.priority.value, **detail}
         self.store.audit(who.key_id, who.name, action, task.id, facts)
 
-    def _check_quota(self, who: Principal, wanted: int) -> None:
-        """Editors share the GPU: a key may request so many images per 24 hours."""
-        limit = self.daily_image_quota
-        if limit is None or who.is_admin:
-            return
-        since = datetime.now(UTC) - QUOTA_WINDOW
-        used = self.store.images_requested_since(who.key_id, since)
-        if used + wanted > limit:
-            raise QuotaExceeded(
-                f"this key has requested {used} of its {limit} images in the last 24 hours; "
-                f"{max(0, limit - used)} more may be requested now",
-                retry_after=3600,
-            )
+    def _admission(self, who: Principal) -> Admission:
+        """The queue limit, and the editor's daily image quota (admins have none)."""
+        quota = None
+        if self.daily_image_quota is not None and not who.is_admin:
+            quota = Quota(self.daily_image_quota, datetime.now(UTC) - QUOTA_WINDOW)
+        return Admission(queue_max=self.queue_max, quota=quota)
 
     def _check_model(self, name: str | None) -> None:
         served = self.model.spec.name
@@ -200,11 +186,17 @@ class GenerationService:
         canonical = json.dumps(material, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
-    def _cache_key(self, body: GenerateRequest, resolved: ResolvedRequest) -> str | None:
+    def _cache_key(self, who: Principal, body: GenerateRequest, resolved: ResolvedRequest
+                   ) -> str | None:  # fmt: skip
         if body.seed is None:
             return None  # random seeds are never served from the cache
         loras = {ref.name: self.model.lora_ids[ref.name] for ref in resolved.loras}
-        material = {**resolved_dict(resolved), "lora_files": loras}
+        shared = body.style_preset is not None and self.presets.get(body.style_preset).shared_cache
+        material = {
+            **resolved_dict(resolved),
+            "lora_files": loras,
+            "owner": None if shared else who.key_id,
+        }
         return cache_key(
             material, self.model.model_id, self.model.weights_id, body.style_preset,
             body.output_format,

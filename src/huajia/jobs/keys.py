@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, exists, insert, select, update
 
 from huajia.errors import InvalidRequest, NotFound
 from huajia.jobs.database import transaction
@@ -68,6 +68,10 @@ class SqlApiKeyStore(ApiKeyStore):
                 .where(api_keys.c.id == key_id)
                 .values(last_used_at=when or self.clock())
             )
+
+    def ever_created(self) -> bool:
+        with transaction(self.engine, write=False) as connection:
+            return connection.execute(select(exists().select_from(api_keys))).scalar_one()
 
     def _get(self, key_id: str) -> ApiKey:
         with transaction(self.engine, write=False) as connection:

@@ -17,18 +17,17 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
-    and_,
     delete,
     func,
     insert,
-    or_,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 
 from huajia.errors import NotFound, TaskNotFound
-from huajia.jobs import queue
+from huajia.jobs import admission, queue
+from huajia.jobs.admission import Admission
 from huajia.jobs.database import connect, migrate, transaction
 from huajia.jobs.filters import gallery_filters, task_filters
 from huajia.jobs.keys import SqlApiKeyStore
@@ -85,19 +84,22 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
 
     # Submitting and reading
 
-    def create(self, new: NewTask) -> Task:
+    def create(self, new: NewTask, limits: Admission | None = None) -> Task:
         values = task_values(new, TaskState.PENDING, self.clock())
-        return self._insert_once(new, values, [])
+        return self._insert_once(new, values, [], limits)
 
     def create_completed(self, new: NewTask, images: builtins.list[NewImage]) -> Task:
         values = task_values(new, TaskState.COMPLETED, self.clock())
         return self._insert_once(new, values, images)
 
     def _insert_once(
-        self, new: NewTask, values: dict[str, Any], new_images: Sequence[NewImage]
-    ) -> Task:
+        self, new: NewTask, values: dict[str, Any], new_images: Sequence[NewImage],
+        limits: Admission | None = None,
+    ) -> Task:  # fmt: skip
         try:
             with self._write() as connection:
+                if limits is not None:
+                    admission.admit(connection, limits, new.owner, new.image_count)
                 connection.execute(insert(tasks).values(values))
                 self._insert_images(connection, values["id"], new_images, values["created_at"])
         except IntegrityError:
@@ -146,23 +148,12 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             return self._load(connection, page), total
 
     def pending_count(self) -> int:
-        query = select(func.count()).select_from(tasks).where(tasks.c.state == PENDING)
         with self._read() as connection:
-            count: int = connection.execute(query).scalar_one()
-        return count
+            return admission.pending_count(connection)
 
     def images_requested_since(self, owner: str, since: datetime) -> int:
-        # Failed and canceled tasks, and cache hits (never run: attempts 0), cost no GPU time.
-        costly = or_(
-            tasks.c.state.in_([PENDING, PROCESSING]),
-            and_(tasks.c.state == TaskState.COMPLETED.value, tasks.c.attempts > 0),
-        )
-        query = select(func.coalesce(func.sum(tasks.c.image_count), 0)).where(
-            tasks.c.owner == owner, tasks.c.created_at >= since, costly
-        )
         with self._read() as connection:
-            count: int = connection.execute(query).scalar_one()
-        return count
+            return admission.images_requested_since(connection, owner, since)
 
     def queue_positions(self, task_ids: Collection[str]) -> dict[str, int]:
         if not task_ids:

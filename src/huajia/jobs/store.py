@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from huajia.jobs.admission import Admission
 from huajia.jobs.model import (
     ApiKey,
     AuditEvent,
@@ -58,6 +59,10 @@ class ApiKeyStore(ABC):
     def touch(self, key_id: str, when: datetime | None = None) -> None:
         """Record that the key was just used."""
 
+    @abstractmethod
+    def ever_created(self) -> bool:
+        """Whether any key was ever created here (revoked keys count)."""
+
 
 class TaskStore(ABC):
     """Tasks, their leases and their image records."""
@@ -70,8 +75,11 @@ class TaskStore(ABC):
     # Submitting and reading
 
     @abstractmethod
-    def create(self, new: NewTask) -> Task:
-        """Queue a pending task; an (owner, idempotency key) seen before returns that task."""
+    def create(self, new: NewTask, limits: Admission | None = None) -> Task:
+        """Queue a pending task; an (owner, idempotency key) seen before returns that task.
+
+        `limits` are checked in the same transaction as the insert (QueueFull, QuotaExceeded).
+        """
 
     @abstractmethod
     def create_completed(self, new: NewTask, images: list[NewImage]) -> Task:

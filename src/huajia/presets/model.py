@@ -45,6 +45,9 @@ class StylePreset(_Strict):
     defaults: PresetDefaults = PresetDefaults()
     lora: PresetName | None = None
     lora_weight: Annotated[float, Field(ge=-4.0, le=4.0)] = 1.0
+    # Cached results are private to the key that made them (a hit would reveal another
+    # editor's prompt); a house style whose images everyone may reuse says so here.
+    shared_cache: bool = False
 
     @field_validator("prompt_template")
     @classmethod

@@ -24,6 +24,13 @@ from huajia.storage.base import BlobStore, new_image_key, thumbnail_key
 
 log = logging.getLogger(__name__)
 
+# What a client reads about a failure we did not foresee: the details (paths, bucket names,
+# exception text) go to the worker's log, never into the task record.
+GENERATION_FAILED = "generation failed unexpectedly; the operator finds the details in the log"
+STORAGE_FAILED = (
+    "the images were generated but could not be stored; the operator finds the details in the log"
+)
+
 
 class Engine(Protocol):
     """What the loop needs of an engine (ZImageEngine in production)."""
@@ -175,18 +182,16 @@ class Worker:
             self.store.finish_canceled(*held)
         elif isinstance(outcome, HuajiaError):
             self.store.fail(*held, outcome.code, outcome.message)
-        elif isinstance(outcome, Exception):
-            message = f"generation failed: {type(outcome).__name__}: {outcome}"
-            self.store.fail(*held, "generation_failed", message)
+        elif isinstance(outcome, Exception):  # logged with its traceback in _generate
+            self.store.fail(*held, "generation_failed", GENERATION_FAILED)
         else:
             try:
                 self._store_images(task, outcome)
             except LeaseLost:
                 raise
-            except Exception as error:  # a full disk or a bucket outage fails this task only
+            except Exception:  # a full disk or a bucket outage fails this task only
                 log.exception("task %s: could not store its images", task.id)
-                message = f"could not store the images: {type(error).__name__}: {error}"
-                self.store.fail(*held, "storage_failed", message)
+                self.store.fail(*held, "storage_failed", STORAGE_FAILED)
 
     def _store_images(self, task: Task, result: GenerationResult) -> None:
         fmt = str(task.request.get("output_format", "png"))

@@ -9,12 +9,16 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+FIRST_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 30.0
+# A worker that ran this long before exiting was healthy: its restart waits start over.
+HEALTHY_AFTER_S = 60.0
 
 
 def _die_with_parent() -> None:
@@ -29,8 +33,11 @@ def _die_with_parent() -> None:
 class WorkerSupervisor:
     """Starts one `huajia worker` and restarts it with back-off whenever it exits."""
 
-    def __init__(self, args: list[str], extra_env: Mapping[str, str] | None = None) -> None:
-        self._command = [sys.executable, "-m", "huajia", "worker", *args]
+    def __init__(self, args: list[str], extra_env: Mapping[str, str] | None = None,
+                 command: list[str] | None = None, healthy_after_s: float = HEALTHY_AFTER_S
+                 ) -> None:  # fmt: skip
+        self._command = command or [sys.executable, "-m", "huajia", "worker", *args]
+        self.healthy_after_s = healthy_after_s
         # The child inherits this process's environment, plus e.g. its CUDA_VISIBLE_DEVICES.
         self._env = {**os.environ, **extra_env} if extra_env else None
         self._stopping = threading.Event()
@@ -39,6 +46,7 @@ class WorkerSupervisor:
             target=self._supervise, name="worker-supervisor", daemon=True
         )
         self.restarts = 0
+        self.last_backoff_s = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -48,16 +56,20 @@ class WorkerSupervisor:
         return self._process.pid if self._process else None
 
     def _supervise(self) -> None:
-        backoff = 0.5
+        backoff = FIRST_BACKOFF_S
         while not self._stopping.is_set():
+            started = time.monotonic()
             self._process = subprocess.Popen(
                 self._command, env=self._env, preexec_fn=_die_with_parent
             )
             code = self._process.wait()
             if self._stopping.is_set():
                 return
+            if time.monotonic() - started >= self.healthy_after_s:
+                backoff = FIRST_BACKOFF_S  # it ran fine for a while: a fresh failure, not a loop
             self.restarts += 1
             log.error("worker exited with status %s; restarting in %.1fs", code, backoff)
+            self.last_backoff_s = backoff
             self._stopping.wait(backoff)
             backoff = min(MAX_BACKOFF_S, backoff * 2)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from fastapi import APIRouter
@@ -9,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from huajia import __version__
-from huajia.api.deps import PrincipalDep, Services, ServicesDep
+from huajia.api.deps import OptionalPrincipalDep, PrincipalDep, Services, ServicesDep
 from huajia.api.metrics import render_metrics
 from huajia.api.schemas import Health
 from huajia.auth.policy import require_admin
@@ -68,14 +69,19 @@ PUBLIC_ENGINE_FIELDS = frozenset(
 
 
 def _public(worker: dict[str, Any]) -> dict[str, Any]:
+    """No host name, process id or file path: the worker id becomes an opaque label."""
     engine = worker.get("engine") or {}
     shown = {key: value for key, value in engine.items() if key in PUBLIC_ENGINE_FIELDS}
-    return {**worker, "engine": shown}
+    label = hashlib.sha256(str(worker.get("worker_id")).encode()).hexdigest()[:12]
+    return {**worker, "worker_id": label, "engine": shown}
 
 
-def health_of(services: Services) -> Health:
+def health_of(services: Services, full: bool = False) -> Health:
+    """The service's state; `full` (admins) keeps worker ids and engine details."""
     stats = services.store.stats()
-    workers = [_public(worker) for worker in services.store.live_workers()]
+    workers = services.store.live_workers()
+    if not full:
+        workers = [_public(worker) for worker in workers]
     loaded = [w for w in workers if w.get("state") == "ready" or w.get("state") == "busy"]
     engine: dict[str, Any] = loaded[0].get("engine", {}) if loaded else {}
     return Health(
@@ -88,15 +94,19 @@ def health_of(services: Services) -> Health:
         queue_depth=int(stats["pending"]),
         active_tasks=int(stats["processing"]),
         workers=workers,
-        auth_required=bool(services.store.keys.list()),
+        auth_required=services.auth.keys_required(),
         version=__version__,
     )
 
 
 @router.get("/api/v1/health", operation_id="health", response_model=Health)
-async def health(services: ServicesDep) -> Health:
-    """Always answers while the API runs; `model_loaded` says whether a worker is ready."""
-    return await run_in_threadpool(health_of, services)
+async def health(services: ServicesDep, who: OptionalPrincipalDep) -> Health:
+    """Always answers while the API runs; `model_loaded` says whether a worker is ready.
+
+    Anyone may ask; an admin key also gets worker ids and engine details.
+    """
+    full = who is not None and who.is_admin
+    return await run_in_threadpool(health_of, services, full)
 
 
 @router.get("/api/v1/ready", operation_id="ready")
