@@ -13,6 +13,7 @@ from huajia.generation.cache import model_identity, weights_identity
 from huajia.generation.service import GenerationService, ServedModel
 from huajia.jobs import open_store
 from huajia.jobs.store import TaskStore
+from huajia.outbound import OutboundPolicy
 from huajia.presets.catalog import load_presets
 from huajia.settings import Settings
 from huajia.storage.base import BlobStore
@@ -67,7 +68,7 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
         presets=presets,
         queue_max=settings.queue_max,
         max_attempts=settings.max_attempts,
-        webhooks=settings.webhook_secret is not None,
+        webhooks=OutboundPolicy.for_webhooks(settings) if settings.webhook_secret else None,
         daily_image_quota=settings.daily_image_quota,
     )
     return Services(

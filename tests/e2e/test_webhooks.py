@@ -63,7 +63,13 @@ def receiver() -> Iterator[Receiver]:
 def test_a_signed_webhook_arrives_and_a_failed_delivery_is_retried(
     tiny_model_dir: Path, tmp_path: Path, receiver: Receiver
 ) -> None:
-    env = {"HUAJIA_WEBHOOK_SECRET": SECRET, "HUAJIA_WEBHOOK_RETRY_SECONDS": "0.3"}
+    env = {
+        "HUAJIA_WEBHOOK_SECRET": SECRET,
+        "HUAJIA_WEBHOOK_RETRY_SECONDS": "0.3",
+        # The receiver is on loopback over plain http: both need the operator's consent.
+        "HUAJIA_WEBHOOK_ALLOWED_HOSTS": '["127.0.0.1"]',
+        "HUAJIA_WEBHOOK_ALLOW_HTTP": "true",
+    }
     server = start_huajia(tmp_path / "data", tiny_model_dir, env)
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
@@ -91,5 +97,23 @@ def test_a_signed_webhook_arrives_and_a_failed_delivery_is_retried(
                 assert httpx.get(url).status_code == 200
             time.sleep(1)
             assert len(receiver.received) == 2, "an accepted delivery is not sent again"
+    finally:
+        server.stop()
+
+
+def test_a_webhook_to_loopback_is_refused_at_submission_and_nothing_is_queued(
+    tiny_model_dir: Path, tmp_path: Path, receiver: Receiver
+) -> None:
+    env = {"HUAJIA_WEBHOOK_SECRET": SECRET, "HUAJIA_WEBHOOK_ALLOW_HTTP": "true"}
+    server = start_huajia(tmp_path / "data", tiny_model_dir, env, ["--no-worker"])
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            for url in (receiver.url, f"{server.url}/api/v1/generate", "http://2130706433/"):
+                body = {"prompt": "a lighthouse at dusk", "webhook_url": url}
+                response = client.post("/api/v1/generate", json=body)
+                assert response.status_code == 422, response.text
+                assert response.json()["error"]["code"] == "url_refused"
+            assert client.get("/api/v1/tasks").json()["total"] == 0, "nothing queued"
+        assert receiver.received == []
     finally:
         server.stop()

@@ -21,3 +21,32 @@ def test_tampering_a_wrong_secret_or_a_stale_timestamp_fail() -> None:
     assert not verify(SECRET, header, BODY, now=1_764_000_000 + 301), "replayed too late"
     assert not verify(SECRET, "t=abc,v1=00", BODY)
     assert not verify(SECRET, "", BODY)
+
+
+def test_a_malformed_header_is_false_never_an_exception() -> None:
+    header = sign(SECRET, BODY, timestamp=1_764_000_000)
+    digest = header.split("v1=")[1]
+    malformed = [
+        "t=1764000000,v1=" + "é" * 64,
+        "t=1764000000,v1=" + digest[:-1] + "\u00ff",
+        "t=1764000000,v1=\udcff",
+        "t=99999999999999999999999," + "v1=" + digest,
+        "t=" + "9" * 5000 + ",v1=" + digest,
+        "t=١٧٦٤٠٠٠٠٠٠,v1=" + digest,  # digits of another script
+        "t=-1764000000,v1=" + digest,
+        "t=1764000000",
+        "v1=" + digest,
+        "t=1764000000,v1=",
+        "t=1764000000,t=1764000000,v1=" + digest,
+        "t=1764000000,v1=" + digest.upper(),
+        ",,,,=,=",
+        "x" * 100_000,
+    ]
+    for value in malformed:
+        assert verify(SECRET, value, BODY, now=1_764_000_010) is False, value[:40]
+
+
+def test_one_of_several_v1_signatures_may_match() -> None:
+    header = sign(SECRET, BODY, timestamp=1_764_000_000)
+    rotated = header.replace("v1=", "v1=" + "0" * 64 + ",v1=")
+    assert verify(SECRET, rotated, BODY, now=1_764_000_010)

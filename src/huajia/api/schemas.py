@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
 
 
 def no_control_characters(value: str) -> str:
@@ -59,8 +59,10 @@ class GenerateRequest(BaseModel):
     priority: PriorityName = "normal"
     output_format: OutputFormat = "png"
     loras: list[LoraIn] = Field(default_factory=list, max_length=8)
-    webhook_url: AnyHttpUrl | None = Field(
-        None, description="Gets a signed POST when the task ends (see the README)."
+    webhook_url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)] | None = Field(
+        None,
+        description="Gets a signed POST when the task ends (see the README): https, and not "
+        "a loopback, private or link-local address unless the operator allows it.",
     )
 
 
@@ -160,6 +162,13 @@ class FavouriteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     favourite: bool
+
+
+class Readiness(BaseModel):
+    """GET /api/v1/ready: 200 once a worker has loaded the model, 503 with the same body before."""
+
+    ready: bool
+    model: str
 
 
 class Health(BaseModel):

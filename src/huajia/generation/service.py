@@ -27,6 +27,7 @@ from huajia.generation.cache import cache_key
 from huajia.jobs.admission import Admission, Quota
 from huajia.jobs.model import NewImage, NewTask, Priority, Task
 from huajia.jobs.store import TaskStore
+from huajia.outbound import OutboundPolicy, check_webhook_target
 from huajia.presets.catalog import PresetCatalog
 
 QUOTA_WINDOW = timedelta(hours=24)
@@ -53,7 +54,7 @@ class GenerationService:
     """Validates, records and answers; the worker does the rest."""
 
     def __init__(self, store: TaskStore, model: ServedModel, presets: PresetCatalog,
-                 queue_max: int, max_attempts: int, webhooks: bool = False,
+                 queue_max: int, max_attempts: int, webhooks: OutboundPolicy | None = None,
                  daily_image_quota: int | None = None) -> None:  # fmt: skip
         self.store = store
         self.model = model
@@ -70,10 +71,8 @@ class GenerationService:
         priority = Priority(body.priority)
         check_priority(who, priority.value)
         self._check_model(body.model)
-        if body.webhook_url is not None and not self.webhooks:
-            raise InvalidRequest(
-                "webhook_url needs webhooks switched on: the operator sets HUAJIA_WEBHOOK_SECRET"
-            )
+        if body.webhook_url is not None:
+            self._check_webhook(str(body.webhook_url))
         resolved = self._resolve(body)
         request = _stored_request(body, resolved, self.model.spec.name)
         key = self._cache_key(who, body, resolved)
@@ -118,6 +117,13 @@ class GenerationService:
         """Who did what to which task (never the prompt: it may be confidential)."""
         facts = {"num_images": task.image_count, "priority": task.priority.value, **detail}
         self.store.audit(who.key_id, who.name, action, task.id, facts)
+
+    def _check_webhook(self, url: str) -> None:
+        if self.webhooks is None:
+            raise InvalidRequest(
+                "webhook_url needs webhooks switched on: the operator sets HUAJIA_WEBHOOK_SECRET"
+            )
+        check_webhook_target(url, self.webhooks)
 
     def _admission(self, who: Principal) -> Admission:
         """The queue limit, and the editor's daily image quota (admins have none)."""

@@ -3,12 +3,17 @@
 Runs inside each API process (never the worker, which keeps the GPU busy); the store hands
 each due delivery to one sender at a time, and nothing is lost across restarts because the
 store, not memory, knows what is still owed.
+
+A receiver chosen by whoever submitted the task is not trusted: every delivery is its own
+asyncio task with a deadline from connect to answer, at most `concurrency` are in flight, a slot
+is claimed only when free (a slow receiver never holds up another), the address is checked
+again at connection time (`huajia.outbound`), and any failure counts as an attempt. What the
+submitter sees of a failure is a fixed phrase; the details go to the server log only.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 
@@ -17,48 +22,128 @@ from fastapi.concurrency import run_in_threadpool
 
 from huajia import __version__
 from huajia.api.presenters import task_record
+from huajia.errors import ConfigurationError, UrlRefused
 from huajia.jobs.model import Task
 from huajia.jobs.store import TaskStore
+from huajia.outbound import OutboundPolicy, check_url, guarded_client
+from huajia.settings import Settings
 from huajia.webhooks.signing import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
 
 MAX_RETRY_S = 3600.0
+NOT_ALLOWED = "receiver address not allowed"
+TOO_SLOW = "receiver too slow"
+UNREACHABLE = "receiver unreachable"
 
 
 class WebhookDispatcher:
-    def __init__(self, store: TaskStore, secret: str, public_url: str, *, timeout_s: float,
-                 max_attempts: int, retry_s: float, poll_s: float = 0.5) -> None:  # fmt: skip
+    def __init__(self, store: TaskStore, secret: str, public_url: str, *, policy: OutboundPolicy,
+                 timeout_s: float, max_attempts: int, retry_s: float, concurrency: int = 8,
+                 poll_s: float = 0.5, transport: httpx.AsyncBaseTransport | None = None,
+                 ) -> None:  # fmt: skip
         self._store = store
         self._secret = secret
         self._public_url = public_url.rstrip("/")
+        self._policy = policy
         self._timeout_s = timeout_s
         self._max_attempts = max_attempts
         self._retry_s = retry_s
+        self._concurrency = concurrency
         self._poll_s = poll_s
+        self._transport = transport  # tests stand in for the network; None: the guarded one
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def from_settings(cls, store: TaskStore, settings: Settings) -> WebhookDispatcher:
+        """The dispatcher the webhook_* settings describe (webhook_secret must be set)."""
+        if settings.webhook_secret is None:
+            raise ConfigurationError("webhooks need HUAJIA_WEBHOOK_SECRET")
+        return cls(
+            store,
+            settings.webhook_secret.get_secret_value(),
+            settings.base_url(),
+            policy=OutboundPolicy.for_webhooks(settings),
+            timeout_s=settings.webhook_timeout_seconds,
+            max_attempts=settings.webhook_max_attempts,
+            retry_s=settings.webhook_retry_seconds,
+            concurrency=settings.webhook_concurrency,
+        )
 
     def __repr__(self) -> str:  # the secret stays out of logs and tracebacks
         return f"WebhookDispatcher(public_url={self._public_url!r})"
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with httpx.AsyncClient(timeout=self._timeout_s, follow_redirects=False) as client:
-            while not stop.is_set():
-                try:
-                    sent = await self.deliver_due(client)
-                except Exception:  # a database hiccup must not end deliveries for good
-                    log.exception("webhook dispatch failed; trying again")
-                    sent = 0
-                if not sent:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), self._poll_s)
+        """Deliver until `stop`; deliveries still in flight then are dropped, and sent again
+        once their claim expires."""
+        async with guarded_client(self._policy, self._timeout_s, self._transport) as client:
+            try:
+                while not stop.is_set():
+                    if not await self._start_due(client):
+                        await self._pause(stop)
+            finally:
+                for delivery in self._in_flight:
+                    delivery.cancel()
+                await asyncio.gather(*self._in_flight, return_exceptions=True)
 
-    async def deliver_due(self, client: httpx.AsyncClient) -> int:
+    async def _start_due(self, client: httpx.AsyncClient) -> int:
+        """Claim as many due deliveries as there are free slots, each started on its own."""
+        free = self._concurrency - len(self._in_flight)
+        if free <= 0:
+            return 0
+        # The claim outlives the deadline, so no other sender takes a delivery still running.
         hold = self._timeout_s * 2 + 5
-        due = await run_in_threadpool(self._store.claim_due_webhooks, hold, self._max_attempts)
-        await asyncio.gather(*(self._deliver(client, task) for task in due))
+        try:
+            due = await run_in_threadpool(
+                self._store.claim_due_webhooks, hold, self._max_attempts, free
+            )
+        except Exception:  # a database hiccup must not end deliveries for good
+            log.exception("claiming due webhooks failed; trying again")
+            return 0
+        for task in due:
+            delivery = asyncio.create_task(self._deliver(client, task), name=f"webhook-{task.id}")
+            self._in_flight.add(delivery)
+            delivery.add_done_callback(self._in_flight.discard)
         return len(due)
 
+    async def _pause(self, stop: asyncio.Event) -> None:
+        """Wait for `stop`, a freed slot or the next poll, whichever comes first."""
+        stopped = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait(
+                {stopped, *self._in_flight},
+                timeout=self._poll_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            stopped.cancel()
+
     async def _deliver(self, client: httpx.AsyncClient, task: Task) -> None:
+        error = await self._attempt(client, task)
+        try:
+            await run_in_threadpool(
+                self._store.record_webhook, task.id, error, self._retry_in(task)
+            )
+        except Exception:  # the claim expires and the delivery is tried again
+            log.exception("recording the webhook outcome of task %s failed", task.id)
+
+    async def _attempt(self, client: httpx.AsyncClient, task: Task) -> str | None:
+        """None if the receiver accepted, else the reason the submitter is shown."""
+        try:
+            check_url(task.webhook_url or "", self._policy, label="webhook_url")
+            async with asyncio.timeout(self._timeout_s):
+                status = await self._post(client, task)
+        except UrlRefused as refused:
+            return self._failed(task, NOT_ALLOWED, refused)
+        except (TimeoutError, httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout) as slow:
+            return self._failed(task, TOO_SLOW, slow)
+        except Exception as failure:  # whatever a receiver or its URL provokes is one attempt
+            return self._failed(task, UNREACHABLE, failure)
+        if 200 <= status < 300:
+            return None
+        return self._failed(task, f"receiver answered HTTP {status}", None)
+
+    async def _post(self, client: httpx.AsyncClient, task: Task) -> int:
         body = json.dumps(self.payload(task), ensure_ascii=False, separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
@@ -67,16 +152,15 @@ class WebhookDispatcher:
             "Huajia-Delivery": f"{task.id}-{task.webhook_attempts + 1}",
             SIGNATURE_HEADER: sign(self._secret, body),
         }
-        error = None
-        try:
-            response = await client.post(task.webhook_url or "", content=body, headers=headers)
-            if not 200 <= response.status_code < 300:
-                error = f"HTTP {response.status_code}"
-        except httpx.HTTPError as failure:
-            error = f"{type(failure).__name__}: {failure}"
-        await run_in_threadpool(self._store.record_webhook, task.id, error, self._retry_in(task))
-        if error:
-            log.warning("webhook for task %s failed (%s)", task.id, error)
+        # Only the status counts: the body is never read, so a receiver cannot make us store it.
+        url = task.webhook_url or ""
+        async with client.stream("POST", url, content=body, headers=headers) as response:
+            return response.status_code
+
+    def _failed(self, task: Task, reason: str, cause: BaseException | None) -> str:
+        detail = f"{type(cause).__name__}: {cause}" if cause is not None else "-"
+        log.warning("webhook for task %s failed: %s (%s)", task.id, reason, detail)
+        return reason
 
     def _retry_in(self, task: Task) -> float | None:
         if task.webhook_attempts + 1 >= self._max_attempts:

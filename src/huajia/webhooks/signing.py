@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 
 SIGNATURE_HEADER = "Huajia-Signature"
 DEFAULT_TOLERANCE_S = 300
+MAX_HEADER_CHARS = 1000
+# ASCII only: \d and int() would also take other scripts' digits.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}", re.ASCII)
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}", re.ASCII)
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
@@ -23,17 +28,32 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
 
 def verify(secret: str, header: str, body: bytes, tolerance_s: int = DEFAULT_TOLERANCE_S,
            now: int | None = None) -> bool:  # fmt: skip
-    """Whether `header` signs `body` with `secret` within `tolerance_s` of now."""
-    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    try:
-        moment = int(fields["t"])
-        given = fields["v1"]
-    except (KeyError, ValueError):
+    """Whether `header` signs `body` with `secret` within `tolerance_s` of now.
+
+    Any malformed header is simply not a valid signature: this never raises on what a sender put
+    in the header, however odd (non-ASCII, huge numbers, missing or repeated parts).
+    """
+    parsed = _parse(header)
+    if parsed is None:
         return False
+    moment, given = parsed
     current = int(time.time()) if now is None else now
     if abs(current - moment) > tolerance_s:
         return False
-    return hmac.compare_digest(given, _digest(secret, moment, body))
+    expected = _digest(secret, moment, body)
+    return any(hmac.compare_digest(each, expected) for each in given)
+
+
+def _parse(header: object) -> tuple[int, list[str]] | None:
+    """The timestamp and the v1 signatures of a well-formed header, else None."""
+    if not isinstance(header, str) or len(header) > MAX_HEADER_CHARS:
+        return None
+    fields = [part.strip().partition("=") for part in header.split(",")]
+    moments = [value for key, _, value in fields if key == "t"]
+    given = [value for key, _, value in fields if key == "v1" and _HEX_DIGEST.fullmatch(value)]
+    if len(moments) != 1 or not _TIMESTAMP.fullmatch(moments[0]) or not given:
+        return None
+    return int(moments[0]), given
 
 
 def _digest(secret: str, moment: int, body: bytes) -> str:

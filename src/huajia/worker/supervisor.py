@@ -46,7 +46,7 @@ class WorkerSupervisor:
             target=self._supervise, name="worker-supervisor", daemon=True
         )
         self.restarts = 0
-        self.last_backoff_s = 0.0
+        self.waits: list[float] = []  # each restart's wait, for health and tests
 
     def start(self) -> None:
         self._thread.start()
@@ -69,7 +69,7 @@ class WorkerSupervisor:
                 backoff = FIRST_BACKOFF_S  # it ran fine for a while: a fresh failure, not a loop
             self.restarts += 1
             log.error("worker exited with status %s; restarting in %.1fs", code, backoff)
-            self.last_backoff_s = backoff
+            self.waits.append(backoff)
             self._stopping.wait(backoff)
             backoff = min(MAX_BACKOFF_S, backoff * 2)
 
