@@ -8,12 +8,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from huajia import __version__
 from huajia.api.deps import Services
 from huajia.api.errors import install_error_handlers
+from huajia.api.hosts import AllowedHosts, HostCheck
+from huajia.api.limits import BodyLimitMiddleware, BodyLimits
 from huajia.api.routes import audit, events, generate, images, meta, openai, tasks
+from huajia.api.streams import StreamSlots
 from huajia.api.watch import TaskWatcher
+from huajia.settings import Settings
 from huajia.web.routes import web_router
 from huajia.webhooks.dispatcher import WebhookDispatcher
 
@@ -45,14 +50,7 @@ def _webhook_dispatcher(services: Services) -> WebhookDispatcher | None:
     settings = services.settings
     if settings.webhook_secret is None:
         return None
-    return WebhookDispatcher(
-        services.store,
-        settings.webhook_secret.get_secret_value(),
-        settings.base_url(),
-        timeout_s=settings.webhook_timeout_seconds,
-        max_attempts=settings.webhook_max_attempts,
-        retry_s=settings.webhook_retry_seconds,
-    )
+    return WebhookDispatcher.from_settings(services.store, settings)
 
 
 def create_app(services: Services) -> FastAPI:
@@ -71,6 +69,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     app.state.watcher = TaskWatcher(services.store)
+    app.state.streams = StreamSlots(services.settings.max_streams_per_key)
     install_error_handlers(app)
     if services.settings.cors_origins:
         app.add_middleware(
@@ -80,10 +79,32 @@ def create_app(services: Services) -> FastAPI:
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
             expose_headers=["Retry-After", "Location"],
         )
+    _check_hosts_and_proxies(app, services.settings)
     for module in (generate, tasks, events, images, meta, openai, audit):
         app.include_router(module.router)
     _include_web(app, services)
+    # Keep this the last middleware added: add_middleware puts each layer outside those added
+    # before it, and a body's size must be checked before anything (CORS, host and proxy
+    # checks, auth, parsing) touches the body.
+    _limit_bodies(app, services.settings)
     return app
+
+
+def _limit_bodies(app: FastAPI, settings: Settings) -> None:
+    """Body size limits and the deadline for a stalled body, as the outermost layer."""
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limits=BodyLimits.from_settings(settings),
+        stall_timeout_s=settings.header_timeout_seconds,
+    )
+
+
+def _check_hosts_and_proxies(app: FastAPI, settings: Settings) -> None:
+    """Host header check; X-Forwarded-For/-Proto believed only from `trusted_proxies`."""
+    app.state.allowed_hosts = AllowedHosts.from_settings(settings)
+    app.add_middleware(HostCheck, allowed=app.state.allowed_hosts)
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
 
 def _include_web(app: FastAPI, services: Services) -> None:

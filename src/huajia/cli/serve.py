@@ -53,10 +53,14 @@ def _serve(settings: Settings, with_worker: bool, verbose: bool) -> None:
     import uvicorn
 
     from huajia.api.app import create_app
+    from huajia.api.hosts import AllowedHosts
+    from huajia.api.http_protocol import deadline_protocol
+    from huajia.auth.gate import check_auth_at_start
     from huajia.composition import build_services
     from huajia.worker.supervisor import WorkerSupervisor
 
     services = build_services(settings)
+    check_auth_at_start(settings.auth, services.store.keys, settings.data_dir)
     spec = services.generation.model.spec
     if spec.is_random_weights:
         log.warning("model %s has random weights: it draws noise (tests and demos only)", spec.name)
@@ -68,10 +72,19 @@ def _serve(settings: Settings, with_worker: bool, verbose: bool) -> None:
         supervisors = [WorkerSupervisor(args, env) for env in envs]
         for supervisor in supervisors:
             supervisor.start()
+    if AllowedHosts.from_settings(settings).any_host:
+        log.warning(
+            "listening on every address without public_url or allowed_hosts: any Host header "
+            "is answered; set allowed_hosts to the names this service is reached by"
+        )
     log.info("Huajia on http://%s:%d (docs at /docs)", settings.host, settings.port)
     try:
         uvicorn.run(
             create_app(services), host=settings.host, port=settings.port,
+            proxy_headers=False,  # only trusted_proxies are believed (create_app adds them)
+            http=deadline_protocol(settings.header_timeout_seconds),  # closes stalled clients
+            # Typed int by uvicorn, but only ever handed to loop.call_later: seconds as float.
+            timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]
             log_level="info" if verbose else "warning", access_log=verbose,
         )  # fmt: skip
     finally:

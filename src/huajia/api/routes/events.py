@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
 from huajia.api.presenters import task_result, task_status
+from huajia.api.streams import SlottedStream, StreamSlots
 from huajia.api.watch import TaskWatcher
 from huajia.jobs.model import Task, TaskState
 
@@ -83,6 +84,7 @@ async def task_events(
     first = await run_in_threadpool(services.generation.get, who, task_id)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     watcher: TaskWatcher = request.app.state.watcher
-    return StreamingResponse(
-        follow(request, watcher, first), media_type="text/event-stream", headers=headers
-    )
+    streams: StreamSlots = request.app.state.streams
+    slot = streams.take(who.key_id)  # 429 too_many_streams before the stream starts
+    events = follow(request, watcher, first)
+    return SlottedStream(slot, events, media_type="text/event-stream", headers=headers)

@@ -11,14 +11,15 @@ from fastapi.responses import JSONResponse, Response
 
 from huajia import __version__
 from huajia.api.deps import OptionalPrincipalDep, PrincipalDep, Services, ServicesDep
+from huajia.api.errors import ERROR_RESPONSES, PUBLIC_RESPONSES
 from huajia.api.metrics import render_metrics
-from huajia.api.schemas import Health
+from huajia.api.schemas import Health, Readiness
 from huajia.auth.policy import require_admin
 
 router = APIRouter(tags=["service"])
 
 
-@router.get("/api/v1/models", operation_id="listModels")
+@router.get("/api/v1/models", operation_id="listModels", responses=ERROR_RESPONSES)
 async def list_models(_who: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """The served model with its defaults and limits, so a client can build its form."""
     spec = services.generation.model.spec
@@ -54,7 +55,7 @@ async def list_models(_who: PrincipalDep, services: ServicesDep) -> dict[str, An
     }
 
 
-@router.get("/api/v1/presets", operation_id="listPresets")
+@router.get("/api/v1/presets", operation_id="listPresets", responses=ERROR_RESPONSES)
 async def list_presets(_who: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """Style presets and CMS size presets (scaled to the served model)."""
     spec = services.generation.model.spec
@@ -68,20 +69,20 @@ PUBLIC_ENGINE_FIELDS = frozenset(
 )  # fmt: skip
 
 
-def _public(worker: dict[str, Any]) -> dict[str, Any]:
-    """No host name, process id or file path: the worker id becomes an opaque label."""
+def _shown(worker: dict[str, Any], full: bool) -> dict[str, Any]:
+    """Never a file path; the worker id (host:pid:n) only in full, else an opaque label."""
     engine = worker.get("engine") or {}
     shown = {key: value for key, value in engine.items() if key in PUBLIC_ENGINE_FIELDS}
-    label = hashlib.sha256(str(worker.get("worker_id")).encode()).hexdigest()[:12]
+    label = worker.get("worker_id")
+    if not full:
+        label = hashlib.sha256(str(label).encode()).hexdigest()[:12]
     return {**worker, "worker_id": label, "engine": shown}
 
 
 def health_of(services: Services, full: bool = False) -> Health:
-    """The service's state; `full` (admins) keeps worker ids and engine details."""
+    """The service's state; `full` (admins) names each worker's host and process."""
     stats = services.store.stats()
-    workers = services.store.live_workers()
-    if not full:
-        workers = [_public(worker) for worker in workers]
+    workers = [_shown(worker, full) for worker in services.store.live_workers()]
     loaded = [w for w in workers if w.get("state") == "ready" or w.get("state") == "busy"]
     engine: dict[str, Any] = loaded[0].get("engine", {}) if loaded else {}
     return Health(
@@ -99,17 +100,27 @@ def health_of(services: Services, full: bool = False) -> Health:
     )
 
 
-@router.get("/api/v1/health", operation_id="health", response_model=Health)
+@router.get(
+    "/api/v1/health", operation_id="health", response_model=Health, responses=PUBLIC_RESPONSES
+)
 async def health(services: ServicesDep, who: OptionalPrincipalDep) -> Health:
     """Always answers while the API runs; `model_loaded` says whether a worker is ready.
 
-    Anyone may ask; an admin key also gets worker ids and engine details.
+    Anyone may ask; admins also see which host and process each worker is.
     """
     full = who is not None and who.is_admin
     return await run_in_threadpool(health_of, services, full)
 
 
-@router.get("/api/v1/ready", operation_id="ready")
+@router.get(
+    "/api/v1/ready",
+    operation_id="ready",
+    response_model=Readiness,
+    responses={
+        **PUBLIC_RESPONSES,
+        503: {"model": Readiness, "description": "No worker has loaded the model yet"},
+    },
+)
 async def ready(services: ServicesDep) -> JSONResponse:
     """200 once a worker has loaded the model, 503 before (for load balancers)."""
     state = await run_in_threadpool(health_of, services)

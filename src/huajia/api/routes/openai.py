@@ -15,7 +15,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from huajia.api.deps import PrincipalDep, ServicesDep
-from huajia.api.errors import ERROR_RESPONSES
+from huajia.api.errors import ERROR_RESPONSES, error_responses
+from huajia.api.hosts import public_base
 from huajia.api.presenters import image_url
 from huajia.api.schemas import GenerateRequest, OutputFormat, Text
 from huajia.errors import EngineUnavailable, GenerationCanceled, InvalidRequest, error_for_code
@@ -75,7 +76,12 @@ def to_generate_request(body: ImagesGenerationRequest, served: str) -> GenerateR
         raise InvalidRequest(f"{where}: {first['msg']} (size {body.size!r})") from None
 
 
-@router.post("/images/generations", operation_id="openaiCreateImage", response_model=ImagesResponse)
+@router.post(
+    "/images/generations",
+    operation_id="openaiCreateImage",
+    response_model=ImagesResponse,
+    responses=error_responses(503, 507),  # no worker for a while; out of GPU memory
+)
 async def create_image(
     body: ImagesGenerationRequest, request: Request, who: PrincipalDep, services: ServicesDep
 ) -> ImagesResponse:
@@ -83,7 +89,10 @@ async def create_image(
     generate = to_generate_request(body, services.generation.model.spec.name)
     submitted = await run_in_threadpool(services.generation.submit, who, generate, None)
     task = await _wait(services, who, submitted.task, request)
-    base = str(request.base_url).rstrip("/")
+    base = public_base(
+        services.settings, request.app.state.allowed_hosts, request.headers.get("host"),
+        request.url.scheme,
+    )  # fmt: skip
     data = []
     for image in sorted(task.images, key=lambda i: i.index):
         if body.response_format == "b64_json":
