@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Browser tests drive Debian's Chromium through Playwright; never a browser download.
-# A CJK font makes the zh-CN interface legible in the tests' screenshots.
+# A CJK font makes the zh-CN interface legible in the tests' screenshots; Noto CJK is the
+# font text overlays (huajia.edits) draw Chinese with.
 set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -d /usr/share/fonts/truetype/wqy ] || missing+=(fonts-wqy-zenhei)
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
