@@ -5,7 +5,11 @@
     │   ├── PromptTooLong            422 prompt_too_long
     │   ├── UnknownModel             422 unknown_model / UnknownPreset 422 unknown_preset
     │   ├── IdempotencyKeyReused     422 idempotency_key_reused
-    │   └── UrlRefused               422 url_refused         (an outbound URL that may not be used)
+    │   ├── UrlRefused               422 url_refused         (an outbound URL that may not be used)
+    │   ├── UnsupportedImage         422 unsupported_image   (not a whole PNG, JPEG or WebP file)
+    │   ├── ImageTooLarge            422 image_too_large     (more pixels than a source may have)
+    │   ├── InvalidMask              422 invalid_mask        (does not fit, or marks nothing)
+    │   └── SourceFetchFailed        422 source_fetch_failed (an image URL gave no file)
     ├── ModelFileRejected            422 model_file_rejected (weights or LoRA that do not fit)
     ├── NotFound                     404 not_found
     │   └── TaskNotFound             404 task_not_found
@@ -68,6 +72,22 @@ class IdempotencyKeyReused(InvalidRequest):
 
 class UrlRefused(InvalidRequest):
     code = "url_refused"
+
+
+class UnsupportedImage(InvalidRequest):
+    code = "unsupported_image"
+
+
+class ImageTooLarge(InvalidRequest):
+    code = "image_too_large"
+
+
+class InvalidMask(InvalidRequest):
+    code = "invalid_mask"
+
+
+class SourceFetchFailed(InvalidRequest):
+    code = "source_fetch_failed"
 
 
 class ModelFileRejected(HuajiaError):

@@ -11,6 +11,7 @@ shared, multicast, reserved and unspecified addresses, also when embedded in an 
 (::ffff:a.b.c.d, 6to4, NAT64; Teredo always), and the service's own address and port. Cloud
 metadata addresses are refused even when allow-listed. Messages never say whether a host exists
 or a port is open: one message covers "does not resolve" and "resolves somewhere refused".
+A policy may also name the only hosts a URL may use at all (images to edit: `source_hosts`).
 """
 
 from __future__ import annotations
@@ -86,30 +87,45 @@ class OutboundPolicy:
     allowed_hosts: tuple[str, ...] = ()
     own_endpoints: tuple[tuple[str, int], ...] = ()
     max_url_length: int = 2000
+    # When set, a URL's host must be one of these (names, addresses, networks) to be used at all.
+    only_hosts: tuple[str, ...] | None = None
     resolver: Resolver = field(default=system_resolver, repr=False, compare=False)
     _names: frozenset[str] = field(init=False, repr=False, compare=False)
     _networks: tuple[IPNetwork, ...] = field(init=False, repr=False, compare=False)
+    _only: tuple[frozenset[str], tuple[IPNetwork, ...]] | None = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         names, networks = _parse_allowed(self.allowed_hosts)
         object.__setattr__(self, "_names", names)
         object.__setattr__(self, "_networks", networks)
+        only = None if self.only_hosts is None else _parse_allowed(self.only_hosts)
+        object.__setattr__(self, "_only", only)
 
     @classmethod
     def for_webhooks(cls, settings: Settings, resolver: Resolver = system_resolver
                      ) -> OutboundPolicy:  # fmt: skip
         """Webhook receivers: the webhook_* settings, and this service's own endpoints."""
-        own = [(settings.host, settings.port)]
-        if settings.public_url:
-            try:
-                public = httpx.URL(settings.public_url)
-            except httpx.InvalidURL as error:
-                raise ConfigurationError("public_url is not a valid URL") from error
-            own.append((public.host, public.port or DEFAULT_PORTS.get(public.scheme, 443)))
         return cls(
             allow_http=settings.webhook_allow_http,
             allowed_hosts=tuple(settings.webhook_allowed_hosts),
-            own_endpoints=tuple((_normal_name(host), port) for host, port in own),
+            own_endpoints=_own_endpoints(settings),
+            resolver=resolver,
+        )
+
+    @classmethod
+    def for_sources(cls, settings: Settings, resolver: Resolver = system_resolver
+                    ) -> OutboundPolicy:  # fmt: skip
+        """Images to edit fetched by URL: only hosts on source_hosts, and an inside address
+        only where source_hosts lists that address or its network (a listed name must still
+        resolve to a public address, so its DNS cannot point Huajia inside)."""
+        _names, networks = _parse_allowed(settings.source_hosts)
+        return cls(
+            allow_http=settings.source_allow_http,
+            allowed_hosts=tuple(str(network) for network in networks),
+            own_endpoints=_own_endpoints(settings),
+            only_hosts=tuple(settings.source_hosts),
             resolver=resolver,
         )
 
@@ -118,6 +134,16 @@ class OutboundPolicy:
 
     def allows_address(self, address: IPAddress) -> bool:
         return any(view in network for view in _views(address) for network in self._networks)
+
+    def admits_host(self, host: str) -> bool:
+        """Whether a URL may name `host` at all (always, unless `only_hosts` is set)."""
+        if self._only is None:
+            return True
+        names, networks = self._only
+        literal = _literal(host)
+        if literal is None:
+            return _normal_name(host) in names
+        return any(view in network for view in _views(literal) for network in networks)
 
     def is_own(self, name: str, address: IPAddress | None, port: int) -> bool:
         """Whether `name` (or `address`) on `port` is this service itself."""
@@ -164,6 +190,8 @@ def check_url(url: str, policy: OutboundPolicy, *, label: str = "url") -> Target
     if not 0 < port < 65536:
         raise UrlRefused(f"{label} has a port outside 1-65535")
     target = Target(parsed.scheme, host, port)
+    if not policy.admits_host(host):
+        raise UrlRefused(f"{label} may only name a host the operator has listed; {host} is not one")
     if policy.is_own(target.name, None, port) and not policy.allows_name(target.name):
         raise UrlRefused(_refusal(label, target.host))
     return target
@@ -330,6 +358,18 @@ def _same_machine(own: IPAddress, address: IPAddress) -> bool:
         if view == own or (own.is_unspecified and (view.is_loopback or view.is_unspecified)):
             return True
     return False
+
+
+def _own_endpoints(settings: Settings) -> tuple[tuple[str, int], ...]:
+    """This service's listening address and its public URL's host, as (host, port)."""
+    own = [(settings.host, settings.port)]
+    if settings.public_url:
+        try:
+            public = httpx.URL(settings.public_url)
+        except httpx.InvalidURL as error:
+            raise ConfigurationError("public_url is not a valid URL") from error
+        own.append((public.host, public.port or DEFAULT_PORTS.get(public.scheme, 443)))
+    return tuple((_normal_name(host), port) for host, port in own)
 
 
 def _normal_name(host: str) -> str:

@@ -79,6 +79,22 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="Largest upload body (images, masks, batches)."
     )
+    max_source_pixels: int = Field(
+        4096 * 4096,
+        ge=64 * 64,
+        description="Largest image to edit (width × height), checked before its pixels decode.",
+    )
+    max_source_side: int = Field(8192, ge=64, description="Longest side of an image to edit.")
+    source_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts an image to edit may be fetched from by URL (names, addresses or "
+        "networks); empty turns image URLs off. A listed name must still resolve to a public "
+        "address: list an address or network (e.g. 10.0.0.0/8) to reach an internal one.",
+    )
+    source_allow_http: bool = Field(False, description="Image URLs may use http:// too.")
+    source_timeout_seconds: float = Field(
+        15.0, gt=0, description="Deadline for fetching one image URL, connect to last byte."
+    )
     header_timeout_seconds: float = Field(
         10.0, gt=0, description="A client must send its request headers within this time."
     )
