@@ -81,11 +81,13 @@ class GenerationResult:
     model: str
     weights: str | None
     seconds: float
+    operation: dict[str, object] | None = None
+    """For an edit, its kind and parameters (strength, feather...); None for text-to-image."""
 
     def parameters_for(self, image: GeneratedImage) -> dict[str, object]:
         """What to embed in an image file so it can be reproduced."""
         request = self.request
-        return {
+        parameters: dict[str, object] = {
             "prompt": request.prompt,
             "negative_prompt": request.negative_prompt,
             "seed": image.seed,
@@ -98,6 +100,9 @@ class GenerationResult:
             "weights": self.weights,
             "loras": [{"name": ref.name, "weight": ref.weight} for ref in request.loras],
         }
+        if self.operation is not None:
+            parameters["operation"] = dict(self.operation)
+        return parameters
 
 
 ProgressCallback = Callable[[int, int], None]

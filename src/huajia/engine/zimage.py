@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huajia.engine import memory
 from huajia.engine.checks import resolve_request
@@ -28,6 +29,10 @@ from huajia.engine.types import (
 )
 from huajia.engine.weights import WeightsReport, apply_weights
 from huajia.errors import GenerationCanceled, ModelLoadError, OutOfMemory, PromptTooLong
+
+if TYPE_CHECKING:
+    from huajia.engine.edit import Editor
+    from huajia.engine.edit_types import EditItem
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +53,18 @@ class EngineOptions:
 
 
 @dataclass(frozen=True)
-class _ImageJob:
+class ImageJob:
+    """One image of a batch: the item it belongs to, its place there, prompt and seed."""
+
     item: int
     index: int
     prompt: str
     negative: str
     seed: int
+
+
+PipelineCall = Callable[[list[ImageJob], Sequence[BatchItem], int, int], list[Any]]
+"""Runs one chunk of images: (chunk, items, chunk offset, images in all) -> images."""
 
 
 class ZImageEngine:
@@ -134,29 +145,48 @@ class ZImageEngine:
         self, items: Sequence[BatchItem]
     ) -> list[GenerationResult | GenerationCanceled]:
         """Run compatible requests in shared pipeline calls; one outcome per item."""
-        import torch
-
         keys = {item.request.batch_key() for item in items}
         if len(keys) != 1:
             raise ValueError(
                 "generate_batch needs requests with equal steps, guidance, size and LoRAs"
             )
+        return self.run_batch(items, self._call_pipeline)
+
+    @cached_property
+    def editor(self) -> Editor:
+        """Image-to-image, inpaint, outpaint and upscale on this engine's weights."""
+        from huajia.engine.edit import Editor
+
+        return Editor(self)
+
+    def edit_batch(self, items: Sequence[EditItem]) -> list[GenerationResult | GenerationCanceled]:
+        """Run compatible edit jobs in shared pipeline calls; one outcome per item."""
+        return self.editor.edit_batch(items)
+
+    def run_batch(
+        self, items: Sequence[BatchItem], call: PipelineCall
+    ) -> list[GenerationResult | GenerationCanceled]:
+        """LoRAs, VAE tiling, out-of-memory retry and results around `call`, for every operation."""
+        import torch
+
         started = time.perf_counter()
         first = items[0].request
         self.loras.activate(first.loras)
         self._set_vae_tiling(first.width * first.height)
         jobs = _image_jobs(items)
         with torch.inference_mode():
-            images = self._run_jobs(jobs, items)
+            images = self._run_jobs(jobs, items, call)
         return self._collect(items, jobs, images, time.perf_counter() - started)
 
-    def _run_jobs(self, jobs: list[_ImageJob], items: Sequence[BatchItem]) -> list[Any]:
+    def _run_jobs(
+        self, jobs: list[ImageJob], items: Sequence[BatchItem], call: PipelineCall
+    ) -> list[Any]:
         """Chunks of images; on out-of-memory, free memory and retry with half the chunk."""
         chunk, done, out = len(jobs), 0, []
         while done < len(jobs):
             part = jobs[done : done + chunk]
             try:
-                out.extend(self._call_pipeline(part, items, done, len(jobs)))
+                out.extend(call(part, items, done, len(jobs)))
             except Exception as error:
                 if not memory.is_out_of_memory(error):
                     raise
@@ -174,33 +204,19 @@ class ZImageEngine:
         return out
 
     def _call_pipeline(
-        self, part: list[_ImageJob], items: Sequence[BatchItem], offset: int, total: int
+        self, part: list[ImageJob], items: Sequence[BatchItem], offset: int, total: int
     ) -> list[Any]:
         import torch
 
         request = items[0].request
-        live = [item for item in items if not item.canceled]
-        if not live:
-            raise GenerationCanceled("canceled before the pipeline started")
-        steps, chunks = request.steps, max(1, -(-total // max(1, len(part))))
-        chunk_no = offset // max(1, len(part))
-
-        def on_step_end(_pipe: Any, step: int, _t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-            for item in items:
-                if item.on_progress is not None and not item.canceled:
-                    item.on_progress(chunk_no * steps + step + 1, chunks * steps)
-            # Raising unwinds the pipeline at once: no further steps, no VAE decode.
-            if all(item.canceled for item in items):
-                raise GenerationCanceled(f"canceled after step {step + 1} of {steps}")
-            return kwargs
-
+        on_step_end = step_callback(items, request.steps, offset, len(part), total)
         generators = [torch.Generator(device="cpu").manual_seed(job.seed) for job in part]
         output = self.pipe(
             prompt=[job.prompt for job in part],
             negative_prompt=[job.negative for job in part] if request.guidance > 0 else None,
             height=request.height,
             width=request.width,
-            num_inference_steps=steps,
+            num_inference_steps=request.steps,
             guidance_scale=request.guidance,
             generator=generators,
             callback_on_step_end=on_step_end,
@@ -209,7 +225,7 @@ class ZImageEngine:
         return list(output.images)
 
     def _collect(
-        self, items: Sequence[BatchItem], jobs: list[_ImageJob], images: list[Any], seconds: float
+        self, items: Sequence[BatchItem], jobs: list[ImageJob], images: list[Any], seconds: float
     ) -> list[GenerationResult | GenerationCanceled]:
         outcomes: list[GenerationResult | GenerationCanceled] = []
         for position, item in enumerate(items):
@@ -258,9 +274,32 @@ class ZImageEngine:
         }
 
 
-def _image_jobs(items: Sequence[BatchItem]) -> list[_ImageJob]:
+def step_callback(
+    items: Sequence[BatchItem], steps: int, offset: int, part: int, total: int
+) -> Callable[[Any, int, Any, dict[str, Any]], dict[str, Any]]:
+    """A `callback_on_step_end` for one chunk: progress per item, cancel once all are canceled.
+
+    `steps` is how many the pipeline runs per chunk; progress counts across every chunk.
+    """
+    if all(item.canceled for item in items):
+        raise GenerationCanceled("canceled before the pipeline started")
+    chunks, chunk_no = max(1, -(-total // max(1, part))), offset // max(1, part)
+
+    def on_step_end(_pipe: Any, step: int, _t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        for item in items:
+            if item.on_progress is not None and not item.canceled:
+                item.on_progress(chunk_no * steps + step + 1, chunks * steps)
+        # Raising unwinds the pipeline at once: no further steps, no VAE decode.
+        if all(item.canceled for item in items):
+            raise GenerationCanceled(f"canceled after step {step + 1} of {steps}")
+        return kwargs
+
+    return on_step_end
+
+
+def _image_jobs(items: Sequence[BatchItem]) -> list[ImageJob]:
     return [
-        _ImageJob(position, index, item.request.prompt, item.request.negative_prompt, seed)
+        ImageJob(position, index, item.request.prompt, item.request.negative_prompt, seed)
         for position, item in enumerate(items)
         for index, seed in enumerate(item.request.seeds)
     ]
