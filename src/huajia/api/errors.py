@@ -72,14 +72,41 @@ def _describe(item: dict[str, object]) -> str:
     return f"{where}: {message}"
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in {
-        401: "No or invalid API key",
-        403: "Not allowed for this key",
-        404: "No such task or image",
-        409: "Not possible in the task's current state",
-        422: "Invalid input",
-        429: "Queue full (see Retry-After)",
-    }.items()
+_DESCRIPTIONS = {
+    400: "Malformed request: a Host header this server does not answer, unreadable credentials "
+    "or an undecodable body",
+    401: "No or invalid API key",
+    403: "Not allowed for this key",
+    404: "No such task or image",
+    408: "The request body stopped arriving",
+    409: "Not possible in the task's current state",
+    413: "Request body too large",
+    422: "Invalid input",
+    429: "A limit was reached: queue, quota or open streams (see Retry-After)",
+    503: "No worker can serve the request (none running, or the model failed to load)",
+    507: "The GPU ran out of memory even for one image",
 }
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI `responses=` entries for these statuses, each answering ErrorBody."""
+    declared: dict[int | str, dict[str, object]] = {}
+    for status in statuses:
+        response: dict[str, object] = {"model": ErrorBody, "description": _DESCRIPTIONS[status]}
+        if status == 429:
+            response["headers"] = _RETRY_AFTER
+        declared[status] = response
+    return declared
+
+
+# Answers any route may give before it runs: the Host check and the request body limits.
+PUBLIC_RESPONSES = error_responses(400, 408, 413)
+# Answers every route behind an API key may give, on top of its own.
+ERROR_RESPONSES = error_responses(400, 401, 403, 404, 408, 409, 413, 422, 429)

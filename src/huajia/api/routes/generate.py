@@ -19,7 +19,19 @@ router = APIRouter(prefix="/api/v1", tags=["generate"])
     operation_id="generate",
     status_code=202,
     response_model=TaskAccepted,
-    responses=ERROR_RESPONSES,
+    responses={
+        **ERROR_RESPONSES,
+        202: {
+            "description": "Queued (or answered from the cache); follow Location",
+            "headers": {
+                "Location": {
+                    "description": "The task's status URL",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+    },
 )
 async def generate(
     body: GenerateRequest,
