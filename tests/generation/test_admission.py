@@ -14,10 +14,10 @@ import pytest
 from pydantic import SecretStr
 
 from huajia.api.deps import Services
-from huajia.api.schemas import GenerateRequest
 from huajia.auth.keys import Principal, Role
 from huajia.composition import build_services
 from huajia.errors import LimitReached, QueueFull, QuotaExceeded
+from huajia.jobs.requests import GenerationCommand
 from huajia.settings import Settings
 
 PARALLEL = 24
@@ -50,7 +50,7 @@ def services_with(tiny_model_dir: Path, tmp_path: Path, database_url: str,
 
 def submit_in_parallel(services: Services, who: list[Principal]) -> list[str | LimitReached]:
     def one(index: int) -> str | LimitReached:
-        body = GenerateRequest(prompt=f"a lantern number {index}", num_images=1)
+        body = GenerationCommand(prompt=f"a lantern number {index}", num_images=1)
         try:
             return services.generation.submit(who[index % len(who)], body, None).task.id
         except LimitReached as refused:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from huajia.api.deps import Services
-from huajia.api.schemas import GenerateRequest
 from huajia.auth.keys import Principal, Role
 from huajia.composition import build_services
 from huajia.errors import QuotaExceeded
+from huajia.jobs.requests import GenerationCommand
 from huajia.settings import Settings
 
 EDITOR = Principal(key_id="k-editor", name="alice", role=Role.EDITOR)
@@ -28,7 +28,7 @@ def services(tiny_model_dir: Path, tmp_path: Path) -> Iterator[Services]:
 
 
 def ask(services: Services, who: Principal, n: int, seed: int | None = None) -> str:
-    body = GenerateRequest(prompt="a lantern", num_images=n, seed=seed)
+    body = GenerationCommand(prompt="a lantern", num_images=n, seed=seed)
     return services.generation.submit(who, body, None).task.id
 
 

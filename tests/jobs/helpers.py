@@ -7,6 +7,7 @@ from typing import Any
 
 from huajia.jobs import TaskStore
 from huajia.jobs.model import NewImage, NewTask, Priority, Task
+from huajia.jobs.requests import GenerationCommand, Sampling, TaskRequest
 
 LEASE = 30.0
 
@@ -14,9 +15,12 @@ LEASE = 30.0
 def a_task(
     owner: str = "alice", prompt: str = "a red kite over the sea", **changes: Any
 ) -> NewTask:
-    request = {"prompt": prompt, "num_images": 1, "steps": 8, "width": 512, "height": 512,
-               "seed": None, "style_preset": changes.pop("preset", None), "model": "z-image-turbo",
-               "output_format": "png"}  # fmt: skip
+    asked = GenerationCommand(prompt=prompt, steps=8, width=512, height=512,
+                              style_preset=changes.pop("preset", None))  # fmt: skip
+    sampling = Sampling(prompt=prompt, negative_prompt="", n=1, steps=8, guidance=0.0,
+                        width=512, height=512, seeds=(1234,))  # fmt: skip
+    model = changes.pop("model", "z-image-turbo")
+    request = TaskRequest(asked=asked, model=model, sampling=sampling)
     priority = changes.pop("priority", Priority.NORMAL)
     return NewTask(owner=owner, request=request, priority=priority, **changes)
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import insert
 
 from huajia.jobs import open_store
-from huajia.jobs.database import connect, current_revision, migrate
-from huajia.jobs.tables import metadata
+from huajia.jobs.database import MIGRATIONS, connect, current_revision, migrate, transaction
+from huajia.jobs.tables import metadata, tasks
 from tests.jobs.helpers import a_task
 
 
@@ -63,3 +67,45 @@ def test_plain_postgresql_urls_use_the_installed_psycopg_driver() -> None:
 
     assert engine.dialect.driver == "psycopg"
     engine.dispose()
+
+
+def test_tasks_stored_before_the_typed_request_stay_readable_and_claimable(
+    store_url: str,
+) -> None:
+    """A version-1 row (the caller's fields plus "resolved") from revision 0008 still reads,
+    shows the same parameters and is claimed by a worker of its model after the upgrade."""
+    engine = connect(store_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with transaction(engine, write=True) as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0008")
+    old_request = {
+        "prompt": "a lighthouse", "negative_prompt": None, "num_images": 2, "steps": 4,
+        "cfg_scale": None, "width": 64, "height": 64, "seed": 7, "style_preset": None,
+        "model": "tiny", "priority": "normal", "output_format": "webp", "loras": [],
+        "webhook_url": None,
+        "resolved": {"prompt": "a lighthouse", "negative_prompt": "", "n": 2, "steps": 4,
+                     "guidance": 0.0, "width": 64, "height": 64, "seeds": [7, 8], "loras": []},
+    }  # fmt: skip
+    now = datetime.now(UTC)
+    with transaction(engine, write=True) as connection:
+        connection.execute(
+            insert(tasks).values(
+                id="0" * 32, owner="alice", priority="normal", state="pending",
+                request=old_request, progress_step=0, progress_total=0, created_at=now,
+                updated_at=now, attempts=0, max_attempts=3, cancel_requested=False,
+                image_count=2,
+            )
+        )  # fmt: skip
+    engine.dispose()
+
+    store = open_store(store_url)
+    task = store.get("0" * 32)
+    assert task.request.prompt == "a lighthouse"
+    assert task.request.output_format == "webp"
+    assert task.request.sampling.seeds == (7, 8)
+    assert task.request.parameters()["resolved"]["seeds"] == [7, 8]
+    claimed = store.claim("worker-1", 30.0, model="tiny")
+    assert claimed is not None and claimed.id == task.id
+    store.close()

@@ -148,8 +148,7 @@ def test_queue_positions_agree_with_the_claim_order(store: TaskStore) -> None:
 
 def test_claim_can_be_limited_to_one_model(store: TaskStore) -> None:
     turbo = store.create(a_task())
-    other = a_task()
-    other.request["model"] = "z-image-base"
+    other = a_task(model="z-image-base")
     base = store.create(other)
 
     first = store.claim("worker-1", LEASE, model="z-image-base")

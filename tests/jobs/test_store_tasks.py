@@ -212,7 +212,7 @@ def test_gallery_search_by_prompt_preset_owner_and_favourite(store: TaskStore) -
     items, total = store.search_images(limit=1, offset=1)
     assert total == 3
     assert [item.image.id for item in items] == [boat.images[0].id]
-    assert items[0].task.request["prompt"] == "a boat at 100% zoom"
+    assert items[0].task.request.prompt == "a boat at 100% zoom"
 
 
 def test_api_keys_are_stored_by_hash_and_revocable(store: TaskStore) -> None:

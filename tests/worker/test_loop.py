@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from huajia.engine.checks import resolve_request
-from huajia.engine.types import BatchItem, GenerationRequest
+from huajia.engine.types import BatchItem, GenerationRequest, ResolvedRequest
 from huajia.engine.zimage import ZImageEngine
-from huajia.generation.service import resolved_dict
 from huajia.jobs import TaskStore, open_store
 from huajia.jobs.model import NewTask, TaskState
+from huajia.jobs.requests import GenerationCommand, Sampling, TaskRequest
 from huajia.storage.local import LocalBlobStore
 from huajia.worker.loop import Worker
 
@@ -30,10 +30,11 @@ def store(tmp_path: Path) -> Iterator[TaskStore]:
 def queue(store: TaskStore, engine: ZImageEngine, prompt: str = "a kite", **fields: Any) -> str:
     request = GenerationRequest(prompt, seed=1, steps=3, width=64, height=64, **fields)
     resolved = resolve_request(engine.spec, request)
-    new = NewTask(
-        owner="local", request={"output_format": "png", "resolved": resolved_dict(resolved)},
-        batch_key="same", image_count=resolved.n,
+    request_ = TaskRequest(
+        asked=GenerationCommand(prompt=prompt), model=engine.spec.name,
+        sampling=Sampling.of(resolved),
     )  # fmt: skip
+    new = NewTask(owner="local", request=request_, batch_key="same", image_count=resolved.n)
     return store.create(new).id
 
 
@@ -90,8 +91,8 @@ class CancelMidway:
         self.engine, self.store, self.victim = engine, store, victim
         self.victim_state_at_step_3: TaskState | None = None
 
-    def check_prompt_length(self, text: str, what: str) -> None:
-        self.engine.check_prompt_length(text, what)
+    def check_prompts(self, request: ResolvedRequest) -> None:
+        self.engine.check_prompts(request)
 
     def generate_batch(self, items: Sequence[BatchItem]) -> list[Any]:
         first = items[0]

@@ -83,7 +83,7 @@ def task_result(task: Task) -> TaskResult:
         image_urls=[image.url for image in images],
         count=len(images),
         images=images,
-        parameters=public_parameters(task.request),
+        parameters=task.request.parameters(),
     )
 
 
@@ -93,7 +93,7 @@ def task_record(task: Task) -> TaskRecord:
         owner=task.owner,
         status=task.state.value,
         priority=task.priority.value,
-        request=public_parameters(task.request),
+        request=task.request.parameters(),
         progress=progress_of(task),
         current_step=task.progress_step,
         total_steps=task.progress_total,
@@ -127,13 +127,8 @@ def gallery_image(image: ImageRecord, task: Task) -> GalleryImage:
     return GalleryImage(
         **image_out(image).model_dump(),
         task_id=task.id,
-        prompt=str(task.request.get("prompt", "")),
-        style_preset=task.request.get("style_preset"),
+        prompt=task.request.prompt,
+        style_preset=task.request.style_preset,
         created_at=image.created_at,
         favourite=image.favourite,
     )
-
-
-def public_parameters(request: dict[str, Any]) -> dict[str, Any]:
-    """The caller's fields plus what was actually run (seeds, steps, size)."""
-    return dict(request)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
+
+from huajia.jobs.requests import GenerationCommand, LoraUse
 
 
 def no_control_characters(value: str) -> str:
@@ -17,13 +18,6 @@ def no_control_characters(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(no_control_characters)]
-
-_RECORD_ID = re.compile(r"[0-9a-f]{32}")
-
-
-def is_record_id(value: str) -> bool:
-    """Task and image ids are 32 lowercase hex digits; anything else names no record."""
-    return _RECORD_ID.fullmatch(value) is not None
 
 
 TaskStatusName = Literal["pending", "processing", "completed", "failed", "canceled"]
@@ -64,6 +58,13 @@ class GenerateRequest(BaseModel):
         description="Gets a signed POST when the task ends (see the README): https, and not "
         "a loopback, private or link-local address unless the operator allows it.",
     )
+
+    def to_command(self) -> GenerationCommand:
+        """The service's command: the same fields, typed below the HTTP layer."""
+        fields = self.model_dump(exclude={"loras", "webhook_url"})
+        loras = tuple(LoraUse(name=lora.name, weight=lora.weight) for lora in self.loras)
+        webhook = str(self.webhook_url) if self.webhook_url is not None else None
+        return GenerationCommand(**fields, loras=loras, webhook_url=webhook)
 
 
 class ErrorDetail(BaseModel):

@@ -5,7 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from huajia.errors import PromptTooLong
+
+if TYPE_CHECKING:
+    from huajia.engine.models import ModelSpec
+    from huajia.engine.types import ResolvedRequest
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +36,19 @@ class PromptMeter:
     def for_source(cls, source: str) -> PromptMeter:
         return cls(source)
 
+    @classmethod
+    def of(cls, tokenizer: Any) -> PromptMeter:
+        """A meter on a private copy of a loaded `tokenizers.Tokenizer`: the pipeline turns
+        truncation on in its own (at the model's limit), which would hide every excess."""
+        from tokenizers import Tokenizer
+
+        copy = Tokenizer.from_str(tokenizer.to_str())
+        copy.no_truncation()
+        copy.no_padding()
+        meter = cls("")
+        meter._tokenizer = copy
+        return meter
+
     @property
     def available(self) -> bool:
         return self._loaded() is not None
@@ -49,6 +68,7 @@ class PromptMeter:
                 from tokenizers import Tokenizer
 
                 self._tokenizer = Tokenizer.from_file(str(found))
+                self._tokenizer.no_truncation()
         return self._tokenizer
 
 
@@ -70,3 +90,24 @@ def _cached_snapshot(repo_id: str) -> Path | None:
     if isinstance(found, str):
         return Path(found).parent.parent
     return None
+
+
+def check_prompts(meter: PromptMeter, spec: ModelSpec, request: ResolvedRequest) -> None:
+    """PromptTooLong when the prompt (or a negative prompt the model will read) is too long.
+
+    The one check the API makes at submit and the worker makes again before running (the
+    API may not have the tokenizer yet when a hub model is still downloading).
+    """
+    _check(meter, spec, request.prompt, "prompt")
+    if request.guidance > 0 and request.negative_prompt:
+        _check(meter, spec, request.negative_prompt, "negative_prompt")
+
+
+def _check(meter: PromptMeter, spec: ModelSpec, text: str, field: str) -> None:
+    limit = spec.limits.max_prompt_tokens
+    count = meter.count(text)
+    if count is not None and count > limit:
+        raise PromptTooLong(
+            f"{field} is {count} tokens; model {spec.name} reads at most {limit}: "
+            "shorten it rather than have the end ignored"
+        )

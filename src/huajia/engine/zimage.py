@@ -18,6 +18,7 @@ from huajia.engine import memory
 from huajia.engine.checks import resolve_request
 from huajia.engine.lora import LoraLibrary
 from huajia.engine.models import ModelSpec
+from huajia.engine.tokens import PromptMeter, check_prompts
 from huajia.engine.types import (
     BatchItem,
     CancelToken,
@@ -28,7 +29,7 @@ from huajia.engine.types import (
     ResolvedRequest,
 )
 from huajia.engine.weights import WeightsReport, apply_weights
-from huajia.errors import GenerationCanceled, ModelLoadError, OutOfMemory, PromptTooLong
+from huajia.errors import GenerationCanceled, ModelLoadError, OutOfMemory
 
 if TYPE_CHECKING:
     from huajia.engine.edit import Editor
@@ -78,6 +79,7 @@ class ZImageEngine:
         self.options = opts
         self.weights: WeightsReport | None = None
         self.loras = LoraLibrary(pipe, allow_partial=opts.lora_allow_partial)
+        self._meter: PromptMeter | None = None
 
     @classmethod
     def load(cls, spec: ModelSpec, opts: EngineOptions) -> ZImageEngine:
@@ -103,29 +105,15 @@ class ZImageEngine:
     def resolve(self, request: GenerationRequest) -> ResolvedRequest:
         """Defaults and checks, including the text encoder's token limit."""
         resolved = resolve_request(self.spec, request)
-        self.check_prompt_length(resolved.prompt, "prompt")
-        if resolved.negative_prompt and resolved.guidance > 0:
-            self.check_prompt_length(resolved.negative_prompt, "negative prompt")
+        self.check_prompts(resolved)
         self.loras.check(resolved.loras)
         return resolved
 
-    def check_prompt_length(self, text: str, what: str) -> None:
-        limit = self.spec.limits.max_prompt_tokens
-        tokens = self.count_tokens(text)
-        if tokens > limit:
-            raise PromptTooLong(
-                f"{what} is {tokens} tokens after the chat template; model {self.spec.name} "
-                f"reads at most {limit}: shorten it rather than have the end ignored"
-            )
-
-    def count_tokens(self, text: str) -> int:
-        templated = self.pipe.tokenizer.apply_chat_template(
-            [{"role": "user", "content": text}],
-            tokenize=False,
-            add_generation_prompt=True,
-            enable_thinking=True,
-        )
-        return len(self.pipe.tokenizer(templated).input_ids)
+    def check_prompts(self, request: ResolvedRequest) -> None:
+        """The same token check the API makes, with this pipeline's own tokenizer."""
+        if self._meter is None:
+            self._meter = PromptMeter.of(self.pipe.tokenizer.backend_tokenizer)
+        check_prompts(self._meter, self.spec, request)
 
     def generate(
         self,

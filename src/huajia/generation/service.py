@@ -8,24 +8,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from huajia.api.schemas import GenerateRequest, is_record_id
 from huajia.auth.keys import Principal
 from huajia.auth.policy import can_view, check_priority
 from huajia.engine.checks import resolve_request
 from huajia.engine.models import ModelSpec
-from huajia.engine.tokens import PromptMeter
+from huajia.engine.tokens import PromptMeter, check_prompts
 from huajia.engine.types import GenerationRequest, LoraRef, ResolvedRequest
 from huajia.errors import (
     Forbidden,
     IdempotencyKeyReused,
     InvalidRequest,
-    PromptTooLong,
     TaskNotFound,
     UnknownModel,
 )
 from huajia.generation.cache import cache_key
 from huajia.jobs.admission import Admission, Quota
-from huajia.jobs.model import NewImage, NewTask, Priority, Task
+from huajia.jobs.model import NewImage, NewTask, Priority, Task, is_record_id
+from huajia.jobs.requests import GenerationCommand, Sampling, TaskRequest
 from huajia.jobs.store import TaskStore
 from huajia.outbound import OutboundPolicy, check_webhook_target
 from huajia.presets.catalog import PresetCatalog
@@ -65,36 +64,38 @@ class GenerationService:
         self.daily_image_quota = daily_image_quota
 
     def submit(
-        self, who: Principal, body: GenerateRequest, idempotency_key: str | None
+        self, who: Principal, command: GenerationCommand, idempotency_key: str | None
     ) -> Submitted:
         """Check the request, answer from the cache where allowed, else queue it."""
-        priority = Priority(body.priority)
+        priority = Priority(command.priority)
         check_priority(who, priority.value)
-        self._check_model(body.model)
-        if body.webhook_url is not None:
-            self._check_webhook(str(body.webhook_url))
-        resolved = self._resolve(body)
-        request = _stored_request(body, resolved, self.model.spec.name)
-        key = self._cache_key(who, body, resolved)
+        self._check_model(command.model)
+        if command.webhook_url is not None:
+            self._check_webhook(command.webhook_url)
+        resolved = self._resolve(command)
+        request = TaskRequest(
+            asked=command, model=self.model.spec.name, sampling=Sampling.of(resolved)
+        )
+        key = self._cache_key(who, request)
         new = NewTask(
             owner=who.key_id, priority=priority, request=request,
             idempotency_key=idempotency_key, cache_key=key, max_attempts=self.max_attempts,
             batch_key=self._batch_key(resolved), image_count=resolved.n,
-            webhook_url=str(body.webhook_url) if body.webhook_url else None,
+            webhook_url=command.webhook_url,
         )  # fmt: skip
         if idempotency_key is not None:
             existing = self.store.find_by_idempotency_key(who.key_id, idempotency_key)
             if existing is not None:
-                return Submitted(_same_request(existing, request, idempotency_key), created=False)
+                return Submitted(_same_request(existing, command, idempotency_key), created=False)
         cached = self.store.find_cached(key) if key is not None else None
         if cached is not None:
             task = self.store.create_completed(new, _copies(cached))
             self._audit(who, "task.create", task, cached=True)
             return Submitted(task, created=True)
         task = self.store.create(new, self._admission(who))
-        if idempotency_key is not None and task.request != request:
+        if idempotency_key is not None and task.request.asked != command:
             # A concurrent request with the same Idempotency-Key won the insert.
-            return Submitted(_same_request(task, request, idempotency_key), created=False)
+            return Submitted(_same_request(task, command, idempotency_key), created=False)
         self._audit(who, "task.create", task, cached=False)
         return Submitted(task, created=True)
 
@@ -137,13 +138,13 @@ class GenerationService:
         if name is not None and name not in (served, self.model.spec.source):
             raise UnknownModel(f"this server runs model {served!r}, not {name!r}")
 
-    def _resolve(self, body: GenerateRequest) -> ResolvedRequest:
-        prompt, negative = body.prompt, body.negative_prompt
-        loras = tuple(LoraRef(item.name, item.weight) for item in body.loras)
+    def _resolve(self, command: GenerationCommand) -> ResolvedRequest:
+        prompt, negative = command.prompt, command.negative_prompt
+        loras = tuple(LoraRef(item.name, item.weight) for item in command.loras)
         defaults: dict[str, Any] = {}
-        if body.style_preset:
-            preset = self.presets.get(body.style_preset)
-            prompt, preset_negative, defaults = self.presets.expand(preset, body.prompt)
+        if command.style_preset:
+            preset = self.presets.get(command.style_preset)
+            prompt, preset_negative, defaults = self.presets.expand(preset, command.prompt)
             negative = negative if negative is not None else preset_negative
             if preset.lora and not loras:
                 weight = 1.0 if preset.lora_weight is None else preset.lora_weight
@@ -151,19 +152,18 @@ class GenerationService:
         request = GenerationRequest(
             prompt=prompt,
             negative_prompt=negative,
-            n=body.num_images,
-            steps=body.steps if body.steps is not None else defaults.get("steps"),
-            guidance=body.cfg_scale if body.cfg_scale is not None else defaults.get("cfg_scale"),
-            width=body.width or defaults.get("width"),
-            height=body.height or defaults.get("height"),
-            seed=body.seed,
+            n=command.num_images,
+            steps=command.steps if command.steps is not None else defaults.get("steps"),
+            guidance=command.cfg_scale if command.cfg_scale is not None
+            else defaults.get("cfg_scale"),
+            width=command.width or defaults.get("width"),
+            height=command.height or defaults.get("height"),
+            seed=command.seed,
             loras=loras,
-        )
+        )  # fmt: skip
         resolved = resolve_request(self.model.spec, request)
         self._check_loras(resolved)
-        self._check_tokens(resolved.prompt, "prompt")
-        if resolved.guidance > 0 and resolved.negative_prompt:
-            self._check_tokens(resolved.negative_prompt, "negative_prompt")
+        check_prompts(self.model.meter, self.model.spec, resolved)
         return resolved
 
     def _check_loras(self, resolved: ResolvedRequest) -> None:
@@ -171,15 +171,6 @@ class GenerationService:
             if ref.name not in self.model.lora_ids:
                 known = ", ".join(sorted(self.model.lora_ids)) or "none configured"
                 raise InvalidRequest(f"unknown LoRA {ref.name!r} (available: {known})")
-
-    def _check_tokens(self, text: str, field: str) -> None:
-        limit = self.model.spec.limits.max_prompt_tokens
-        count = self.model.meter.count(text)
-        if count is not None and count > limit:
-            raise PromptTooLong(
-                f"{field} is {count} tokens; model {self.model.spec.name} reads at most {limit}: "
-                "shorten it rather than have the end ignored"
-            )
 
     def _batch_key(self, resolved: ResolvedRequest) -> str:
         """Tasks that may share one pipeline call: same model, size, steps, guidance, LoRAs."""
@@ -192,69 +183,33 @@ class GenerationService:
         canonical = json.dumps(material, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
-    def _cache_key(self, who: Principal, body: GenerateRequest, resolved: ResolvedRequest
-                   ) -> str | None:  # fmt: skip
-        if body.seed is None:
+    def _cache_key(self, who: Principal, request: TaskRequest) -> str | None:
+        asked = request.asked
+        if asked.seed is None:
             return None  # random seeds are never served from the cache
-        loras = {ref.name: self.model.lora_ids[ref.name] for ref in resolved.loras}
-        shared = body.style_preset is not None and self.presets.get(body.style_preset).shared_cache
+        sampling = request.sampling
+        loras = {lora.name: self.model.lora_ids[lora.name] for lora in sampling.loras}
+        preset = asked.style_preset
+        shared = preset is not None and self.presets.get(preset).shared_cache
         material = {
-            **resolved_dict(resolved),
+            **sampling.model_dump(mode="json"),
+            "operation": request.operation.model_dump(mode="json"),
             "lora_files": loras,
             "owner": None if shared else who.key_id,
         }
         return cache_key(
-            material, self.model.model_id, self.model.weights_id, body.style_preset,
-            body.output_format,
-        )  # fmt: skip
+            material, self.model.model_id, self.model.weights_id, preset, asked.output_format
+        )
 
 
-def _same_request(existing: Task, request: dict[str, Any], idempotency_key: str) -> Task:
+def _same_request(existing: Task, command: GenerationCommand, idempotency_key: str) -> Task:
     """A retried request returns its task; another request under the same key is refused."""
-    asked = {key: value for key, value in request.items() if key != "resolved"}
-    before = {key: value for key, value in existing.request.items() if key != "resolved"}
-    if asked != before:
+    if existing.request.asked != command:
         raise IdempotencyKeyReused(
             f"Idempotency-Key {idempotency_key!r} was used for a different request "
             f"(task {existing.id}); use a new key for a new request"
         )
     return existing
-
-
-def resolved_dict(resolved: ResolvedRequest) -> dict[str, Any]:
-    return {
-        "prompt": resolved.prompt,
-        "negative_prompt": resolved.negative_prompt,
-        "n": resolved.n,
-        "steps": resolved.steps,
-        "guidance": resolved.guidance,
-        "width": resolved.width,
-        "height": resolved.height,
-        "seeds": list(resolved.seeds),
-        "loras": [{"name": ref.name, "weight": ref.weight} for ref in resolved.loras],
-    }
-
-
-def resolved_from_dict(data: dict[str, Any]) -> ResolvedRequest:
-    return ResolvedRequest(
-        prompt=data["prompt"],
-        negative_prompt=data["negative_prompt"],
-        n=int(data["n"]),
-        steps=int(data["steps"]),
-        guidance=float(data["guidance"]),
-        width=int(data["width"]),
-        height=int(data["height"]),
-        seeds=tuple(int(seed) for seed in data["seeds"]),
-        loras=tuple(LoraRef(item["name"], float(item["weight"])) for item in data["loras"]),
-    )
-
-
-def _stored_request(body: GenerateRequest, resolved: ResolvedRequest, model: str) -> dict[str, Any]:
-    """What the caller asked for (seed-compatible names) plus what the worker will run."""
-    asked = body.model_dump(mode="json")
-    asked["model"] = model
-    asked["resolved"] = resolved_dict(resolved)
-    return asked
 
 
 def _copies(task: Task) -> list[NewImage]:

@@ -6,6 +6,7 @@ every state change, so the rules live in one table.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -13,6 +14,14 @@ from typing import Any
 
 from huajia.auth.keys import Role
 from huajia.errors import IllegalTransition
+from huajia.jobs.requests import TaskRequest
+
+_RECORD_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def is_record_id(value: str) -> bool:
+    """Task and image ids are 32 lowercase hex digits; anything else names no record."""
+    return _RECORD_ID.fullmatch(value) is not None
 
 
 class TaskState(StrEnum):
@@ -108,7 +117,7 @@ class NewTask:
     """A validated request about to be queued."""
 
     owner: str
-    request: dict[str, Any]
+    request: TaskRequest
     priority: Priority = Priority.NORMAL
     idempotency_key: str | None = None
     cache_key: str | None = None
@@ -126,7 +135,7 @@ class Task:
     owner: str
     priority: Priority
     state: TaskState
-    request: dict[str, Any]
+    request: TaskRequest
     created_at: datetime
     updated_at: datetime
     progress_step: int = 0
@@ -150,6 +159,7 @@ class Task:
     cancel_requested: bool = False
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
+    model: str | None = None
     images: list[ImageRecord] = field(default_factory=list)
     queue_position: int | None = None  # 1 = next to run; None unless pending
 

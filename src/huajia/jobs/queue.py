@@ -12,18 +12,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Subquery, case, func, select
+from sqlalchemy import Select, Subquery, case, func, select
 
 from huajia.jobs.model import Priority, TaskState
 from huajia.jobs.tables import tasks
 
 _PRIORITY_RANK = case({priority.value: priority.rank for priority in Priority},
                       value=tasks.c.priority, else_=len(Priority))  # fmt: skip
-
-
-def requested_model() -> ColumnElement[str]:
-    model: ColumnElement[str] = tasks.c.request["model"].as_string()
-    return model
 
 
 def _last_served_per_owner() -> Subquery:
@@ -53,7 +48,7 @@ def _ranked_pending(model: str | None) -> Subquery:
         .where(tasks.c.state == TaskState.PENDING.value)
     )
     if model is not None:
-        query = query.where(requested_model() == model)
+        query = query.where(tasks.c.model == model)
     return query.subquery("ranked")
 
 

@@ -19,6 +19,7 @@ from huajia.jobs.model import (
     Task,
     TaskState,
 )
+from huajia.jobs.requests import decode_request, encode_request
 
 
 def new_id() -> str:
@@ -31,7 +32,7 @@ def task_from_row(
     values = dict(row._mapping)
     values["priority"] = Priority(values["priority"])
     values["state"] = TaskState(values["state"])
-    values["request"] = dict(values["request"])
+    values["request"] = decode_request(dict(values["request"]))
     return Task(**values, images=list(images), queue_position=position)
 
 
@@ -53,7 +54,8 @@ def task_values(new: NewTask, state: TaskState, now: datetime) -> dict[str, Any]
         "owner": new.owner,
         "priority": new.priority.value,
         "state": state.value,
-        "request": new.request,
+        "request": encode_request(new.request),
+        "model": new.request.model,
         "progress_step": 0,
         "progress_total": 0,
         "created_at": now,

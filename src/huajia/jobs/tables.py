@@ -77,6 +77,7 @@ tasks = Table(
     Column("priority", String(8), nullable=False),
     Column("state", String(16), nullable=False),
     Column("request", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Column("model", String(200)),  # the model the request names: claims filter on it
     Column("progress_step", Integer, nullable=False, default=0),
     Column("progress_total", Integer, nullable=False, default=0),
     Column("created_at", UtcDateTime, nullable=False),
@@ -111,6 +112,7 @@ tasks = Table(
     Index(None, "state", "batch_key"),
     Index(None, "owner", "started_at"),
     Index(None, "webhook_next_at"),
+    Index(None, "state", "model"),
 )
 
 images = Table(

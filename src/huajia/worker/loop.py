@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 from huajia.engine.types import BatchItem, CancelToken, GenerationResult, ResolvedRequest
 from huajia.errors import GenerationCanceled, HuajiaError, LeaseLost
-from huajia.generation.service import resolved_from_dict
 from huajia.images.encode import encode_image, make_thumbnail
 from huajia.jobs.model import NewImage, Task
 from huajia.jobs.store import TaskStore
@@ -39,7 +38,7 @@ class Engine(Protocol):
         self, items: Sequence[BatchItem]
     ) -> list[GenerationResult | GenerationCanceled]: ...
 
-    def check_prompt_length(self, text: str, what: str) -> None: ...
+    def check_prompts(self, request: ResolvedRequest) -> None: ...
 
 
 Outcome = GenerationResult | Exception
@@ -141,7 +140,7 @@ class Worker:
         stop_renewing = _keep_renewing(leases, self.lease_seconds / 3)
         try:
             runnable = [lease for lease in leases if self._checked(lease)]
-            requests = [resolved_from_dict(lease.task.request["resolved"]) for lease in runnable]
+            requests = [lease.task.request.sampling.to_engine() for lease in runnable]
             for lease, request in zip(runnable, requests, strict=True):
                 lease.total = request.steps
             outcomes = self._generate(requests, runnable) if runnable else []
@@ -152,11 +151,8 @@ class Worker:
 
     def _checked(self, lease: Lease) -> bool:
         """Checks the API may not have made (it cannot always read the tokenizer)."""
-        request = lease.task.request["resolved"]
         try:
-            self.engine.check_prompt_length(request["prompt"], "prompt")
-            if request["guidance"] > 0 and request["negative_prompt"]:
-                self.engine.check_prompt_length(request["negative_prompt"], "negative prompt")
+            self.engine.check_prompts(lease.task.request.sampling.to_engine())
         except HuajiaError as error:
             code, message = error.code, error.message
             lease.settle(lambda: self.store.fail(*lease.held, code, message))
@@ -194,7 +190,7 @@ class Worker:
                 self.store.fail(*held, "storage_failed", STORAGE_FAILED)
 
     def _store_images(self, task: Task, result: GenerationResult) -> None:
-        fmt = str(task.request.get("output_format", "png"))
+        fmt = task.request.output_format
         written: list[str] = []
         records: list[NewImage] = []
         try:

@@ -41,7 +41,9 @@ async def generate(
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> TaskAccepted:
     """Queue a generation task. The same Idempotency-Key returns the same task."""
-    submitted = await run_in_threadpool(services.generation.submit, who, body, idempotency_key)
+    submitted = await run_in_threadpool(
+        services.generation.submit, who, body.to_command(), idempotency_key
+    )
     task = submitted.task
     url = f"/api/v1/tasks/{task.id}/status"
     response.headers["Location"] = url

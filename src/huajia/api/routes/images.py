@@ -11,8 +11,9 @@ from fastapi.responses import FileResponse, Response
 from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
 from huajia.api.presenters import gallery_image
-from huajia.api.schemas import FavouriteIn, GalleryImage, GalleryPage, Text, is_record_id
+from huajia.api.schemas import FavouriteIn, GalleryImage, GalleryPage, Text
 from huajia.errors import NotFound
+from huajia.jobs.model import is_record_id
 
 router = APIRouter(tags=["images"], responses=ERROR_RESPONSES)
 

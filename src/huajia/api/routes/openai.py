@@ -92,7 +92,9 @@ async def create_image(
 ) -> ImagesResponse:
     """Generate and wait: the answer carries the finished images."""
     generate = to_generate_request(body, services.generation.model.spec.name)
-    submitted = await run_in_threadpool(services.generation.submit, who, generate, None)
+    submitted = await run_in_threadpool(
+        services.generation.submit, who, generate.to_command(), None
+    )
     task = await _wait(services, who, submitted.task, request)
     base = public_base(
         services.settings, request.app.state.allowed_hosts, request.headers.get("host"),
