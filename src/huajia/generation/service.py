@@ -22,6 +22,7 @@ from huajia.errors import (
     UnknownModel,
 )
 from huajia.generation.cache import cache_key
+from huajia.generation.operations import plan_operation
 from huajia.jobs.admission import Admission, Quota
 from huajia.jobs.model import NewImage, NewTask, Priority, Task, is_record_id
 from huajia.jobs.requests import GenerationCommand, Sampling, TaskRequest
@@ -72,15 +73,17 @@ class GenerationService:
         self._check_model(command.model)
         if command.webhook_url is not None:
             self._check_webhook(command.webhook_url)
-        resolved = self._resolve(command)
+        planned = plan_operation(self.store, who, command, self.model.spec.limits)
+        resolved = self._resolve(command, planned.size)
         request = TaskRequest(
-            asked=command, model=self.model.spec.name, sampling=Sampling.of(resolved)
-        )
+            asked=command, model=self.model.spec.name, operation=planned.operation,
+            sampling=Sampling.of(resolved),
+        )  # fmt: skip
         key = self._cache_key(who, request)
         new = NewTask(
             owner=who.key_id, priority=priority, request=request,
             idempotency_key=idempotency_key, cache_key=key, max_attempts=self.max_attempts,
-            batch_key=self._batch_key(resolved), image_count=resolved.n,
+            batch_key=self._batch_key(request), image_count=resolved.n,
             webhook_url=command.webhook_url,
         )  # fmt: skip
         if idempotency_key is not None:
@@ -138,7 +141,8 @@ class GenerationService:
         if name is not None and name not in (served, self.model.spec.source):
             raise UnknownModel(f"this server runs model {served!r}, not {name!r}")
 
-    def _resolve(self, command: GenerationCommand) -> ResolvedRequest:
+    def _resolve(self, command: GenerationCommand, size: tuple[int, int] | None
+                 ) -> ResolvedRequest:  # fmt: skip
         prompt, negative = command.prompt, command.negative_prompt
         loras = tuple(LoraRef(item.name, item.weight) for item in command.loras)
         defaults: dict[str, Any] = {}
@@ -156,8 +160,8 @@ class GenerationService:
             steps=command.steps if command.steps is not None else defaults.get("steps"),
             guidance=command.cfg_scale if command.cfg_scale is not None
             else defaults.get("cfg_scale"),
-            width=command.width or defaults.get("width"),
-            height=command.height or defaults.get("height"),
+            width=size[0] if size else command.width or defaults.get("width"),
+            height=size[1] if size else command.height or defaults.get("height"),
             seed=command.seed,
             loras=loras,
         )  # fmt: skip
@@ -172,22 +176,25 @@ class GenerationService:
                 known = ", ".join(sorted(self.model.lora_ids)) or "none configured"
                 raise InvalidRequest(f"unknown LoRA {ref.name!r} (available: {known})")
 
-    def _batch_key(self, resolved: ResolvedRequest) -> str:
-        """Tasks that may share one pipeline call: same model, size, steps, guidance, LoRAs."""
-        steps, guidance, width, height, loras = resolved.batch_key()
+    def _batch_key(self, request: TaskRequest) -> str:
+        """Tasks that may share one pipeline call: same model, operation, size, steps,
+        guidance, LoRAs (and strength and the like for edits; sources may differ)."""
+        sampling = request.sampled
+        operation = request.operation.model_dump(mode="json", exclude={"source", "mask"})
         material = {
-            "model": self.model.model_id, "weights": self.model.weights_id, "steps": steps,
-            "guidance": guidance, "width": width, "height": height,
-            "loras": [[ref.name, ref.weight, self.model.lora_ids[ref.name]] for ref in loras],
+            "model": self.model.model_id, "weights": self.model.weights_id,
+            "steps": sampling.steps, "guidance": sampling.guidance, "width": sampling.width,
+            "height": sampling.height, "operation": operation,
+            "loras": [[lora.name, lora.weight, self.model.lora_ids[lora.name]]
+                      for lora in sampling.loras],
         }  # fmt: skip
         canonical = json.dumps(material, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
     def _cache_key(self, who: Principal, request: TaskRequest) -> str | None:
-        asked = request.asked
-        if asked.seed is None:
+        asked, sampling = request.asked, request.sampling
+        if asked.seed is None or sampling is None:
             return None  # random seeds are never served from the cache
-        sampling = request.sampling
         loras = {lora.name: self.model.lora_ids[lora.name] for lora in sampling.loras}
         preset = asked.style_preset
         shared = preset is not None and self.presets.get(preset).shared_cache

@@ -16,7 +16,14 @@ from typing import Literal
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from huajia.errors import InvalidRequest
-from huajia.images.provenance import SOFTWARE, declares_ai_source, describe, xmp_packet
+from huajia.images.provenance import (
+    AI_SOURCE_TYPE,
+    SOFTWARE,
+    SOURCE_TYPES,
+    declares_ai_source,
+    describe,
+    xmp_packet,
+)
 
 ImageFormat = Literal["png", "webp", "jpeg"]
 
@@ -96,7 +103,8 @@ def is_ai_generated(data: bytes) -> bool:
     return isinstance(xmp, bytes | str) and declares_ai_source(xmp)
 
 
-def make_thumbnail(image: Image.Image, max_side: int = 256) -> EncodedImage:
+def make_thumbnail(image: Image.Image, max_side: int = 256, origin: str = "generated"
+                   ) -> EncodedImage:  # fmt: skip
     """A WebP preview whose longer side is at most `max_side`, aspect ratio kept."""
     if max_side < 1:
         raise InvalidRequest(f"thumbnail size must be at least 1 pixel, not {max_side}")
@@ -104,7 +112,7 @@ def make_thumbnail(image: Image.Image, max_side: int = 256) -> EncodedImage:
     preview.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     # A preview of AI media is AI media too: it keeps the label, not the parameters.
-    xmp = xmp_packet("AI-generated image (preview).")
+    xmp = xmp_packet("Preview.", origin)
     preview.save(buffer, "WEBP", quality=THUMBNAIL_QUALITY, xmp=xmp)
     return EncodedImage(buffer.getvalue(), "image/webp", "webp", preview.width, preview.height)
 
@@ -118,8 +126,10 @@ def _save_png(image: Image.Image, buffer: io.BytesIO, parameters: dict[str, obje
             chunks.add_text(key, value if isinstance(value, str) else _to_json(value, False))
     chunks.add_text("Description", describe(parameters))
     chunks.add_text("Software", SOFTWARE)
-    chunks.add_text(AI_GENERATED_KEY, "true")
-    chunks.add_itxt(_XMP_PNG_KEY, xmp_packet(describe(parameters)).decode("utf-8"))
+    origin = str(parameters.get("origin", "generated"))
+    if SOURCE_TYPES.get(origin, AI_SOURCE_TYPE):
+        chunks.add_text(AI_GENERATED_KEY, "true")
+    chunks.add_itxt(_XMP_PNG_KEY, xmp_packet(describe(parameters), origin).decode("utf-8"))
     image.save(buffer, "PNG", pnginfo=chunks)
 
 
@@ -132,7 +142,7 @@ def _save_with_exif(
         exif = _exif_bytes(text, with_description=False)  # UserComment alone is enough
     if fmt == "jpeg" and len(exif) > _JPEG_EXIF_LIMIT:
         raise InvalidRequest("the parameters are too long to embed in a JPEG; use png or webp")
-    xmp = xmp_packet(describe(parameters))
+    xmp = xmp_packet(describe(parameters), str(parameters.get("origin", "generated")))
     if fmt == "jpeg":
         rgb = image if image.mode in ("RGB", "L") else image.convert("RGB")
         rgb.save(buffer, "JPEG", quality=JPEG_QUALITY, exif=exif, xmp=xmp)

@@ -13,6 +13,21 @@ from huajia import __version__
 
 SOFTWARE = f"Huajia {__version__}"
 AI_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+COMPOSITE_SOURCE_TYPE = (
+    "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
+)
+# An image's origin (see huajia.jobs.requests.ImageOrigin) -> its IPTC digital source type:
+# all pixels from the model, the model over a photo, or no model at all (an upload, cropped).
+SOURCE_TYPES: dict[str, str | None] = {
+    "generated": AI_SOURCE_TYPE,
+    "composite": COMPOSITE_SOURCE_TYPE,
+    "original": None,
+}
+_FIRST_LINES = {
+    "generated": "AI-generated image.",
+    "composite": "Photo edited with an AI model.",
+    "original": "Edited image.",
+}
 
 # Both "made by a model" and "partly made by a model" count as AI-generated content.
 _AI_SOURCE_PATTERN = re.compile(
@@ -35,7 +50,7 @@ _DESCRIPTION_FIELDS = (
 
 def describe(parameters: dict[str, object]) -> str:
     """One readable paragraph: what made this image and how to make it again."""
-    lines = ["AI-generated image."]
+    lines = [_FIRST_LINES.get(str(parameters.get("origin", "generated")), "AI-generated image.")]
     if parameters.get("prompt"):
         lines.append(f"Prompt: {parameters['prompt']}")
     if parameters.get("negative_prompt"):
@@ -52,8 +67,12 @@ def describe(parameters: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
-def xmp_packet(description: str) -> bytes:
-    """An XMP packet declaring the image as made by a trained algorithm (IPTC)."""
+def xmp_packet(description: str, origin: str = "generated") -> bytes:
+    """An XMP packet with the image's IPTC digital source type (none for an original)."""
+    source_type = SOURCE_TYPES.get(origin, AI_SOURCE_TYPE)
+    declared = (
+        f"\n    Iptc4xmpExt:DigitalSourceType={quoteattr(source_type)}" if source_type else ""
+    )
     if len(description) > _MAX_DESCRIPTION_CHARS:
         description = description[: _MAX_DESCRIPTION_CHARS - 1] + "…"
     packet = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
@@ -62,8 +81,7 @@ def xmp_packet(description: str) -> bytes:
   <rdf:Description rdf:about=""
     xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
     xmlns:dc="http://purl.org/dc/elements/1.1/"
-    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
-    Iptc4xmpExt:DigitalSourceType={quoteattr(AI_SOURCE_TYPE)}
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"{declared}
     xmp:CreatorTool={quoteattr(SOFTWARE)}>
    <dc:description>
     <rdf:Alt><rdf:li xml:lang="x-default">{escape(description)}</rdf:li></rdf:Alt>

@@ -14,7 +14,7 @@ from typing import Any
 
 from huajia.auth.keys import Role
 from huajia.errors import IllegalTransition
-from huajia.jobs.requests import TaskRequest
+from huajia.jobs.requests import ImageOrigin, TaskRequest
 
 _RECORD_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -91,6 +91,8 @@ class NewImage:
     height: int
     seed: int
     size_bytes: int
+    parent_id: str | None = None  # the image this one was made from (lineage)
+    origin: ImageOrigin = "generated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,8 @@ class ImageRecord:
     size_bytes: int
     created_at: datetime
     favourite: bool = False
+    parent_id: str | None = None
+    origin: ImageOrigin = "generated"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from huajia.edits import EditOperation
 from huajia.engine.types import LoraRef, ResolvedRequest
 from huajia.errors import InvalidRequest
 
@@ -20,6 +21,8 @@ REQUEST_VERSION = 2
 OutputFormat = Literal["png", "webp", "jpeg"]
 PriorityName = Literal["high", "normal", "low"]
 OperationKind = Literal["text_to_image", "image_to_image", "inpaint", "outpaint", "upscale"]
+# generated: every pixel from the model; composite: the model over a photo; original: a photo.
+ImageOrigin = Literal["generated", "composite", "original"]
 
 
 class _Value(BaseModel):
@@ -48,6 +51,13 @@ class GenerationCommand(_Value):
     output_format: OutputFormat = "png"
     loras: tuple[LoraUse, ...] = ()
     webhook_url: str | None = None
+    # Editing an image: which operation, on which image (ids of image records).
+    operation: OperationKind = "text_to_image"
+    source_image_id: str | None = None
+    mask_image_id: str | None = None
+    strength: float | None = None
+    left: int | None = None
+    top: int | None = None
 
 
 class Sampling(_Value):
@@ -80,21 +90,112 @@ class Sampling(_Value):
         )  # fmt: skip
 
 
+class SourceRef(_Value):
+    """An image record an operation starts from, and where its bytes are."""
+
+    image_id: str
+    key: str
+    width: int
+    height: int
+    origin: ImageOrigin = "generated"
+
+
 class TextToImage(_Value):
     kind: Literal["text_to_image"] = "text_to_image"
 
 
-Operation = Annotated[TextToImage, Field(discriminator="kind")]
+class ImageToImage(_Value):
+    """A variation: redraw the source after the prompt, `strength` 0-1 away from it."""
+
+    kind: Literal["image_to_image"] = "image_to_image"
+    source: SourceRef
+    strength: float
+
+
+class Inpaint(_Value):
+    """Repaint where the mask is white; every other pixel comes back as in the source."""
+
+    kind: Literal["inpaint"] = "inpaint"
+    source: SourceRef
+    mask: SourceRef
+    strength: float = 1.0
+    feather: int = 8
+
+
+class Outpaint(_Value):
+    """Extend the source, placed at (left, top), to the sampling's larger canvas."""
+
+    kind: Literal["outpaint"] = "outpaint"
+    source: SourceRef
+    left: int
+    top: int
+    feather: int = 16
+
+
+class Upscale(_Value):
+    """Twice the size: a resize, then a low-strength redraw that adds detail."""
+
+    kind: Literal["upscale"] = "upscale"
+    source: SourceRef
+    strength: float = 0.3
+
+
+class Upload(_Value):
+    """A file an editor brought (born completed; no GPU work)."""
+
+    kind: Literal["upload"] = "upload"
+    filename: str | None = None
+    sha256: str
+
+
+class Retouch(_Value):
+    """Plain edits (crop, colour, text) of one image: synchronous, no GPU."""
+
+    kind: Literal["retouch"] = "retouch"
+    source: SourceRef
+    edits: tuple[EditOperation, ...]
+
+
+Operation = Annotated[
+    TextToImage | ImageToImage | Inpaint | Outpaint | Upscale | Upload | Retouch,
+    Field(discriminator="kind"),
+]
+AiEdit = ImageToImage | Inpaint | Outpaint | Upscale
+
+
+def result_origin(operation: TextToImage | ImageToImage | Inpaint | Outpaint | Upscale
+                  | Upload | Retouch) -> ImageOrigin:  # fmt: skip
+    """What made an operation's pixels: the model alone, the model over a photo, or no model.
+
+    It decides the IPTC digital source type embedded in the file.
+    """
+    if isinstance(operation, TextToImage):
+        return "generated"
+    if isinstance(operation, Upload):
+        return "original"
+    if isinstance(operation, Retouch):
+        return operation.source.origin
+    return "generated" if operation.source.origin == "generated" else "composite"
 
 
 class TaskRequest(_Value):
-    """The stored request: the caller's words, the model, and the settled work."""
+    """The stored request: the caller's words, the model, and the settled work.
+
+    `sampling` is None for work without the model (uploads, plain edits).
+    """
 
     version: Literal[2] = 2
     asked: GenerationCommand
     model: str
     operation: Operation = TextToImage()
-    sampling: Sampling
+    sampling: Sampling | None = None
+
+    @property
+    def sampled(self) -> Sampling:
+        """The sampling of work that runs the model (queued work always does)."""
+        if self.sampling is None:
+            raise ValueError(f"a {self.operation.kind} request runs no model")
+        return self.sampling
 
     @property
     def prompt(self) -> str:
@@ -114,7 +215,7 @@ class TaskRequest(_Value):
             **self.asked.model_dump(mode="json", exclude={"webhook_url"}),
             "model": self.model,
             "operation": self.operation.kind,
-            "resolved": self.sampling.model_dump(mode="json"),
+            "resolved": self.sampling.model_dump(mode="json") if self.sampling else None,
         }
 
 

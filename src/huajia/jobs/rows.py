@@ -88,6 +88,8 @@ def image_values(task_id: str, image: NewImage, now: datetime) -> dict[str, Any]
         "size_bytes": image.size_bytes,
         "created_at": now,
         "favourite": False,
+        "parent_id": image.parent_id,
+        "origin": image.origin,
     }
 
 

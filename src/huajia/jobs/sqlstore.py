@@ -325,6 +325,14 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             found = self._load(connection, query)
         return found[0] if found else None
 
+    def get_image(self, image_id: str) -> GalleryItem:
+        with self._read() as connection:
+            row = connection.execute(select(images).where(images.c.id == image_id)).one_or_none()
+            if row is None:
+                raise NotFound(f"no image {image_id}")
+            image = image_from_row(row)
+            return GalleryItem(image, self._load_one(connection, image.task_id))
+
     def set_favourite(self, image_id: str, owner: str | None, value: bool) -> ImageRecord:
         mine = [images.c.id == image_id] + ([tasks.c.owner == owner] if owner else [])
         query = select(images.c.id).join(tasks, tasks.c.id == images.c.task_id).where(*mine)

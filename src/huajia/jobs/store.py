@@ -196,6 +196,10 @@ class TaskStore(ABC):
         """The newest completed task with this cache key, with its images."""
 
     @abstractmethod
+    def get_image(self, image_id: str) -> GalleryItem:
+        """One image record with the task that made it; NotFound if there is none."""
+
+    @abstractmethod
     def set_favourite(self, image_id: str, owner: str | None, value: bool) -> ImageRecord:
         """Mark an image (of this owner's task; None = any owner); NotFound otherwise."""
 

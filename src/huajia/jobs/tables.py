@@ -131,8 +131,12 @@ images = Table(
     Column("size_bytes", BigInteger, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("favourite", Boolean, nullable=False, default=False),
+    # Lineage: the image an edit started from (kept when the parent is deleted, as NULL).
+    Column("parent_id", String(32), ForeignKey("images.id", ondelete="SET NULL")),
+    Column("origin", String(16), nullable=False, server_default="generated"),
     UniqueConstraint("task_id", "index"),
     Index(None, "created_at"),
+    Index(None, "parent_id"),
 )
 
 api_keys = Table(

@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from huajia.engine.edit_types import EditItem
 from huajia.engine.types import BatchItem, CancelToken, GenerationResult, ResolvedRequest
 from huajia.errors import GenerationCanceled, HuajiaError, LeaseLost
 from huajia.images.encode import encode_image, make_thumbnail
 from huajia.jobs.model import NewImage, Task
+from huajia.jobs.requests import AiEdit, result_origin
 from huajia.jobs.store import TaskStore
 from huajia.storage.base import BlobStore, new_image_key, thumbnail_key
+from huajia.worker.edits import edit_job
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,10 @@ class Engine(Protocol):
 
     def generate_batch(
         self, items: Sequence[BatchItem]
+    ) -> list[GenerationResult | GenerationCanceled]: ...
+
+    def edit_batch(
+        self, items: Sequence[EditItem]
     ) -> list[GenerationResult | GenerationCanceled]: ...
 
     def check_prompts(self, request: ResolvedRequest) -> None: ...
@@ -140,10 +147,9 @@ class Worker:
         stop_renewing = _keep_renewing(leases, self.lease_seconds / 3)
         try:
             runnable = [lease for lease in leases if self._checked(lease)]
-            requests = [lease.task.request.sampling.to_engine() for lease in runnable]
-            for lease, request in zip(runnable, requests, strict=True):
-                lease.total = request.steps
-            outcomes = self._generate(requests, runnable) if runnable else []
+            for lease in runnable:
+                lease.total = lease.task.request.sampled.steps
+            outcomes = self._run(runnable) if runnable else []
             for lease, outcome in zip(runnable, outcomes, strict=True):
                 lease.settle(lambda: self._finish(lease.task, outcome))  # noqa: B023
         finally:
@@ -152,25 +158,26 @@ class Worker:
     def _checked(self, lease: Lease) -> bool:
         """Checks the API may not have made (it cannot always read the tokenizer)."""
         try:
-            self.engine.check_prompts(lease.task.request.sampling.to_engine())
+            self.engine.check_prompts(lease.task.request.sampled.to_engine())
         except HuajiaError as error:
             code, message = error.code, error.message
             lease.settle(lambda: self.store.fail(*lease.held, code, message))
             return False
         return True
 
-    def _generate(self, requests: list[ResolvedRequest], leases: list[Lease]) -> list[Outcome]:
-        items = [
-            BatchItem(request, on_progress=lease.beat, cancel=lease.cancel)
-            for request, lease in zip(requests, leases, strict=True)
-        ]
+    def _run(self, leases: list[Lease]) -> list[Outcome]:
+        """One engine call for the batch (its tasks share one operation kind)."""
         try:
-            return list(self.engine.generate_batch(items))
+            if leases[0].task.request.operation.kind == "text_to_image":
+                return list(self.engine.generate_batch([_batch_item(lease) for lease in leases]))
+            items = [EditItem(edit_job(lease.task.request, self.blobs), lease.beat, lease.cancel)
+                     for lease in leases]  # fmt: skip
+            return list(self.engine.edit_batch(items))
         except HuajiaError as error:  # canceled, out of memory...: the same for every task
-            return [error] * len(items)
+            return [error] * len(leases)
         except Exception as error:  # the engine's unexpected failures fail tasks, not the worker
             log.exception("generation failed for tasks %s", [lease.task.id for lease in leases])
-            return [error] * len(items)
+            return [error] * len(leases)
 
     def _finish(self, task: Task, outcome: Outcome) -> None:
         held = (task.id, self.worker_id, task.attempts)
@@ -205,21 +212,29 @@ class Worker:
 
     def _put_image(self, task: Task, result: GenerationResult, image: Any, fmt: str,
                    written: list[str]) -> NewImage:  # fmt: skip
-        parameters = {**result.parameters_for(image), "task_id": task.id}
+        operation = task.request.operation
+        origin = result_origin(operation)
+        parameters = {**result.parameters_for(image), "task_id": task.id, "origin": origin}
         encoded = encode_image(image.image, fmt, parameters)  # type: ignore[arg-type]
         now = datetime.now(UTC)
         key = new_image_key(task.id, image.index, encoded.extension, now)
         self.blobs.put(key, encoded.data, encoded.content_type)
         written.append(key)
-        thumb = make_thumbnail(image.image)
+        thumb = make_thumbnail(image.image, origin=origin)
         thumb_key = thumbnail_key(key)
         self.blobs.put(thumb_key, thumb.data, thumb.content_type)
         written.append(thumb_key)
         return NewImage(
             index=image.index, key=key, thumbnail_key=thumb_key, format=fmt,
             content_type=encoded.content_type, width=encoded.width, height=encoded.height,
-            seed=image.seed, size_bytes=len(encoded.data),
+            seed=image.seed, size_bytes=len(encoded.data), origin=origin,
+            parent_id=operation.source.image_id if isinstance(operation, AiEdit) else None,
         )  # fmt: skip
+
+
+def _batch_item(lease: Lease) -> BatchItem:
+    request = lease.task.request.sampled.to_engine()
+    return BatchItem(request, on_progress=lease.beat, cancel=lease.cancel)
 
 
 def _keep_renewing(leases: list[Lease], every: float) -> threading.Event:

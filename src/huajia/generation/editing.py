@@ -1,0 +1,129 @@
+"""Images that need no GPU: uploads (sources to edit) and plain edits (crop, colour, text).
+
+Both answer at once. Each is recorded as a task born completed with one image record, like
+a result from the cache, so every image has an owner, a history and (for an edit) the
+image it came from; bytes go to the blob store and the record is written after them.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from PIL import Image
+
+from huajia.auth.keys import Principal
+from huajia.edits import EditOperation, FontLibrary, apply_edit, describe_edits, resolve_edit
+from huajia.generation.operations import source_ref
+from huajia.images.encode import encode_image, make_thumbnail
+from huajia.images.sources import SourceImage
+from huajia.jobs.model import ImageRecord, NewImage, NewTask, Task
+from huajia.jobs.requests import (
+    GenerationCommand,
+    ImageOrigin,
+    OutputFormat,
+    Retouch,
+    TaskRequest,
+    Upload,
+    result_origin,
+)
+from huajia.jobs.store import TaskStore
+from huajia.storage.base import BlobStore, new_image_key, thumbnail_key
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Bytes to keep for a new image, with what its record needs."""
+
+    data: bytes
+    content_type: str
+    extension: str
+    format: str
+    image: Image.Image
+
+
+class EditingService:
+    """Uploads and plain edits, owned by the caller like generated images."""
+
+    def __init__(self, store: TaskStore, blobs: BlobStore, model: str,
+                 fonts: FontLibrary) -> None:  # fmt: skip
+        self.store = store
+        self.blobs = blobs
+        self.model = model
+        self.fonts = fonts
+
+    def upload(self, who: Principal, source: SourceImage, filename: str | None) -> ImageRecord:
+        """Keep a checked upload as an image the caller may edit (no AI label: a photo)."""
+        request = TaskRequest(
+            asked=GenerationCommand(prompt=""), model=self.model,
+            operation=Upload(filename=filename, sha256=source.sha256),
+        )  # fmt: skip
+        stored = Stored(source.data, source.content_type, "png", "png", source.image)
+        return self._record(who, request, stored, "original", parent=None)
+
+    def retouch(self, who: Principal, image_id: str, edits: list[EditOperation],
+                output_format: OutputFormat = "png") -> ImageRecord:  # fmt: skip
+        """Apply plain edits to one of the caller's images; the result is a new image."""
+        source = source_ref(self.store, who, image_id, "image_id")
+        parent = self.store.get_image(image_id)
+        with Image.open(io.BytesIO(self.blobs.get(source.key))) as opened:
+            pixels = opened.convert("RGBA" if opened.mode in ("RGBA", "LA") else "RGB")
+        settled, result = _settle(pixels, edits, self.fonts)
+        operation = Retouch(source=source, edits=settled)
+        request = TaskRequest(
+            asked=parent.task.request.asked.model_copy(update={"output_format": output_format}),
+            model=parent.task.request.model, operation=operation,
+        )  # fmt: skip
+        origin = result_origin(operation)
+        parameters = {
+            "prompt": parent.task.request.prompt, "parent_id": image_id, "origin": origin,
+            **describe_edits(list(settled)),
+        }  # fmt: skip
+        encoded = encode_image(result, output_format, parameters)
+        stored = Stored(encoded.data, encoded.content_type, encoded.extension, output_format,
+                        result)  # fmt: skip
+        return self._record(who, request, stored, origin, parent=image_id)
+
+    def _record(self, who: Principal, request: TaskRequest, stored: Stored,
+                origin: ImageOrigin, parent: str | None) -> ImageRecord:  # fmt: skip
+        now = datetime.now(UTC)
+        key = new_image_key(request.operation.kind, 0, stored.extension, now)
+        thumb = make_thumbnail(stored.image, origin=origin)
+        written = []
+        try:
+            self.blobs.put(key, stored.data, stored.content_type)
+            written.append(key)
+            self.blobs.put(thumbnail_key(key), thumb.data, thumb.content_type)
+            written.append(thumbnail_key(key))
+            image = NewImage(
+                index=0, key=key, thumbnail_key=thumbnail_key(key), format=stored.format,
+                content_type=stored.content_type, width=stored.image.width,
+                height=stored.image.height, seed=0, size_bytes=len(stored.data),
+                parent_id=parent, origin=origin,
+            )  # fmt: skip
+            task = self.store.create_completed(
+                NewTask(owner=who.key_id, request=request, image_count=1), [image]
+            )
+        except BaseException:
+            for written_key in written:  # no orphan bytes without a record
+                self.blobs.delete(written_key)
+            raise
+        self._audit(who, task)
+        return task.images[0]
+
+    def _audit(self, who: Principal, task: Task) -> None:
+        action = f"image.{task.request.operation.kind}"
+        self.store.audit(who.key_id, who.name, action, task.id, {"num_images": 1})
+
+
+def _settle(image: Image.Image, edits: list[EditOperation], fonts: FontLibrary
+            ) -> tuple[tuple[EditOperation, ...], Image.Image]:  # fmt: skip
+    """The edits applied in order, each with its defaults decided on the image it met (the
+    focus a crop found), so the record replays exactly; and the result."""
+    settled = []
+    for edit in edits:
+        decided = resolve_edit(image, edit)
+        image = apply_edit(image, decided, fonts=fonts)
+        settled.append(decided)
+    return tuple(settled), image
