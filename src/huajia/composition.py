@@ -6,11 +6,14 @@ from pydantic import SecretStr
 
 from huajia.api.deps import Services
 from huajia.auth.gate import AuthGate
+from huajia.edits import FontLibrary
 from huajia.engine.models import resolve_model
 from huajia.engine.tokens import PromptMeter
 from huajia.errors import InvalidRequest
 from huajia.generation.cache import model_identity, weights_identity
+from huajia.generation.editing import EditingService
 from huajia.generation.service import GenerationService, ServedModel
+from huajia.images.sources import SourceLimits
 from huajia.jobs import open_store
 from huajia.jobs.store import TaskStore
 from huajia.outbound import OutboundPolicy
@@ -71,10 +74,16 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
         webhooks=OutboundPolicy.for_webhooks(settings) if settings.webhook_secret else None,
         daily_image_quota=settings.daily_image_quota,
     )
+    blobs = image_store(settings)
+    fonts = FontLibrary.discover(settings.fonts_dir)
+    editing = EditingService(
+        store, blobs, generation.model.spec.name, fonts, SourceLimits.from_settings(settings)
+    )
     return Services(
         settings=settings,
         store=store,
-        blobs=image_store(settings),
+        blobs=blobs,
+        editing=editing,
         generation=generation,
         presets=presets,
         auth=AuthGate(settings.auth, store.keys),

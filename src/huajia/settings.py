@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(8, ge=1)
     webhook_retry_seconds: float = Field(10.0, gt=0, description="First retry; doubles after.")
     presets_file: Path | None = None
+    fonts_dir: Path | None = Field(
+        None, description="Extra fonts for text overlays (Noto CJK from Debian is found itself)."
+    )
     cors_origins: list[str] = Field(default_factory=list)
     ckeditor_dist_dir: Path | None = Field(
         None, description="CKEditor 5 browser build for /demo/ckeditor (default: the npm install)."

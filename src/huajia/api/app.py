@@ -15,7 +15,17 @@ from huajia.api.deps import Services
 from huajia.api.errors import install_error_handlers
 from huajia.api.hosts import AllowedHosts, HostCheck
 from huajia.api.limits import BodyLimitMiddleware, BodyLimits
-from huajia.api.routes import audit, events, generate, images, meta, openai, tasks
+from huajia.api.routes import (
+    audit,
+    edits,
+    events,
+    generate,
+    images,
+    meta,
+    openai,
+    openai_edits,
+    tasks,
+)
 from huajia.api.streams import StreamSlots
 from huajia.api.watch import TaskWatcher
 from huajia.settings import Settings
@@ -80,7 +90,8 @@ def create_app(services: Services) -> FastAPI:
             expose_headers=["Retry-After", "Location"],
         )
     _check_hosts_and_proxies(app, services.settings)
-    for module in (generate, tasks, events, images, meta, openai, audit):
+    routers = (generate, tasks, events, images, edits, meta, openai, openai_edits, audit)
+    for module in routers:
         app.include_router(module.router)
     _include_web(app, services)
     # Keep this the last middleware added: add_middleware puts each layer outside those added

@@ -12,6 +12,7 @@ from huajia.auth.gate import FORWARDING_HEADERS, AuthGate, Caller
 from huajia.auth.keys import Principal
 from huajia.auth.policy import parse_credentials
 from huajia.errors import Unauthorized
+from huajia.generation.editing import EditingService
 from huajia.generation.service import GenerationService
 from huajia.jobs.store import TaskStore
 from huajia.presets.catalog import PresetCatalog
@@ -29,6 +30,7 @@ class Services:
     generation: GenerationService
     presets: PresetCatalog
     auth: AuthGate
+    editing: EditingService
 
 
 def get_services(request: Request) -> Services:

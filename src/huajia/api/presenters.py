@@ -38,6 +38,8 @@ def image_out(image: ImageRecord) -> ImageOut:
         height=image.height,
         seed=image.seed,
         format=image.format,
+        parent_id=image.parent_id,
+        origin=image.origin,
     )
 
 

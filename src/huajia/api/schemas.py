@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
 
-from huajia.jobs.requests import GenerationCommand, LoraUse
+from huajia.edits import MAX_EDITS, EditOperation
+from huajia.jobs.requests import GenerationCommand, LoraUse, OperationKind
 
 
 def no_control_characters(value: str) -> str:
@@ -18,6 +19,7 @@ def no_control_characters(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(no_control_characters)]
+RecordId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
 
 
 TaskStatusName = Literal["pending", "processing", "completed", "failed", "canceled"]
@@ -53,6 +55,20 @@ class GenerateRequest(BaseModel):
     priority: PriorityName = "normal"
     output_format: OutputFormat = "png"
     loras: list[LoraIn] = Field(default_factory=list, max_length=8)
+    operation: OperationKind = Field(
+        "text_to_image",
+        description="text_to_image, or an edit of source_image_id: image_to_image (a "
+        "variation), inpaint (with mask_image_id), outpaint (to width x height) or upscale (x2).",
+    )
+    source_image_id: RecordId | None = Field(None, description="The image to edit.")
+    mask_image_id: RecordId | None = Field(
+        None, description="inpaint: an image the size of the source; white marks what to redo."
+    )
+    strength: float | None = Field(
+        None, gt=0.0, le=1.0, description="How far an edit may move from the source (0-1]."
+    )
+    left: int | None = Field(None, ge=0, le=8192, description="outpaint: where the source goes.")
+    top: int | None = Field(None, ge=0, le=8192)
     webhook_url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)] | None = Field(
         None,
         description="Gets a signed POST when the task ends (see the README): https, and not "
@@ -105,6 +121,29 @@ class ImageOut(BaseModel):
     height: int
     seed: int
     format: str
+    parent_id: str | None = Field(None, description="The image this one was edited from.")
+    origin: Literal["generated", "composite", "original"] = Field(
+        "generated",
+        description="generated: every pixel by the model; composite: the model edited a "
+        "photo; original: an upload (or a plain edit of one).",
+    )
+
+
+class EditsIn(BaseModel):
+    """POST /api/v1/images/{id}/edits: plain edits applied in order (no GPU, no queue)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    edits: list[EditOperation] = Field(min_length=1, max_length=MAX_EDITS)
+    output_format: OutputFormat = "png"
+
+
+class UploadFromUrl(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)] = Field(
+        description="An image on a host the operator allows (source_hosts)."
+    )
 
 
 class TaskResult(BaseModel):

@@ -17,7 +17,7 @@ from huajia.auth.keys import Principal
 from huajia.edits import EditOperation, FontLibrary, apply_edit, describe_edits, resolve_edit
 from huajia.generation.operations import source_ref
 from huajia.images.encode import encode_image, make_thumbnail
-from huajia.images.sources import SourceImage
+from huajia.images.sources import SourceImage, SourceLimits
 from huajia.jobs.model import ImageRecord, NewImage, NewTask, Task
 from huajia.jobs.requests import (
     GenerationCommand,
@@ -46,12 +46,13 @@ class Stored:
 class EditingService:
     """Uploads and plain edits, owned by the caller like generated images."""
 
-    def __init__(self, store: TaskStore, blobs: BlobStore, model: str,
-                 fonts: FontLibrary) -> None:  # fmt: skip
+    def __init__(self, store: TaskStore, blobs: BlobStore, model: str, fonts: FontLibrary,
+                 limits: SourceLimits) -> None:  # fmt: skip
         self.store = store
         self.blobs = blobs
         self.model = model
         self.fonts = fonts
+        self.limits = limits
 
     def upload(self, who: Principal, source: SourceImage, filename: str | None) -> ImageRecord:
         """Keep a checked upload as an image the caller may edit (no AI label: a photo)."""

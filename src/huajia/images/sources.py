@@ -253,6 +253,13 @@ def _srgb() -> ImageCms.ImageCmsProfile:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
+def from_pixels(image: Image.Image, original_format: SourceFormat = "png") -> SourceImage:
+    """Pixels made here (a mask converted, an alpha channel dropped) as a source to keep."""
+    stored = _png(image)
+    digest = hashlib.sha256(stored).hexdigest()
+    return SourceImage(image, stored, original_format, image.width, image.height, digest)
+
+
 def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")

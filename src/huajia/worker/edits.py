@@ -17,10 +17,9 @@ from huajia.engine.edit_types import (
     OutpaintJob,
     UpscaleJob,
 )
+from huajia.images.masks import native_mask
 from huajia.jobs.requests import ImageToImage, Inpaint, Outpaint, TaskRequest, Upscale
 from huajia.storage.base import BlobStore
-
-MASK_THRESHOLD = 128
 
 
 def edit_job(request: TaskRequest, blobs: BlobStore) -> EditJob:
@@ -49,9 +48,6 @@ def read_image(blobs: BlobStore, key: str) -> Image.Image:
 
 
 def read_mask(blobs: BlobStore, key: str) -> Image.Image:
-    """White (and any light grey) marks what to repaint; transparent pixels count as black."""
+    """A stored mask in the native convention: white marks what to repaint."""
     with Image.open(io.BytesIO(blobs.get(key))) as opened:
-        rgba = opened.convert("RGBA")
-    black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-    grey = Image.alpha_composite(black, rgba).convert("L")
-    return grey.point(lambda value: 255 if value >= MASK_THRESHOLD else 0)
+        return native_mask(opened)

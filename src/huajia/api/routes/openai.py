@@ -14,11 +14,12 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from huajia.api.deps import PrincipalDep, ServicesDep
+from huajia.api.deps import PrincipalDep, Services, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES, error_responses
 from huajia.api.hosts import public_base
 from huajia.api.presenters import image_url
 from huajia.api.schemas import GenerateRequest, OutputFormat, Text
+from huajia.auth.keys import Principal
 from huajia.errors import EngineUnavailable, GenerationCanceled, InvalidRequest, error_for_code
 from huajia.jobs.model import Task, TaskState
 
@@ -61,13 +62,18 @@ class ImagesResponse(BaseModel):
     output_format: str
 
 
+def parse_size(size: str | None) -> tuple[int, int] | None:
+    """OpenAI's "WIDTHxHEIGHT" (None for no size or "auto")."""
+    if not size or size == "auto":
+        return None
+    parts = size.lower().split("x")
+    if len(parts) != 2 or not all(part.isascii() and part.isdigit() for part in parts):
+        raise InvalidRequest(f"size must look like 1024x1024 (got {size!r})")
+    return int(parts[0]), int(parts[1])
+
+
 def to_generate_request(body: ImagesGenerationRequest, served: str) -> GenerateRequest:
-    width = height = None
-    if body.size and body.size != "auto":
-        parts = body.size.lower().split("x")
-        if len(parts) != 2 or not all(part.isascii() and part.isdigit() for part in parts):
-            raise InvalidRequest(f"size must look like 1024x1024 (got {body.size!r})")
-        width, height = int(parts[0]), int(parts[1])
+    width, height = parse_size(body.size) or (None, None)
     model = None if body.model in OPENAI_MODEL_NAMES else body.model
     try:
         return GenerateRequest(
@@ -95,22 +101,29 @@ async def create_image(
     submitted = await run_in_threadpool(
         services.generation.submit, who, generate.to_command(), None
     )
-    task = await _wait(services, who, submitted.task, request)
+    task = await wait_for_task(services, who, submitted.task, request)
+    return await images_answer(services, request, task, body.response_format, body.output_format)
+
+
+async def images_answer(services: Services, request: Request, task: Task,
+                        response_format: str, output_format: str) -> ImagesResponse:  # fmt: skip
+    """A finished task's images as OpenAI returns them: absolute URLs or base64."""
     base = public_base(
         services.settings, request.app.state.allowed_hosts, request.headers.get("host"),
         request.url.scheme,
     )  # fmt: skip
     data = []
     for image in sorted(task.images, key=lambda i: i.index):
-        if body.response_format == "b64_json":
+        if response_format == "b64_json":
             raw = await run_in_threadpool(services.blobs.get, image.key)
             data.append(ImageDatum(b64_json=base64.b64encode(raw).decode()))
         else:
             data.append(ImageDatum(url=base + image_url(image.key)))
-    return ImagesResponse(created=int(time.time()), data=data, output_format=body.output_format)
+    return ImagesResponse(created=int(time.time()), data=data, output_format=output_format)
 
 
-async def _wait(services: ServicesDep, who: PrincipalDep, task: Task, request: Request) -> Task:
+async def wait_for_task(services: Services, who: Principal, task: Task, request: Request
+                        ) -> Task:  # fmt: skip
     """Until the task ends; a client that leaves, or no worker for a while, cancels it."""
     workerless_since: float | None = None
     while not task.state.terminal:
@@ -132,7 +145,7 @@ async def _wait(services: ServicesDep, who: PrincipalDep, task: Task, request: R
     return task
 
 
-async def _check_workers(services: ServicesDep, since: float | None) -> float | None:
+async def _check_workers(services: Services, since: float | None) -> float | None:
     """When the worker pool became empty (None while a worker is alive)."""
     alive = await run_in_threadpool(services.store.live_workers)
     if alive:
