@@ -73,7 +73,7 @@ def generate(
         resolve_request(spec, request)  # bad input fails before the model loads
         if spec.is_random_weights:
             typer.echo(f"note: {spec.name} has random weights: it draws noise", err=True)
-        engine = _load_engine(settings, spec, weights, loras)
+        engine = load_engine(settings, spec, weights, loras)
         resolved = engine.resolve(request)
         result = _run_with_progress(engine, resolved)
         for path in write_pngs(result, output):
@@ -93,7 +93,7 @@ def write_pngs(result: GenerationResult, folder: Path) -> list[Path]:
     return paths
 
 
-def _load_engine(
+def load_engine(
     settings: Settings, spec: ModelSpec, weights: Path | None, loras: list[LoraArg]
 ) -> ZImageEngine:
     from huajia.cli.engine import engine_options

@@ -1,10 +1,10 @@
-"""The `huajia` command: generate, model, serve, worker, keys."""
+"""The `huajia` command: generate, edit, retouch, model, serve, worker, keys."""
 
 from __future__ import annotations
 
 import typer
 
-from huajia.cli import generate, keys, model, serve
+from huajia.cli import edit, generate, keys, model, serve
 
 app = typer.Typer(
     name="huajia",
@@ -14,6 +14,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("generate")(generate.generate)
+app.command("edit")(edit.edit)
+app.command("retouch")(edit.retouch)
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
 app.add_typer(model.app, name="model")
