@@ -6,6 +6,7 @@ pixels that must come back untouched, sizes, lineage, provenance and refusals.
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from PIL import Image
 
 from huajia.images.encode import is_ai_generated
 from tests.e2e.flows import wait_for
+from tests.images.pictures import png_claiming
 from tests.support.server import ServerProcess, huajia_command, start_huajia
 
 pytestmark = pytest.mark.e2e
@@ -178,12 +180,45 @@ def test_bad_edits_are_refused_and_queue_nothing(client: httpx.Client, server: S
         answer = client.post("/api/v1/generate", json={"prompt": "x", **fields})
         assert answer.status_code in (404, 422), (fields, answer.text)
         assert answer.json()["error"]["code"] == code, (fields, answer.text)
-    for name, content in [("a.gif", _gif()), ("a.png", png(picture())[:200]),
-                          ("a.txt", b"hello")]:  # fmt: skip
+    for name, content, code in [
+        ("a.gif", _gif(), "unsupported_image"),
+        ("a.png", png(picture())[:200], "unsupported_image"),
+        ("a.txt", b"hello", "unsupported_image"),
+        ("bomb.png", png_claiming(50_000, 50_000), "image_too_large"),
+    ]:  # fmt: skip
         refused = client.post("/api/v1/uploads", files={"file": (name, content)})
         assert refused.status_code == 422, refused.text
-        assert refused.json()["error"]["code"] == "unsupported_image"
+        assert refused.json()["error"]["code"] == code
+    for url in ("https://images.example.com/a.png", f"{server.url}/api/v1/health",
+                "http://169.254.169.254/latest/meta-data"):  # fmt: skip
+        fetched = client.post("/api/v1/uploads/from-url", json={"url": url})
+        assert fetched.status_code == 422, fetched.text
+        assert fetched.json()["error"]["code"] == "url_refused"
     assert client.get("/api/v1/tasks").json()["total"] == before, "nothing was recorded"
+
+
+def test_openai_sdk_edits_repaint_only_the_transparent_part_of_the_mask(
+    server: ServerProcess,
+) -> None:
+    openai = pytest.importorskip("openai")
+    mask = Image.new("RGBA", SIZE, (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (48, 32, 144, 96))  # transparent: repaint this
+    with openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused-on-localhost") as sdk:
+        answer = sdk.images.edit(
+            image=("shot.png", png(picture()), "image/png"),
+            mask=("mask.png", png(mask), "image/png"),
+            prompt="a lantern in the middle",
+            n=1,
+            response_format="b64_json",
+        )
+    with Image.open(io.BytesIO(base64.b64decode(answer.data[0].b64_json or ""))) as image:
+        after = np.asarray(image.convert("RGB"))
+    repaint = mask.getchannel("A").point(lambda alpha: 255 if alpha == 0 else 0)
+    keep = np.asarray(repaint.filter(_grow(FEATHER_MARGIN))) == 0
+    before = np.asarray(picture())
+    assert after.shape == before.shape
+    assert np.array_equal(after[keep], before[keep]), "opaque mask pixels are kept exactly"
+    assert not np.array_equal(after[~keep], before[~keep])
 
 
 def test_another_editors_image_cannot_be_used(client: httpx.Client, server: ServerProcess
