@@ -301,3 +301,14 @@ def test_tasks_without_a_batch_key_or_a_limit_of_one_run_alone(store: TaskStore)
     store.create(a_task(batch_key="k"))
     store.create(a_task(batch_key="k"))
     assert len(store.claim_batch("worker-1", LEASE, max_images=1)) == 1
+
+
+def test_a_lease_renewal_before_the_first_step_reports_no_progress(store: TaskStore) -> None:
+    """Followers must see steps 1..n only: a beat at step 0 renews the lease, nothing more."""
+    store.create(a_task())
+    claimed = store.claim("worker-1", LEASE)
+    assert claimed is not None
+    store.heartbeat(claimed.id, "worker-1", 1, step=0, total=3, lease_seconds=LEASE)
+    for step in (1, 2, 2, 3):
+        store.heartbeat(claimed.id, "worker-1", 1, step=step, total=3, lease_seconds=LEASE)
+    assert [event.step for event in store.progress_since(claimed.id)] == [1, 2, 3]

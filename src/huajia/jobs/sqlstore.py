@@ -218,7 +218,8 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         now = self.clock()
         with self._write() as connection:
             held = held_row(connection, task_id, worker_id, attempt)
-            if (step, total) != (held.progress_step, held.progress_total):
+            # Step 0 is a lease renewal before the first step, not progress to report.
+            if step > 0 and (step, total) != (held.progress_step, held.progress_total):
                 connection.execute(
                     insert(task_progress).values(
                         task_id=task_id, attempt=attempt, step=step, total=total, created_at=now
