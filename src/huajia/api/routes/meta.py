@@ -101,7 +101,12 @@ def health_of(services: Services, full: bool = False) -> Health:
 
 
 @router.get(
-    "/api/v1/health", operation_id="health", response_model=Health, responses=PUBLIC_RESPONSES
+    "/api/v1/health",
+    operation_id="health",
+    response_model=Health,
+    responses=PUBLIC_RESPONSES,
+    # Anyone may ask (the empty requirement); a key, when sent, shows admins more.
+    openapi_extra={"security": [{}, {"HTTPBearer": []}, {"APIKeyHeader": []}]},
 )
 async def health(services: ServicesDep, who: OptionalPrincipalDep) -> Health:
     """Always answers while the API runs; `model_loaded` says whether a worker is ready.
