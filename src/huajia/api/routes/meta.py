@@ -105,8 +105,8 @@ def health_of(services: Services, full: bool = False) -> Health:
     operation_id="health",
     response_model=Health,
     responses=PUBLIC_RESPONSES,
-    # Anyone may ask (the empty requirement); a key, when sent, shows admins more.
-    openapi_extra={"security": [{}, {"HTTPBearer": []}, {"APIKeyHeader": []}]},
+    # Added to the key schemes: anyone may ask; a key, when sent, shows admins more.
+    openapi_extra={"security": [{}]},
 )
 async def health(services: ServicesDep, who: OptionalPrincipalDep) -> Health:
     """Always answers while the API runs; `model_loaded` says whether a worker is ready.
