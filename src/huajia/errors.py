@@ -25,6 +25,7 @@
     │   └── TooManyStreams           429 too_many_streams
     ├── PayloadTooLarge              413 payload_too_large
     ├── HostNotAllowed               400 host_not_allowed
+    ├── Draining                     503 draining            (stopping; retry elsewhere)
     ├── ConfigurationError           500 configuration_error (refused at start-up)
     ├── GenerationCanceled           409 canceled
     ├── OutOfMemory                  507 out_of_memory       (the GPU could not fit even one image)
@@ -43,6 +44,7 @@ class HuajiaError(Exception):
 
     status: int = 500
     code: str = "internal_error"
+    retry_after: int | None = None  # seconds, sent as Retry-After when set
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -166,6 +168,14 @@ class PayloadTooLarge(HuajiaError):
 class HostNotAllowed(HuajiaError):
     status = 400
     code = "host_not_allowed"
+
+
+class Draining(HuajiaError):
+    """This process is stopping: it finishes what it has but takes nothing new."""
+
+    status = 503
+    code = "draining"
+    retry_after = 5
 
 
 class ConfigurationError(HuajiaError):

@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         30.0, gt=0, description="A task whose worker stops renewing for this long runs again."
     )
     max_attempts: int = Field(3, ge=1)
+    drain_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="On SIGTERM, how long a worker may finish its batch before "
+        "handing the tasks back to the queue.",
+    )
     daily_image_quota: int | None = Field(
         None, ge=1, description="Images an editor key may request per 24 hours (admins: no limit)."
     )

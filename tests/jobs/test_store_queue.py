@@ -312,3 +312,27 @@ def test_a_lease_renewal_before_the_first_step_reports_no_progress(store: TaskSt
     for step in (1, 2, 2, 3):
         store.heartbeat(claimed.id, "worker-1", 1, step=step, total=3, lease_seconds=LEASE)
     assert [event.step for event in store.progress_since(claimed.id)] == [1, 2, 3]
+
+
+def test_a_stopping_worker_hands_its_task_back_uncounted(store: TaskStore) -> None:
+    created = store.create(a_task())
+    claimed = store.claim("worker-1", LEASE)
+    assert claimed is not None and claimed.attempts == 1
+    store.heartbeat(claimed.id, "worker-1", 1, step=2, total=8, lease_seconds=LEASE)
+
+    back = store.release(claimed.id, "worker-1", 1)
+
+    assert back.state is TaskState.PENDING
+    assert (back.attempts, back.lease_owner, back.progress_step) == (0, None, 0)
+    again = store.claim("worker-2", LEASE)
+    assert again is not None and again.id == created.id and again.attempts == 1
+    with pytest.raises(LeaseLost):
+        store.release(claimed.id, "worker-1", 1)  # fenced: that attempt is over
+
+
+def test_a_task_canceled_while_running_is_canceled_not_handed_back(store: TaskStore) -> None:
+    store.create(a_task())
+    claimed = store.claim("worker-1", LEASE)
+    assert claimed is not None
+    store.request_cancel(claimed.id)
+    assert store.release(claimed.id, "worker-1", 1).state is TaskState.CANCELED

@@ -93,7 +93,8 @@ class ServerProcess:
 
 def server_env(extra_env: dict[str, str] | None = None) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("HUAJIA_")}
-    env.update({"HF_HUB_OFFLINE": "1", "HUAJIA_LEASE_SECONDS": "4", "PYTHONUNBUFFERED": "1"})
+    env.update({"HF_HUB_OFFLINE": "1", "HUAJIA_LEASE_SECONDS": "4", "PYTHONUNBUFFERED": "1",
+                "HUAJIA_DRAIN_SECONDS": "2"})  # fmt: skip
     env.update(extra_env or {})
     return env
 

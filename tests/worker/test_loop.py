@@ -123,3 +123,42 @@ def test_canceling_one_task_of_a_batch_ends_it_within_a_step(
     assert store.get(victim).images == []
     done = store.get(mate)
     assert done.state is TaskState.COMPLETED and len(done.images) == 1
+
+
+class StopMidway:
+    """The real engine; at step 2 the worker is told to stop without waiting (drain over)."""
+
+    def __init__(self, engine: ZImageEngine) -> None:
+        self.engine = engine
+        self.worker: Worker | None = None
+
+    def check_prompts(self, request: ResolvedRequest) -> None:
+        self.engine.check_prompts(request)
+
+    def generate_batch(self, items: Sequence[BatchItem]) -> list[Any]:
+        def stopping(report: Any) -> Any:
+            def on_progress(step: int, total: int) -> None:
+                report(step, total)
+                if step == 2 and self.worker is not None:
+                    self.worker.hand_back()
+
+            return on_progress
+
+        watched = [BatchItem(item.request, stopping(item.on_progress), item.cancel)
+                   for item in items]  # fmt: skip
+        return self.engine.generate_batch(watched)
+
+
+def test_a_stopping_worker_hands_the_whole_batch_back_to_the_queue(
+    store: TaskStore, tiny_engine: ZImageEngine, tmp_path: Path
+) -> None:
+    first = queue(store, tiny_engine, prompt="first")
+    second = queue(store, tiny_engine, prompt="second")
+    engine = StopMidway(tiny_engine)
+    worker = Worker(store, engine, LocalBlobStore(tmp_path / "images"), "w", LEASE)
+    engine.worker = worker
+    assert worker.run_once()
+    for task_id in (first, second):
+        task = store.get(task_id)
+        assert (task.state, task.attempts, task.images) == (TaskState.PENDING, 0, [])
+    assert not list((tmp_path / "images").rglob("*.png")), "nothing half-made was stored"

@@ -44,6 +44,7 @@ OpenAI Images API. Send an API key as `Authorization: Bearer <key>` or `X-API-Ke
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Background work of an API process: the SSE task watcher, webhook deliveries."""
     services: Services = app.state.services
+    app.state.loop = asyncio.get_running_loop()  # for what other threads hand to the loop
     stop = asyncio.Event()
     running = [asyncio.create_task(app.state.watcher.run(stop), name="watcher")]
     dispatcher = _webhook_dispatcher(services)

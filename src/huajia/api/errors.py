@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from huajia.api.schemas import ErrorBody
-from huajia.errors import HuajiaError, LimitReached
+from huajia.errors import Draining, HuajiaError
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 async def _huajia_error(_request: Request, error: HuajiaError) -> JSONResponse:
     headers = {}
-    if isinstance(error, LimitReached):
+    if error.retry_after is not None:
         headers["Retry-After"] = str(error.retry_after)
-    if error.status >= 500:
+    if error.status >= 500 and not isinstance(error, Draining):  # draining is no fault
         log.error("%s: %s", error.code, error.message)
     return error_response(error.status, error.code, error.message, **headers)
 

@@ -209,12 +209,14 @@ class Readiness(BaseModel):
 
     ready: bool
     model: str
+    draining: bool = False
 
 
 class Health(BaseModel):
     """GET /api/v1/health: the seed's fields, plus what an operator needs."""
 
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "degraded", "draining"]
+    draining: bool = Field(False, description="Stopping: takes no new work; go elsewhere.")
     model_loaded: bool
     model: str
     device: str | None

@@ -34,13 +34,24 @@ class TaskWatcher:
     def __init__(self, store: TaskStore, poll_seconds: float = POLL_SECONDS) -> None:
         self._store = store
         self._poll_seconds = poll_seconds
-        self._followers: dict[str, set[asyncio.Queue[Snapshot]]] = {}
+        self._followers: dict[str, set[asyncio.Queue[Snapshot | None]]] = {}
         self._after: dict[str, int] = {}
 
+    def close(self) -> None:
+        """The server is stopping: every follower gets None (reconnect elsewhere), at once.
+
+        Call it on the event loop's thread (`loop.call_soon_threadsafe(watcher.close)`).
+        """
+        for followers in self._followers.values():
+            for queue in followers:
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(None)
+
     @contextlib.contextmanager
-    def follow(self, task_id: str) -> Iterator[asyncio.Queue[Snapshot]]:
-        """A queue of snapshots of the task for as long as the `with` block lasts."""
-        queue: asyncio.Queue[Snapshot] = asyncio.Queue(BACKLOG)
+    def follow(self, task_id: str) -> Iterator[asyncio.Queue[Snapshot | None]]:
+        """A queue of snapshots of the task for as long as the `with` block lasts (None: the
+        server is stopping)."""
+        queue: asyncio.Queue[Snapshot | None] = asyncio.Queue(BACKLOG)
         self._followers.setdefault(task_id, set()).add(queue)
         self._after.setdefault(task_id, 0)
         try:

@@ -49,12 +49,19 @@ def guarded(func: Callable[[], T]) -> T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+# Libraries whose INFO lines say nothing an operator needs (Alembic prints one per
+# migration at every start).
+QUIET_LIBRARIES = ("alembic", "httpx", "httpcore")
+
+
 def configure_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _first_error(error: ValidationError) -> str:

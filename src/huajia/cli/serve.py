@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -20,9 +21,13 @@ from huajia.settings import Settings
 if TYPE_CHECKING:
     from huajia.engine.models import ModelSpec
     from huajia.engine.zimage import ZImageEngine
+    from huajia.worker.loop import Worker
     from huajia.worker.presence import Presence
 
 log = logging.getLogger("huajia.serve")
+
+# A draining worker gets drain_seconds to finish its batch, then this long to hand it back.
+WORKER_EXIT_GRACE_S = 15.0
 
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Model name or diffusers folder.")]
 DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Database and images folder.")]
@@ -55,11 +60,14 @@ def _serve(settings: Settings, with_worker: bool, verbose: bool) -> None:
     from huajia.api.app import create_app
     from huajia.api.hosts import AllowedHosts
     from huajia.api.http_protocol import deadline_protocol
+    from huajia.api.shutdown import CLOSE_SECONDS, DrainingServer
     from huajia.auth.gate import check_auth_at_start
     from huajia.composition import build_services
     from huajia.worker.supervisor import WorkerSupervisor
 
+    started = time.monotonic()
     services = build_services(settings)
+    log.info("database ready in %.2f s", time.monotonic() - started)
     check_auth_at_start(settings.auth, services.store.keys, settings.data_dir)
     spec = services.generation.model.spec
     if spec.is_random_weights:
@@ -78,19 +86,32 @@ def _serve(settings: Settings, with_worker: bool, verbose: bool) -> None:
             "is answered; set allowed_hosts to the names this service is reached by"
         )
     log.info("Huajia on http://%s:%d (docs at /docs)", settings.host, settings.port)
+    app = create_app(services)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port,
+        proxy_headers=False,  # only trusted_proxies are believed (create_app adds them)
+        http=deadline_protocol(settings.header_timeout_seconds),  # closes stalled clients
+        # Typed int by uvicorn, but only ever handed to loop.call_later: seconds as float.
+        timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=CLOSE_SECONDS,
+        log_level="info" if verbose else "warning", access_log=verbose,
+    )  # fmt: skip
+    wait = settings.drain_seconds + WORKER_EXIT_GRACE_S
+
+    def drain() -> None:
+        threads = [threading.Thread(target=s.stop, args=(wait,)) for s in supervisors]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
     try:
-        uvicorn.run(
-            create_app(services), host=settings.host, port=settings.port,
-            proxy_headers=False,  # only trusted_proxies are believed (create_app adds them)
-            http=deadline_protocol(settings.header_timeout_seconds),  # closes stalled clients
-            # Typed int by uvicorn, but only ever handed to loop.call_later: seconds as float.
-            timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]
-            log_level="info" if verbose else "warning", access_log=verbose,
-        )  # fmt: skip
+        DrainingServer(config, app, drain).run()
     finally:
         for supervisor in supervisors:
-            supervisor.stop()
+            supervisor.stop(timeout=wait)
         services.store.close()
+    log.info("stopped")
 
 
 def worker(
@@ -113,8 +134,8 @@ def _work(settings: Settings, supervised: bool) -> None:
     from huajia.worker.presence import Presence
 
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    running: list[Worker] = []
+    _on_stop_signals(stop, running, settings.drain_seconds)
     store = open_task_store(settings)
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     spec = resolve_model(settings.model, settings.registry())
@@ -122,20 +143,46 @@ def _work(settings: Settings, supervised: bool) -> None:
         store, worker_id, spec.name, parent_pid=os.getppid() if supervised else None
     )
     presence.start(stop)
+    started = time.monotonic()
     engine = _load_engine(spec, settings, presence, stop)
     if engine is None:
         return
     presence.ready(engine.describe)
-    log.info("worker %s ready: %s on %s", worker_id, spec.name, engine.device)
+    log.info("worker %s ready: %s on %s, loaded in %.1f s", worker_id, spec.name,
+             engine.device, time.monotonic() - started)  # fmt: skip
     loop = Worker(
         store, engine, image_store(settings), worker_id, settings.lease_seconds,
         batch_max_images=settings.batch_max_images, model=spec.name,
     )  # fmt: skip
+    running.append(loop)
     try:
         loop.run_forever(stop)
     finally:
         presence.stop()
         store.close()
+    log.info("worker %s stopped", worker_id)
+
+
+def _on_stop_signals(stop: threading.Event, running: list[Worker], drain_seconds: float) -> None:
+    """SIGTERM or SIGINT: claim nothing more and finish the batch, handing it back to the
+    queue after `drain_seconds`; a second signal hands it back at once."""
+
+    def hand_back() -> None:
+        for loop in running:
+            loop.hand_back()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            hand_back()
+            return
+        stop.set()
+        log.info("%s: worker draining (up to %g s)", signal.Signals(signum).name, drain_seconds)
+        timer = threading.Timer(drain_seconds, hand_back)
+        timer.daemon = True
+        timer.start()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)
 
 
 def _load_engine(spec: ModelSpec, settings: Settings, presence: Presence, stop: threading.Event

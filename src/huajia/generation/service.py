@@ -15,6 +15,7 @@ from huajia.engine.models import ModelSpec
 from huajia.engine.tokens import PromptMeter, check_prompts
 from huajia.engine.types import GenerationRequest, LoraRef, ResolvedRequest
 from huajia.errors import (
+    Draining,
     Forbidden,
     IdempotencyKeyReused,
     InvalidRequest,
@@ -63,11 +64,14 @@ class GenerationService:
         self.max_attempts = max_attempts
         self.webhooks = webhooks
         self.daily_image_quota = daily_image_quota
+        self.draining = False  # set once when the process starts to stop
 
     def submit(
         self, who: Principal, command: GenerationCommand, idempotency_key: str | None
     ) -> Submitted:
         """Check the request, answer from the cache where allowed, else queue it."""
+        if self.draining:
+            raise Draining("this server is stopping and takes no new work; retry shortly")
         priority = Priority(command.priority)
         check_priority(who, priority.value)
         self._check_model(command.model)

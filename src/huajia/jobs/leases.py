@@ -50,3 +50,12 @@ def after_lost_lease(row: Row[Any], now: datetime) -> tuple[TaskState, dict[str,
     )
     return TaskState.FAILED, {"finished_at": now, "error_code": WORKER_LOST,
                               "error_message": message}  # fmt: skip
+
+
+def handed_back(row: Row[Any], now: datetime) -> tuple[TaskState, dict[str, Any]]:
+    """A task its worker gives back while stopping: waiting again at once, the attempt not
+    counted (it did not fail); canceled instead if someone asked for that meanwhile."""
+    if row.cancel_requested:
+        return TaskState.CANCELED, {"finished_at": now}
+    return TaskState.PENDING, {"lease_owner": None, "started_at": None, "progress_step": 0,
+                               "progress_total": 0, "attempts": row.attempts - 1}  # fmt: skip

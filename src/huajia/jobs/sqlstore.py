@@ -31,7 +31,7 @@ from huajia.jobs.admission import Admission
 from huajia.jobs.database import connect, migrate, transaction
 from huajia.jobs.filters import gallery_filters, task_filters
 from huajia.jobs.keys import SqlApiKeyStore
-from huajia.jobs.leases import after_lost_lease, held_row, locked_row
+from huajia.jobs.leases import after_lost_lease, handed_back, held_row, locked_row
 from huajia.jobs.model import (
     GalleryItem,
     ImageRecord,
@@ -272,6 +272,19 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                 )
             )
             self._insert_images(connection, task_id, new_images, now)
+            return self._load_one(connection, task_id)
+
+    def release(self, task_id: str, worker_id: str, attempt: int) -> Task:
+        now = self.clock()
+        with self._write() as connection:
+            held = held_row(connection, task_id, worker_id, attempt)
+            target, values = handed_back(held, now)
+            check_transition(TaskState.PROCESSING, target)
+            connection.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id)
+                .values(state=target.value, updated_at=now, lease_expires_at=None, **values)
+            )
             return self._load_one(connection, task_id)
 
     def request_cancel(self, task_id: str) -> Task:

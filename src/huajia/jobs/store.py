@@ -151,6 +151,10 @@ class TaskStore(ABC):
         """Finish the held attempt as canceled; LeaseLost if not held."""
 
     @abstractmethod
+    def release(self, task_id: str, worker_id: str, attempt: int) -> Task:
+        """Give a held task back to the queue now (a stopping worker), the attempt uncounted."""
+
+    @abstractmethod
     def request_cancel(self, task_id: str) -> Task:
         """Cancel pending at once, ask the worker to stop a processing one; terminal unchanged."""
 

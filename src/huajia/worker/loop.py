@@ -66,6 +66,7 @@ class Lease:
     cancel: CancelToken = field(default_factory=CancelToken)
     lost: bool = False
     finished: bool = False
+    handing_back: bool = False  # the worker is stopping: give the task back, don't cancel it
     step: int = 0
     total: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -119,6 +120,14 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.requeue_seconds = requeue_seconds
         self._next_requeue = 0.0
+        self._running: list[Lease] = []
+
+    def hand_back(self) -> None:
+        """Stop the running batch at its next step and give its tasks back to the queue
+        (a stop that cannot wait for the batch to finish)."""
+        for lease in list(self._running):
+            lease.handing_back = True
+            lease.cancel.cancel()
 
     def run_forever(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -145,14 +154,16 @@ class Worker:
         """Compatible tasks in one pipeline call; each finishes on its own (fenced) lease."""
         leases = [Lease(self.store, task, self.worker_id, self.lease_seconds) for task in tasks]
         stop_renewing = _keep_renewing(leases, self.lease_seconds / 3)
+        self._running = leases
         try:
             runnable = [lease for lease in leases if self._checked(lease)]
             for lease in runnable:
                 lease.total = lease.task.request.sampled.steps
             outcomes = self._run(runnable) if runnable else []
             for lease, outcome in zip(runnable, outcomes, strict=True):
-                lease.settle(lambda: self._finish(lease.task, outcome))  # noqa: B023
+                lease.settle(lambda: self._finish(lease, outcome))  # noqa: B023
         finally:
+            self._running = []
             stop_renewing.set()
 
     def _checked(self, lease: Lease) -> bool:
@@ -179,9 +190,12 @@ class Worker:
             log.exception("generation failed for tasks %s", [lease.task.id for lease in leases])
             return [error] * len(leases)
 
-    def _finish(self, task: Task, outcome: Outcome) -> None:
-        held = (task.id, self.worker_id, task.attempts)
-        if isinstance(outcome, GenerationCanceled):
+    def _finish(self, lease: Lease, outcome: Outcome) -> None:
+        task, held = lease.task, lease.held
+        if isinstance(outcome, GenerationCanceled) and lease.handing_back:
+            self.store.release(*held)
+            log.info("task %s handed back to the queue", task.id)
+        elif isinstance(outcome, GenerationCanceled):
             self.store.finish_canceled(*held)
         elif isinstance(outcome, HuajiaError):
             self.store.fail(*held, outcome.code, outcome.message)

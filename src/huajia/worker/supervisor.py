@@ -63,7 +63,10 @@ class WorkerSupervisor:
                 self._command, env=self._env, preexec_fn=_die_with_parent
             )
             code = self._process.wait()
-            if self._stopping.is_set():
+            if self._stopping.is_set() or code == 0:
+                # 0: it drained and stopped on a signal (systemd or docker stopping the whole
+                # group): this process is stopping too, so that is no crash to restart.
+                log.info("worker stopped (status %s)", code)
                 return
             if time.monotonic() - started >= self.healthy_after_s:
                 backoff = FIRST_BACKOFF_S  # it ran fine for a while: a fresh failure, not a loop

@@ -44,6 +44,13 @@ def progress_event(task_id: str, step: int, total: int) -> str:
     )
 
 
+def reconnect_event(task_id: str) -> str:
+    """Tells an EventSource to come back in a second (to this address: another API process
+    behind the load balancer answers) and why."""
+    data = {"task_id": task_id, "reason": "the server is restarting; reconnect"}
+    return "retry: 1000\n" + sse("reconnect", data)
+
+
 async def follow(request: Request, watcher: TaskWatcher, first: Task) -> AsyncIterator[str]:
     """Every step from the store's progress log, queue moves, then the terminal event."""
     yield sse("status", task_status(first).model_dump(mode="json"))
@@ -58,6 +65,9 @@ async def follow(request: Request, watcher: TaskWatcher, first: Task) -> AsyncIt
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
+            if snapshot is None:  # this server is stopping: the client follows elsewhere
+                yield reconnect_event(first.id)
+                return
             task = snapshot.task
             for step in snapshot.steps:
                 yield progress_event(task.id, step.step, step.total)

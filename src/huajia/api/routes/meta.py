@@ -85,8 +85,10 @@ def health_of(services: Services, full: bool = False) -> Health:
     workers = [_shown(worker, full) for worker in services.store.live_workers()]
     loaded = [w for w in workers if w.get("state") == "ready" or w.get("state") == "busy"]
     engine: dict[str, Any] = loaded[0].get("engine", {}) if loaded else {}
+    draining = services.generation.draining
     return Health(
-        status="ok" if loaded else "degraded",
+        status="draining" if draining else "ok" if loaded else "degraded",
+        draining=draining,
         model_loaded=bool(loaded),
         model=services.generation.model.spec.name,
         device=engine.get("device"),
@@ -123,14 +125,20 @@ async def health(services: ServicesDep, who: OptionalPrincipalDep) -> Health:
     response_model=Readiness,
     responses={
         **PUBLIC_RESPONSES,
-        503: {"model": Readiness, "description": "No worker has loaded the model yet"},
+        503: {
+            "model": Readiness,
+            "description": "No worker has loaded the model yet, or "
+            "the server is stopping (draining)",
+        },
     },
 )
 async def ready(services: ServicesDep) -> JSONResponse:
-    """200 once a worker has loaded the model, 503 before (for load balancers)."""
+    """200 once a worker has loaded the model, 503 before and while stopping (load balancers
+    move away from a draining server)."""
     state = await run_in_threadpool(health_of, services)
-    body = {"ready": state.model_loaded, "model": state.model}
-    return JSONResponse(body, status_code=200 if state.model_loaded else 503)
+    is_ready = state.model_loaded and not state.draining
+    body = {"ready": is_ready, "model": state.model, "draining": state.draining}
+    return JSONResponse(body, status_code=200 if is_ready else 503)
 
 
 @router.get("/metrics", operation_id="metrics", include_in_schema=False)

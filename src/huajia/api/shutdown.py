@@ -1,0 +1,54 @@
+"""Stopping without dropping work: SIGTERM or SIGINT drains, a second one stops at once.
+
+Draining, in order: submits answer 503 `draining` and readiness turns 503 (the load balancer
+moves away) while status, results and event streams keep answering; the workers finish their
+batch (or hand it back to the queue after `drain_seconds`) and exit; open event streams end
+with a `reconnect` event; then the HTTP server closes and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+
+import uvicorn
+from fastapi import FastAPI
+
+log = logging.getLogger("huajia.serve")
+
+# Open event streams have ended by the time connections close; this bounds the rest.
+CLOSE_SECONDS = 5
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn that drains on the first signal and exits 0 (it re-raises no signal)."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI,
+                 drain: Callable[[], None]) -> None:  # fmt: skip
+        super().__init__(config)
+        self._app = app
+        self._drain = drain
+        self._draining = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._draining:
+            log.warning("second %s: stopping now", signal.Signals(sig).name)
+            self.should_exit = self.force_exit = True
+            return
+        self._draining = True
+        log.info("%s: draining (no new work; running tasks finish)", signal.Signals(sig).name)
+        threading.Thread(target=self._drain_then_close, name="drain", daemon=True).start()
+
+    def _drain_then_close(self) -> None:
+        started = time.monotonic()
+        self._app.state.services.generation.draining = True
+        self._drain()
+        log.info("workers stopped after %.1f s; closing event streams", time.monotonic() - started)
+        loop = getattr(self._app.state, "loop", None)
+        if loop is not None:
+            loop.call_soon_threadsafe(self._app.state.watcher.close)
+        self.should_exit = True
