@@ -40,3 +40,18 @@ def postgres_schema_url() -> Iterator[str]:
     from tests.support.postgres import new_postgres_schema
 
     yield from new_postgres_schema()
+
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'huajia.db'}"
+    url: str = request.getfixturevalue("postgres_schema_url")
+    return url

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +18,7 @@ from PIL import Image
 from huajia.images.encode import is_ai_generated
 from tests.e2e.flows import wait_for
 from tests.images.pictures import png_claiming
-from tests.support.server import ServerProcess, huajia_command, start_huajia
+from tests.support.server import ServerProcess, huajia_command
 
 pytestmark = pytest.mark.e2e
 
@@ -58,20 +56,6 @@ def pixels_of(client: httpx.Client, url: str) -> np.ndarray[Any, Any]:
     assert response.status_code == 200
     with Image.open(io.BytesIO(response.content)) as image:
         return np.asarray(image.convert("RGB"))
-
-
-@pytest.fixture(scope="module")
-def server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[ServerProcess]:  # fmt: skip
-    process = start_huajia(tmp_path_factory.mktemp("editing"), tiny_model_dir)
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-def client(server: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=60) as http:
-        yield http
 
 
 def upload(client: httpx.Client, image: Image.Image) -> dict[str, Any]:

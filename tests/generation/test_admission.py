@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 from pydantic import SecretStr
 
 from huajia.api.deps import Services
@@ -23,24 +22,11 @@ from huajia.settings import Settings
 PARALLEL = 24
 ATTEMPTS = 60
 
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
 
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'huajia.db'}"
-    url: str = request.getfixturevalue("postgres_schema_url")
-    return url
-
-
-def services_with(tiny_model_dir: Path, tmp_path: Path, database_url: str,
+def services_with(tiny_model_dir: Path, tmp_path: Path, store_url: str,
                   **limits: int) -> Iterator[Services]:  # fmt: skip
     settings = Settings(
-        data_dir=tmp_path, model=str(tiny_model_dir), database_url=SecretStr(database_url),
+        data_dir=tmp_path, model=str(tiny_model_dir), store_url=SecretStr(store_url),
         **limits,  # type: ignore[arg-type]
     )  # fmt: skip
     built = build_services(settings)
@@ -61,9 +47,9 @@ def submit_in_parallel(services: Services, who: list[Principal]) -> list[str | L
 
 
 def test_the_queue_limit_is_exact_under_parallel_submits(
-    tiny_model_dir: Path, tmp_path: Path, database_url: str
+    tiny_model_dir: Path, tmp_path: Path, store_url: str
 ) -> None:
-    for services in services_with(tiny_model_dir, tmp_path, database_url, queue_max=5):
+    for services in services_with(tiny_model_dir, tmp_path, store_url, queue_max=5):
         editors = [Principal(f"k-{n}", f"editor {n}", Role.EDITOR) for n in range(6)]
         outcomes = submit_in_parallel(services, editors)
         accepted = [item for item in outcomes if isinstance(item, str)]
@@ -74,10 +60,10 @@ def test_the_queue_limit_is_exact_under_parallel_submits(
 
 
 def test_the_daily_quota_is_exact_under_parallel_submits(
-    tiny_model_dir: Path, tmp_path: Path, database_url: str
+    tiny_model_dir: Path, tmp_path: Path, store_url: str
 ) -> None:
     for services in services_with(
-        tiny_model_dir, tmp_path, database_url, daily_image_quota=3, queue_max=1000
+        tiny_model_dir, tmp_path, store_url, daily_image_quota=3, queue_max=1000
     ):
         editor = Principal("k-editor", "alice", Role.EDITOR)
         outcomes = submit_in_parallel(services, [editor])
