@@ -61,9 +61,10 @@ def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
     contexts: list[Any] = []
     errors: list[str] = []
 
-    def open_(url: str, locale: str = "en-US") -> Any:
+    def open_(url: str, locale: str = "en-US", **options: Any) -> Any:
+        """`options` go to the browser context (for example has_touch=True)."""
         context = browser.new_context(
-            locale=locale, accept_downloads=True, viewport={"width": 1280, "height": 900}
+            locale=locale, accept_downloads=True, viewport={"width": 1280, "height": 900}, **options
         )
         contexts.append(context)
         page = context.new_page()
@@ -77,10 +78,17 @@ def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
     assert errors == [], f"uncaught script errors: {errors}"
 
 
-def screenshot(page: Any, name: str) -> None:
-    """Keep a picture of this state for people to look at (test-artifacts is git-ignored)."""
+def screenshot(page: Any, name: str, part: Any = None) -> None:
+    """Keep a picture of this state for people to look at (test-artifacts is git-ignored).
+
+    The whole page, or only `part` (a locator) where the page is too large to read.
+    """
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    path = str(SCREENSHOTS / f"{name}.png")
+    if part is None:
+        page.screenshot(path=path, full_page=True)
+    else:
+        part.screenshot(path=path)
 
 
 def record_progress(page: Any) -> None:

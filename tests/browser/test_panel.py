@@ -53,7 +53,8 @@ def test_insert_emits_a_composed_event_with_the_chosen_images(
     assert detail["prompt"] == prompt
     assert len(detail["images"]) == 2
     for image in detail["images"]:
-        assert set(image) == {"url", "width", "height", "alt", "seed"}
+        assert set(image) == {"id", "url", "width", "height", "alt", "seed"}
+        assert re.fullmatch(r"[0-9a-f]{32}", image["id"])  # the Huajia image id, for later edits
         assert image["url"].startswith(huajia.url + "/generated-images/")
         assert image["alt"] == prompt
         assert isinstance(image["seed"], int)

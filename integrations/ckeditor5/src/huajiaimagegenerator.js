@@ -1,8 +1,13 @@
 import { ButtonView, Plugin } from 'ckeditor5';
 
+import { HuajiaEditImageCommand, editSource, replaceImage } from './editimagecommand.js';
+import { IMAGE_ID, registerImageIdConversion } from './imageid.js';
 import { PanelDialog } from './paneldialog.js';
 
 const LABELS = { 'zh-CN': 'AI 生成图片', en: 'Generate image' };
+const EDIT_LABELS = { 'zh-CN': '用画架编辑', en: 'Edit with Huajia' };
+
+const EDIT_ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 20 20"><path d="M3 4a1 1 0 0 1 1-1h8v2H5v10h10V9h2v7a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V4Zm3 9 2.5-3.5 1.8 2.3 1.2-1.3L14 13H6Zm9.6-10.9 2.3 2.3-5.6 5.6H9V7.7l5.6-5.6Z"/></svg>';
 
 const ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 20 20"><path d="M3 3h14a1 1 0 0 1 1 1v12a1 1 0 0 1-1 1H3a1 1 0 0 1-1-1V4a1 1 0 0 1 1-1Zm1 2v8.6l3.3-3.3a1 1 0 0 1 1.4 0l2.3 2.3 1.3-1.3a1 1 0 0 1 1.4 0L16 13.6V5H4Zm9.5 1.2.6 1.4 1.4.6-1.4.6-.6 1.4-.6-1.4-1.4-.6 1.4-.6.6-1.4Z"/></svg>';
 
@@ -14,7 +19,11 @@ export function panelLanguage(tag) {
 /**
  * Adds the `huajiaGenerateImage` toolbar button. It opens the Huajia panel (served by the
  * Huajia endpoint itself, so the panel always matches the API it talks to) and inserts the
- * chosen images as `imageBlock` figures with alt text and an optional caption.
+ * chosen images as `imageBlock` figures with alt text and an optional caption; each keeps its
+ * Huajia id (`data-huajia-image-id`).
+ *
+ * With the Image plugin loaded it also adds `huajiaEditImage` (for `config.image.toolbar`):
+ * "Edit with Huajia" opens the panel on the selected image and replaces it in place.
  *
  * Configuration: `config.huajia = { endpoint, apiKey, language, panelUrl }`.
  */
@@ -31,7 +40,15 @@ export class HuajiaImageGenerator extends Plugin {
     const editor = this.editor;
     editor.config.define('huajia', { endpoint: '', apiKey: '', language: '', panelUrl: '' });
     this._dialog = null;
+    this._target = null;
     editor.ui.componentFactory.add('huajiaGenerateImage', (locale) => this._createButton(locale));
+    editor.commands.add('huajiaEditImage', new HuajiaEditImageCommand(editor, (element) => this.edit(element)));
+    editor.ui.componentFactory.add('huajiaEditImage', (locale) => this._createEditButton(locale));
+  }
+
+  /** The image plugins have registered their schema by now. */
+  afterInit() {
+    registerImageIdConversion(this.editor);
   }
 
   destroy() {
@@ -39,20 +56,27 @@ export class HuajiaImageGenerator extends Plugin {
     super.destroy();
   }
 
-  /** Open the panel (loading it on first use). */
+  /** Open the panel to generate (loading it on first use). */
   async open() {
-    if (!this._dialog) {
-      const config = this.editor.config.get('huajia');
-      this._dialog = new PanelDialog({
-        endpoint: config.endpoint || globalThis.location.origin,
-        apiKey: config.apiKey,
-        language: panelLanguage(config.language || this.editor.locale.uiLanguage),
-        panelUrl: config.panelUrl,
-        onInsert: (detail) => this.insertImages(detail),
-        onClose: () => this.editor.editing.view.focus(),
-      });
+    this._target = null;
+    await this._ensureDialog().open();
+  }
+
+  /** Open the panel on the model image `element`; the image picked there replaces it. */
+  async edit(element) {
+    this._target = element;
+    await this._ensureDialog().open({ edit: editSource(element) });
+  }
+
+  /** Put the picked image in place of the one being edited (or insert it if that one is gone). */
+  replaceTarget({ image, alt }) {
+    const element = this._target;
+    this._target = null;
+    if (!element?.isAttached()) {
+      this.insertImages({ images: [{ ...image, alt }], caption: '' });
+      return;
     }
-    await this._dialog.open();
+    replaceImage(this.editor, element, image, alt);
   }
 
   /** Insert `images` ([{url, width, height, alt}]) as block images after the selection. */
@@ -61,6 +85,7 @@ export class HuajiaImageGenerator extends Plugin {
     model.change((writer) => {
       for (const image of images) {
         const attributes = { src: image.url, alt: image.alt || '' };
+        if (image.id && model.schema.checkAttribute('imageBlock', IMAGE_ID)) attributes[IMAGE_ID] = image.id;
         if (image.width && image.height) Object.assign(attributes, { width: String(image.width), height: String(image.height) });
         const element = writer.createElement('imageBlock', attributes);
         if (caption && model.schema.checkChild(element, 'caption')) {
@@ -71,6 +96,36 @@ export class HuajiaImageGenerator extends Plugin {
         model.insertObject(element, null, null, { setSelection: 'after', findOptimalPosition: 'auto' });
       }
     });
+  }
+
+  _ensureDialog() {
+    if (!this._dialog) {
+      const config = this.editor.config.get('huajia');
+      const language = panelLanguage(config.language || this.editor.locale.uiLanguage);
+      this._dialog = new PanelDialog({
+        endpoint: config.endpoint || globalThis.location.origin,
+        apiKey: config.apiKey,
+        language,
+        labels: { generate: LABELS[language], edit: EDIT_LABELS[language] },
+        panelUrl: config.panelUrl,
+        onInsert: (detail) => this.insertImages(detail),
+        onReplace: (detail) => this.replaceTarget(detail),
+        onClose: () => this.editor.editing.view.focus(),
+      });
+    }
+    return this._dialog;
+  }
+
+  _createEditButton(locale) {
+    const command = this.editor.commands.get('huajiaEditImage');
+    const button = new ButtonView(locale);
+    const config = this.editor.config.get('huajia');
+    button.set({
+      label: EDIT_LABELS[panelLanguage(config.language || locale.uiLanguage)], icon: EDIT_ICON, tooltip: true, withText: true,
+    });
+    button.bind('isEnabled').to(command, 'isEnabled');
+    this.listenTo(button, 'execute', () => command.execute());
+    return button;
   }
 
   _createButton(locale) {

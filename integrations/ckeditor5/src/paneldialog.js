@@ -1,5 +1,6 @@
 // A modal <dialog> hosting <huajia-panel>. The panel element is kept between openings, so a
 // task that runs while the dialog is closed is still there (with its results) when it reopens.
+// Opened to edit an article image, the panel's Insert becomes "Replace image" (huajia-replace).
 
 const STYLE_ID = 'huajia-panel-dialog-style';
 const STYLE = `
@@ -9,7 +10,10 @@ dialog.huajia-dialog::backdrop { background: rgb(15 23 42 / .45); }
 dialog.huajia-dialog .huajia-load-error { margin: 0; padding: 16px; color: #b42318; }`;
 
 export class PanelDialog {
-  /** options: {endpoint, apiKey, language, panelUrl, onInsert(detail), onClose()} */
+  /**
+   * options: {endpoint, apiKey, language, labels: {generate, edit}, panelUrl, onInsert(detail),
+   * onReplace(detail), onClose()}
+   */
   constructor(options) {
     this.options = options;
     this.dialog = null;
@@ -17,13 +21,23 @@ export class PanelDialog {
     this.destroyed = false;
   }
 
-  async open() {
+  /** Open to generate, or with `edit` (an image source for the panel) to edit that image. */
+  async open({ edit = null } = {}) {
     if (this.destroyed) return;
     this._ensureDialog();
+    const labels = this.options.labels || {};
+    const label = edit ? labels.edit : labels.generate;
+    if (label) this.dialog.setAttribute('aria-label', label);
     if (!this.dialog.open) this.dialog.showModal();
     try {
       await this._ensurePanel();
-      this.panel?.focusPrompt();
+      if (!this.panel) return;
+      if (edit) {
+        await this.panel.editImage(edit, { replace: true });
+      } else {
+        if (this.panel.replacing) this.panel.closeEditor();
+        this.panel.focusPrompt();
+      }
     } catch (err) {
       if (!this.destroyed) this._showLoadError(err);
     }
@@ -78,6 +92,10 @@ export class PanelDialog {
     panel.setAttribute('closable', '');
     panel.addEventListener('huajia-insert', (event) => {
       this.options.onInsert(event.detail);
+      this.close();
+    });
+    panel.addEventListener('huajia-replace', (event) => {
+      this.options.onReplace?.(event.detail);
       this.close();
     });
     panel.addEventListener('huajia-close', () => this.close());

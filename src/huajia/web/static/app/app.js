@@ -25,4 +25,6 @@ async function configureGallery(apiKey) {
 panel.addEventListener('huajia-languagechange', () => configureGallery());
 panel.addEventListener('huajia-apikey', (event) => configureGallery(event.detail.apiKey));
 panel.addEventListener('huajia-completed', () => gallery.refresh());
+panel.addEventListener('huajia-edited', () => gallery.refresh());
+gallery.addEventListener('huajia-edit', (event) => panel.editImage(event.detail.image));
 customElements.whenDefined('huajia-panel').then(() => configureGallery());

@@ -1,4 +1,5 @@
 // <huajia-gallery>: the caller's own images, searchable by prompt, filterable by style, with favourites.
+// Edit on a card emits huajia-edit {image}; the web app hands the image to the panel's edit tools.
 import { ApiError, HuajiaClient } from '../panel/client.js';
 import { applyTranslations, pickLabel, translate } from '../panel/i18n.js';
 
@@ -110,9 +111,17 @@ export class HuajiaGallery extends HTMLElement {
     download.rel = 'noopener';
     download.textContent = translate(this.#lang, 'download');
     download.setAttribute('aria-label', `${translate(this.#lang, 'download')}: ${image.prompt || image.id}`);
+    const edit = document.createElement('button');
+    edit.type = 'button';
+    edit.textContent = translate(this.#lang, 'edit');
+    edit.setAttribute('aria-label', `${translate(this.#lang, 'edit')}: ${image.prompt || image.id}`);
+    // The page opens the panel's edit tools on it (the gallery has no tools of its own).
+    edit.addEventListener('click', () => this.dispatchEvent(new CustomEvent('huajia-edit', {
+      detail: { image }, bubbles: true, composed: true,
+    })));
     const tools = document.createElement('div');
     tools.className = 'tools';
-    tools.append(star, download);
+    tools.append(star, download, edit);
     card.append(img, caption, tools);
     return card;
   }

@@ -48,7 +48,9 @@ export class HuajiaClient {
 
   async request(method, path, body, signal, extraHeaders = {}) {
     const init = { method, headers: this.headers(extraHeaders), signal };
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      init.body = body; // the browser writes the multipart Content-Type with its boundary
+    } else if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
@@ -72,6 +74,21 @@ export class HuajiaClient {
   status(id, signal) { return this.request('GET', `/api/v1/tasks/${enc(id)}/status`, undefined, signal); }
   result(id, signal) { return this.request('GET', `/api/v1/tasks/${enc(id)}/result`, undefined, signal); }
   cancel(id) { return this.request('POST', `/api/v1/tasks/${enc(id)}/cancel`); }
+
+  /** Keep an image to edit (a PNG, JPEG or WebP blob: a mask, a picture from the article). */
+  upload(blob, filename = 'image.png') {
+    const form = new FormData();
+    form.append('file', blob, filename);
+    return this.request('POST', '/api/v1/uploads', form);
+  }
+
+  /** Ask the service to fetch an image from a host its operator allows, to edit it. */
+  uploadFromUrl(url) { return this.request('POST', '/api/v1/uploads/from-url', { url }); }
+
+  /** Plain edits (crop, colours, text), applied in order: the new image, answered at once. */
+  editImage(imageId, edits, outputFormat = 'png') {
+    return this.request('POST', `/api/v1/images/${enc(imageId)}/edits`, { edits, output_format: outputFormat });
+  }
 
   images(query) {
     const params = new URLSearchParams();

@@ -1,7 +1,8 @@
 // <huajia-panel endpoint="https://huajia.example" api-key="..." lang="zh-CN" mode="editor|app" closable>
-// The one generate panel: the web app, the CKEditor plugin and other editors all host this element.
-// Events (bubbling, composed): huajia-insert {images: [{url, width, height, alt, seed}], prompt, caption},
-// huajia-close, huajia-completed {result}, huajia-languagechange {lang}, huajia-apikey {apiKey}.
+// The one generate and edit panel: the web app, the CKEditor plugin and other editors host it.
+// Events (bubbling, composed): huajia-insert {images: [{id, url, width, height, alt, seed}], prompt,
+// caption}, huajia-replace {image, alt, source} (after editImage(source, {replace: true})), huajia-close,
+// huajia-completed {result}, huajia-edited {image}, huajia-languagechange {lang}, huajia-apikey {apiKey}.
 import { ApiError, followTask } from './client.js';
 import { ApiKeys } from './panel-api-key.js';
 import { LANGUAGES, applyTranslations, normalizeLanguage, resolveLanguage, translate } from './i18n.js';
@@ -9,8 +10,10 @@ import { panelMarkup } from './panel-template.js';
 import { ProgressView } from './panel-progress.js';
 import { errorSummary, renderError } from './panel-errors.js';
 import { fillChoices, readForm, rememberPrefs, restorePrefs, showCustomSize } from './panel-form.js';
-import { altFromPrompt, insertDetail, renderResults, setGridBusy } from './panel-results.js';
+import { ResultsView } from './results-view.js';
 import { TaskRun } from './panel-run.js';
+import { EditTools } from './edit-tools.js';
+import { resolveSource } from './edit-source.js';
 import { loadLanguage, saveLanguage } from './prefs.js';
 
 const CSS_HREF = new URL('./huajia-panel.css', import.meta.url).href;
@@ -23,12 +26,12 @@ export class HuajiaPanel extends HTMLElement {
   #catalog = { presets: [], sizes: [], model: null };
   /** The TaskRun in progress, from the click (request still being sent) to the task's end. */
   #task = null;
-  #shown = { images: [], request: null };
-  #selected = new Set();
   #error = null;
   #started = false;
   #progress;
   #keys;
+  #view;
+  #edit;
 
   constructor() {
     super();
@@ -37,6 +40,12 @@ export class HuajiaPanel extends HTMLElement {
     for (const node of root.querySelectorAll('[data-ref]')) this.#refs[node.dataset.ref] = node;
     this.#progress = new ProgressView(this.#refs);
     this.#keys = new ApiKeys(this, this.#refs, (apiKey) => this.#onApiKey(apiKey));
+    this.#view = new ResultsView(this.#refs, {
+      client: () => this.#client, language: () => this.#lang, busy: () => this.busy,
+      moreLikeThis: (index) => this.#moreLikeThis(index), edit: (index) => this.#edit.open(this.#view.set.image(index), index + 1, { prompt: this.#lastPrompt() }),
+      emit: (type, detail) => this.#emit(type, detail),
+    });
+    this.#edit = new EditTools(this.#refs, this.#editHost());
     this.#refs.lang.replaceChildren(...LANGUAGES.map(({ code, name }) => new Option(name, code)));
     this.#wire();
   }
@@ -76,8 +85,31 @@ export class HuajiaPanel extends HTMLElement {
   /** True from the moment a request is sent until its task ends (sending, queued, running). */
   get busy() { return this.#task !== null; }
   get taskId() { return this.#task?.id ?? null; }
+  /** True while the panel edits an image of the article (Insert then replaces it). */
+  get replacing() { return this.#view.replacing !== null; }
 
   focusPrompt() { this.#form.elements.prompt.focus(); }
+
+  /**
+   * Open the edit tools on `source`: an image of the service ({id, url, width?, height?}) or any
+   * picture ({url}: read and uploaded first). With `replace`, Insert becomes "Replace image" and
+   * emits huajia-replace for one chosen image. Resolves to false when the image cannot be read.
+   */
+  async editImage(source, { replace = false } = {}) {
+    this.#view.setReplacing(replace ? source : null);
+    this.#clearError();
+    const image = await resolveSource(this.#client, source).catch((err) => this.#showError(err));
+    if (!image) return false;
+    const index = this.#view.add(image, image.parent_id ? 'edit' : null, false);
+    this.#edit.open(image, index + 1, { prompt: source.prompt || this.#lastPrompt() });
+    return true;
+  }
+
+  /** Close the edit tools and stop replacing: Insert inserts again. */
+  closeEditor() {
+    if (this.#edit.isOpen) this.#edit.close();
+    this.#view.setReplacing(null);
+  }
 
   /** Close now, or first offer to cancel the running task. */
   requestClose() {
@@ -110,7 +142,6 @@ export class HuajiaPanel extends HTMLElement {
     this.#form.elements.size.addEventListener('change', () => showCustomSize(this.#form, r.custom));
     r.cancel.addEventListener('click', () => this.cancelTask());
     r.regenerate.addEventListener('click', () => this.#regenerate());
-    r.insert.addEventListener('click', () => this.#insert());
     r.close.addEventListener('click', () => this.requestClose());
     r.confirmCancel.addEventListener('click', () => this.#cancelAndClose());
     r.confirmKeep.addEventListener('click', () => { r.confirm.hidden = true; this.focusPrompt(); });
@@ -137,8 +168,8 @@ export class HuajiaPanel extends HTMLElement {
     if (this.#catalog.model) fillChoices(this.#form, this.#refs.custom, this.#catalog, lang);
     this.#progress.setLanguage(lang);
     if (this.#error) renderError(this.#refs.error, this.#error, lang);
-    this.#renderGrid();
-    this.#updateSelection();
+    this.#edit.refresh();
+    this.#view.render();
   }
 
   /** Models and presets; true once they arrived (which also proves the API key works). */
@@ -161,6 +192,7 @@ export class HuajiaPanel extends HTMLElement {
     this.#refs.notice.hidden = !model?.random_weights;
     fillChoices(this.#form, this.#refs.custom, this.#catalog, this.#lang);
     restorePrefs(this.#form, this.#refs.custom);
+    this.#edit.refresh();
   }
 
   #onGenerate(event) {
@@ -172,15 +204,15 @@ export class HuajiaPanel extends HTMLElement {
   }
 
   #regenerate() {
-    if (this.busy || !this.#shown.request) return;
-    const { seed: _fixed, ...request } = this.#shown.request;
+    if (this.busy || !this.#view.set.request) return;
+    const { seed: _fixed, ...request } = this.#view.set.request;
     this.#run(request);
   }
 
   #moreLikeThis(index) {
-    if (this.busy || !this.#shown.request) return;
-    const { seed: _old, ...request } = this.#shown.request;
-    const image = this.#shown.images[index];
+    if (this.busy || !this.#view.set.request) return;
+    const { seed: _old, ...request } = this.#view.set.request;
+    const image = this.#view.set.image(index);
     if (image?.width && image?.height) Object.assign(request, { width: image.width, height: image.height });
     this.#run(request);
   }
@@ -191,7 +223,7 @@ export class HuajiaPanel extends HTMLElement {
     this.#task = task;
     this.#clearError();
     this.#setBusy(true);
-    this.#showWaiting('submitting');
+    this.#progress.waitingFor('submitting');
     let accepted;
     try {
       accepted = await task.submit(this.#client, (err) => this.#keys.useSavedKeyAfter401(err) && this.#client);
@@ -205,7 +237,7 @@ export class HuajiaPanel extends HTMLElement {
     }
     if (this.#task !== task) return;
     if (task.cancelRequested) this.#sendCancel(task);
-    else this.#showQueued(accepted.queue_position);
+    else this.#progress.queued(accepted.queue_position);
     await this.#follow(task);
   }
 
@@ -216,13 +248,13 @@ export class HuajiaPanel extends HTMLElement {
       if (this.#task !== task) return;
       this.#showError(err);
       // Paused for want of a key and the service refuses: stop waiting for this task.
-      if (task.paused) this.#endTask(task, () => this.#showDone('stopped', {}, 0));
+      if (task.paused) this.#endTask(task, () => this.#progress.doneWith('stopped', {}, 0));
     }
   }
 
   #resume(task) {
     task.restart();
-    this.#showWaiting('starting');
+    this.#progress.waitingFor('starting');
     this.#follow(task);
   }
 
@@ -230,9 +262,9 @@ export class HuajiaPanel extends HTMLElement {
     const { signal } = task;
     const live = (fn) => (data) => { if (this.#task === task && !signal.aborted) fn(data); };
     const on = {
-      status: live((s) => (s.status === 'pending' ? this.#showQueued(s.queue_position) : this.#showProgress(s))),
-      queued: live((q) => this.#showQueued(q.queue_position)),
-      progress: live((p) => this.#showProgress(p)),
+      status: live((s) => (s.status === 'pending' ? this.#progress.queued(s.queue_position) : this.#progress.advance(s))),
+      queued: live((q) => this.#progress.queued(q.queue_position)),
+      progress: live((p) => this.#progress.advance(p)),
       connection: live((state) => state === 'lost' && this.#progress.say((lang) => translate(lang, 'reconnecting'))),
     };
     let end;
@@ -255,7 +287,7 @@ export class HuajiaPanel extends HTMLElement {
   /** A 401 while following: keep the task (busy, cancelable) and resume once a key is saved. */
   #pause(task, err) {
     task.paused = true;
-    this.#showDone('paused', {}, 0);
+    this.#progress.doneWith('paused', {}, 0);
     this.#showError(err);
   }
 
@@ -266,8 +298,8 @@ export class HuajiaPanel extends HTMLElement {
     this.#setBusy(false);
     show();
     if (!moveFocus || this.#keys.formContains(this.shadowRoot.activeElement)) return;
-    const first = this.#refs.grid.querySelector('.pick');
-    (completed && first ? first : this.#refs.generate).focus();
+    const latest = this.#view.pick(this.#view.set.latest);
+    (completed && latest ? latest : this.#refs.generate).focus();
   }
 
   /** True when focus is on something about to be disabled or hidden (or already lost to <body>). */
@@ -276,7 +308,7 @@ export class HuajiaPanel extends HTMLElement {
     if (!active) return !document.activeElement || document.activeElement === document.body;
     const r = this.#refs;
     return [r.generate, r.regenerate, r.cancel, r.confirmCancel, r.confirmKeep].includes(active)
-      || active.classList.contains('more') || active.disabled || active.closest('[hidden]') !== null;
+      || active.matches('.more, [data-idle-only]') || active.disabled || active.closest('[hidden]') !== null;
   }
 
   #showFailure(err) {
@@ -286,48 +318,35 @@ export class HuajiaPanel extends HTMLElement {
 
   #finish(end, request) {
     if (end.state === 'completed') {
-      this.#shown = { images: end.result.images || [], request };
-      this.#selected = new Set(this.#shown.images.length === 1 ? [0] : []);
-      this.#refs.alt.value = altFromPrompt(request.prompt);
-      this.#renderGrid();
-      this.#updateSelection();
-      this.#showDone('completed', { count: this.#shown.images.length }, 1);
+      this.#view.showTaskResult(end.result.images || [], request);
+      this.#progress.doneWith('completed', { count: end.result.images?.length ?? 0 }, 1);
       this.#emit('huajia-completed', { result: end.result });
     } else if (end.state === 'failed') {
       this.#showFailure(new ApiError(200, end.error?.code || 'generation_failed', end.error?.message || ''));
     } else {
-      this.#showDone('canceled', {}, 0);
+      this.#progress.doneWith('canceled', {}, 0);
     }
   }
 
-  #renderGrid() {
-    const { images } = this.#shown;
-    this.#refs.results.hidden = images.length === 0;
-    if (!this.#client) return;
-    renderResults(this.#refs.grid, images, this.#selected, this.#lang, this.#client, {
-      toggle: (index) => this.#toggle(index),
-      moreLikeThis: (index) => this.#moreLikeThis(index),
-    }, this.busy);
+  /** The words an edit starts from: the last generation's prompt, else what the form holds. */
+  #lastPrompt() { return this.#view.set.request?.prompt || this.#form.elements.prompt.value.trim(); }
+
+  /** What the edit tools may ask of the panel. */
+  #editHost() {
+    return {
+      client: () => this.#client, catalog: () => this.#catalog, language: () => this.#lang,
+      runEdit: (request) => this.#run(request), edited: (image, kind) => this.#addEdited(image, kind),
+      showError: (err) => this.#showError(err), clearError: () => this.#clearError(),
+      closed: () => this.#refs.resultsHeading.focus(),
+    };
   }
 
-  #toggle(index) {
-    if (this.#selected.has(index)) this.#selected.delete(index);
-    else this.#selected.add(index);
-    const pick = this.#refs.grid.children[index]?.querySelector('.pick');
-    pick?.setAttribute('aria-pressed', String(this.#selected.has(index)));
-    this.#updateSelection();
-  }
-
-  #updateSelection() {
-    const count = this.#selected.size;
-    this.#refs.selectedCount.textContent = count ? translate(this.#lang, 'selected', { count }) : '';
-    this.#refs.insert.disabled = count === 0;
-  }
-
-  #insert() {
-    const { alt, caption } = this.#refs;
-    const detail = insertDetail(this.#shown, this.#selected, this.#client, alt.value.trim(), caption.value.trim());
-    if (detail.images.length) this.#emit('huajia-insert', detail);
+  /** A plain edit's new image joins the grid, chosen; the status line says which (unless busy). */
+  #addEdited(image, kind) {
+    const index = this.#view.add(image, kind);
+    if (!this.busy) this.#progress.doneWith('edited', { index: index + 1 }, 1);
+    this.#emit('huajia-edited', { image });
+    return index;
   }
 
   async #cancelAndClose() {
@@ -357,28 +376,12 @@ export class HuajiaPanel extends HTMLElement {
     const moveFocus = busy && this.#focusWouldBeLost();
     r.generate.disabled = busy;
     r.regenerate.disabled = busy;
-    setGridBusy(r.grid, busy);
+    this.#view.setBusy(busy);
+    this.#edit.setBusy(busy);
     r.cancel.hidden = !busy;
     this.toggleAttribute('busy', busy);
     if (!busy) r.confirm.hidden = true;
     if (moveFocus) r.cancel.focus();
-  }
-
-  #showQueued(position) {
-    this.#showWaiting(position ? 'queued' : 'starting', { position });
-  }
-
-  #showWaiting(key, vars = {}) {
-    this.#progress.waiting((lang) => translate(lang, key, vars));
-  }
-
-  #showProgress({ current_step: step, total_steps: total, progress }) {
-    if (!total) this.#showWaiting('starting');
-    else this.#progress.step(step, total, progress, (lang) => translate(lang, 'step', { step, total }));
-  }
-
-  #showDone(key, vars, fraction) {
-    this.#progress.done(key, (lang) => translate(lang, key, vars), fraction);
   }
 
   #showError(err) {

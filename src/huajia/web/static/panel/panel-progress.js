@@ -1,5 +1,6 @@
 // The progress bar and its live status line: what screen readers announce while a task runs.
 // Texts are kept as functions of the language, so switching language re-renders the last state.
+import { translate } from './i18n.js';
 
 export class ProgressView {
   #lang = 'en';
@@ -29,6 +30,27 @@ export class ProgressView {
   /** A final (or paused) state: completed (full bar), failed, canceled, paused (empty). */
   done(state, text, fraction) {
     this.#render({ text, now: String(fraction), max: '1', fraction, state });
+  }
+
+  /** waiting() with a message key: submitting, starting, preparingImage... */
+  waitingFor(key, vars = {}) {
+    this.waiting((lang) => translate(lang, key, vars));
+  }
+
+  /** In the queue at `position` (none: about to start). */
+  queued(position) {
+    this.waitingFor(position ? 'queued' : 'starting', { position });
+  }
+
+  /** A task's progress event or status: its step of all steps. */
+  advance({ current_step: step, total_steps: total, progress }) {
+    if (!total) this.waitingFor('starting');
+    else this.step(step, total, progress, (lang) => translate(lang, 'step', { step, total }));
+  }
+
+  /** done() with a message key. */
+  doneWith(key, vars, fraction) {
+    this.done(key, (lang) => translate(lang, key, vars), fraction);
   }
 
   /** Change the status line only (canceling, reconnecting); the bar keeps its state. */

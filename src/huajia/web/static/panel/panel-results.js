@@ -1,4 +1,5 @@
-// The result grid: each image is a toggle button (aria-pressed) with download and "more like this".
+// The result grid: each image is a toggle button (aria-pressed) with download, "more like this"
+// (generated images) and Edit; an edit is marked with what made it and the image it came from.
 import { translate } from './i18n.js';
 
 const ALT_MAX = 150;
@@ -17,17 +18,45 @@ function downloadName(image, index) {
   return `huajia-${image.seed ?? index + 1}.${ext}`;
 }
 
-function resultItem(image, index, selected, lang, client, actions, busy) {
+/** "Image 3, seed 0, variation, edit of image 1": the name the image's toggle button gets. */
+function imageName(results, index, lang) {
+  const image = results.image(index);
+  const name = translate(lang, 'imageName', { index: index + 1, seed: image.seed ?? '?' });
+  const note = editNote(results, index, lang);
+  return note ? `${name}, ${note}` : name;
+}
+
+function editNote(results, index, lang) {
+  const kind = results.kind(index);
+  if (!kind) return '';
+  const what = translate(lang, `kind.${kind}`);
+  const parent = results.parentNumber(index);
+  return parent ? translate(lang, 'editOf', { kind: what, index: parent }) : what;
+}
+
+function toolButton(className, text, label, onClick, disabled = false) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = className;
+  button.disabled = disabled;
+  button.textContent = text;
+  button.setAttribute('aria-label', label);
+  button.addEventListener('click', onClick);
+  return button;
+}
+
+function resultItem(results, index, lang, client, actions, busy) {
+  const image = results.image(index);
   const item = document.createElement('li');
   item.className = 'result';
   const pick = document.createElement('button');
   pick.type = 'button';
   pick.className = 'pick';
-  pick.setAttribute('aria-pressed', String(selected));
+  pick.setAttribute('aria-pressed', String(results.selected.has(index)));
   pick.addEventListener('click', () => actions.toggle(index));
   const img = document.createElement('img');
   img.src = client.assetUrl(image.thumbnail_url || image.url);
-  img.alt = translate(lang, 'imageName', { index: index + 1, seed: image.seed ?? '?' });
+  img.alt = imageName(results, index, lang);
   if (image.width && image.height) {
     img.width = image.width;
     img.height = image.height;
@@ -44,24 +73,29 @@ function resultItem(image, index, selected, lang, client, actions, busy) {
   download.rel = 'noopener';
   download.textContent = translate(lang, 'download');
   download.setAttribute('aria-label', `${translate(lang, 'download')} ${img.alt}`);
-  const more = document.createElement('button');
-  more.type = 'button';
-  more.className = 'more';
-  more.disabled = busy;
-  more.textContent = translate(lang, 'moreLikeThis');
-  more.setAttribute('aria-label', `${translate(lang, 'moreLikeThis')}: ${img.alt}`);
-  more.addEventListener('click', () => actions.moreLikeThis(index));
-  tools.append(download, more);
-  item.append(pick, tools);
+  tools.append(download);
+  if (!results.kind(index) && results.request) {
+    const more = translate(lang, 'moreLikeThis');
+    tools.append(toolButton('more', more, `${more}: ${img.alt}`, () => actions.moreLikeThis(index), busy));
+  }
+  const edit = translate(lang, 'edit');
+  tools.append(toolButton('edit', edit, `${edit}: ${img.alt}`, () => actions.edit(index)));
+  item.append(pick);
+  const note = editNote(results, index, lang);
+  if (note) {
+    const badge = Object.assign(document.createElement('p'), { className: 'badge', textContent: note });
+    badge.setAttribute('aria-hidden', 'true'); // already part of the image's name
+    item.append(badge);
+  }
+  item.append(tools);
   return item;
 }
 
-/** Redraw the grid for `images` with the indexes in `selected` pressed. */
-export function renderResults(grid, images, selected, lang, client, actions, busy = false) {
-  const items = images.map((image, index) =>
-    resultItem(image, index, selected.has(index), lang, client, actions, busy));
+/** Redraw the grid for the ResultSet `results` (its chosen images pressed). */
+export function renderResults(grid, results, lang, client, actions, busy = false) {
+  const items = results.entries.map((_entry, index) => resultItem(results, index, lang, client, actions, busy));
   grid.replaceChildren(...items);
-  grid.dataset.count = String(images.length);
+  grid.dataset.count = String(results.size);
 }
 
 /** While a task runs, "More like this" would start a second one: disable it. */
@@ -70,10 +104,17 @@ export function setGridBusy(grid, busy) {
 }
 
 /** The huajia-insert detail for the chosen images (absolute URLs, the same alt text for each). */
-export function insertDetail(shown, selected, client, alt, caption) {
-  const images = [...selected].sort((a, b) => a - b).map((index) => {
-    const image = shown.images[index];
-    return { url: client.assetUrl(image.url), width: image.width, height: image.height, alt, seed: image.seed };
-  });
-  return { images, prompt: shown.request?.prompt || '', caption };
+export function insertDetail(results, client, alt, caption) {
+  const images = results.chosen().map((image) => imageDetail(image, client, alt));
+  return { images, prompt: results.request?.prompt || '', caption };
+}
+
+/** The huajia-replace detail: the one chosen image that takes the edited image's place. */
+export function replaceDetail(results, client, alt, source) {
+  const [image] = results.chosen();
+  return { image: imageDetail(image, client, alt), alt, source };
+}
+
+function imageDetail(image, client, alt) {
+  return { id: image.id, url: client.assetUrl(image.url), width: image.width, height: image.height, alt, seed: image.seed };
 }

@@ -1,4 +1,5 @@
 // The panel's markup, built once per element; texts are filled in by applyTranslations().
+import { editMarkup } from './edit-template.js';
 
 export const COUNTS = [1, 2, 4, 9];
 
@@ -65,6 +66,7 @@ export function panelMarkup(cssHref) {
       <button type="button" data-ref="regenerate" data-t="regenerate"></button>
     </div>
     <ul class="grid" data-ref="grid"></ul>
+    ${editMarkup()}
     <div class="insert" data-ref="insertBox">
       <label class="field"><span data-t="alt"></span><textarea name="alt" rows="2" data-ref="alt"></textarea></label>
       <label class="field"><span data-t="caption"></span><input type="text" data-ref="caption"></label>

@@ -1,0 +1,104 @@
+// The results part of the panel: the grid of a ResultSet, what is chosen, and Insert (or, while
+// an article's image is being edited, "Replace image" with exactly one chosen image).
+import { translate } from './i18n.js';
+import { altFromPrompt, insertDetail, renderResults, replaceDetail, setGridBusy } from './panel-results.js';
+import { ResultSet } from './result-set.js';
+
+/**
+ * `refs`: the panel's elements; `host`: {client(), language(), busy(), moreLikeThis(index),
+ * edit(index), emit(type, detail)}.
+ */
+export class ResultsView {
+  set = new ResultSet();
+  /** The source given to editImage(..., {replace: true}): Insert replaces it. */
+  replacing = null;
+  #refs;
+  #host;
+
+  constructor(refs, host) {
+    this.#refs = refs;
+    this.#host = host;
+    refs.insert.addEventListener('click', () => this.#insert());
+  }
+
+  /** A task's images: a generation replaces the grid, an edit adds its images to it. */
+  showTaskResult(images, request) {
+    const edit = request.operation && request.operation !== 'text_to_image';
+    if (edit) this.set.add(images, request.operation);
+    else this.set.replace(images, request);
+    const alt = this.#refs.alt;
+    if (!edit || !alt.value.trim()) alt.value = altFromPrompt(request.prompt);
+    this.render();
+  }
+
+  /** One image added (a plain edit's result, chosen; or a source to edit): its index. */
+  add(image, kind, select = true) {
+    const known = this.set.indexOf(image.id);
+    if (known >= 0) return known;
+    const index = this.set.add([image], kind, { select });
+    this.render();
+    return index;
+  }
+
+  render() {
+    const lang = this.#host.language();
+    this.#refs.results.hidden = this.set.size === 0;
+    const client = this.#host.client();
+    if (client) {
+      renderResults(this.#refs.grid, this.set, lang, client, {
+        toggle: (index) => this.#toggle(index),
+        moreLikeThis: (index) => this.#host.moreLikeThis(index),
+        edit: (index) => this.#host.edit(index),
+      }, this.#host.busy());
+    }
+    const { insert } = this.#refs;
+    insert.dataset.t = this.replacing ? 'replace' : 'insert';
+    insert.textContent = translate(lang, insert.dataset.t);
+    this.#updateSelection();
+  }
+
+  setBusy(busy) {
+    setGridBusy(this.#refs.grid, busy);
+  }
+
+  /** Edit an article's image in place (`source`), or insert again (null). */
+  setReplacing(source) {
+    this.replacing = source;
+    this.#refs.caption.closest('label').hidden = source !== null;
+    if (source) {
+      this.#refs.alt.value = source.alt || '';
+      this.set.selected = new Set();
+    }
+    this.render();
+  }
+
+  /** The grid item's toggle button for `index` (focus goes there after a run). */
+  pick(index) {
+    return this.#refs.grid.children[index]?.querySelector('.pick') ?? null;
+  }
+
+  #toggle(index) {
+    this.set.toggle(index, this.replacing !== null);
+    this.#refs.grid.querySelectorAll('.pick').forEach((pick, i) => {
+      pick.setAttribute('aria-pressed', String(this.set.selected.has(i)));
+    });
+    this.#updateSelection();
+  }
+
+  #updateSelection() {
+    const count = this.set.selected.size;
+    this.#refs.selectedCount.textContent = count ? translate(this.#host.language(), 'selected', { count }) : '';
+    this.#refs.insert.disabled = count === 0;
+  }
+
+  #insert() {
+    const { alt, caption } = this.#refs;
+    const client = this.#host.client();
+    if (this.replacing && this.set.selected.size) {
+      this.#host.emit('huajia-replace', replaceDetail(this.set, client, alt.value.trim(), this.replacing));
+      return;
+    }
+    const detail = insertDetail(this.set, client, alt.value.trim(), caption.value.trim());
+    if (detail.images.length) this.#host.emit('huajia-insert', detail);
+  }
+}
