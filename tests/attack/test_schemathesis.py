@@ -152,12 +152,12 @@ def editor_key(server: ServerProcess) -> str:
 
 @pytest.fixture(scope="module")
 def open_schema(server: ServerProcess) -> BaseSchema:
-    return load_schema(server, fuzz_config(20, {"examples", "fuzzing"}))
+    return load_schema(server, fuzz_config(12, {"examples", "fuzzing"}))
 
 
 @pytest.fixture(scope="module")
 def editor_schema(server: ServerProcess) -> BaseSchema:
-    return load_schema(server, fuzz_config(20, {"examples", "coverage", "fuzzing"}))
+    return load_schema(server, fuzz_config(12, {"examples", "coverage", "fuzzing"}))
 
 
 @pytest.fixture(scope="module")

@@ -20,11 +20,12 @@ def write_source(folder: Path) -> tuple[Path, Path]:
     return source, mask
 
 
-def test_edit_inpaints_outpaints_and_upscales(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_edit_inpaints_and_outpaints(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Two runs of the command (each loads the model); the engine tests cover every size."""
     source, mask = write_source(tmp_path)
     common = ["--prompt", "a red box", "--model", str(tiny_model_dir), "--steps", "2"]
     sizes = {}
-    for flag in (["--mask", str(mask)], ["--outpaint", "160x128"], ["--upscale", "2"]):
+    for flag in (["--mask", str(mask)], ["--outpaint", "160x128"]):
         out = tmp_path / flag[0].strip("-")
         result = huajia("edit", str(source), *common, *flag, "-o", str(out))
         assert result.returncode == 0, result.stderr
@@ -35,7 +36,7 @@ def test_edit_inpaints_outpaints_and_upscales(tiny_model_dir: Path, tmp_path: Pa
                 corner = np.asarray(image.convert("RGB"))[:8, :8]
                 assert (corner == (200, 30, 30)).all(), "outside the mask: the source's pixels"
         assert read_parameters(written.read_bytes())["operation"]["kind"]
-    assert sizes == {"--mask": (128, 96), "--outpaint": (160, 128), "--upscale": (256, 192)}
+    assert sizes == {"--mask": (128, 96), "--outpaint": (160, 128)}
 
 
 def test_retouch_crops_to_a_slot_and_refuses_nonsense(tmp_path: Path) -> None:
@@ -50,3 +51,6 @@ def test_retouch_crops_to_a_slot_and_refuses_nonsense(tmp_path: Path) -> None:
     assert nothing.returncode == 2 and "nothing to do" in nothing.stderr
     bad = huajia("retouch", str(source), "--flip", "sideways", "-o", str(out))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    two = huajia("edit", str(source), "-p", "x", "--upscale", "2", "--outpaint", "256x256",
+                 "-o", str(out))  # fmt: skip
+    assert two.returncode == 2 and "choose one" in two.stderr

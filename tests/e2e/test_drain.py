@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 DRAIN = {"HUAJIA_DRAIN_SECONDS": "1", "HUAJIA_LEASE_SECONDS": "300"}
 # Large enough that the tiny model is usually still denoising when the signal comes; the
 # tests pass whether it finished or was handed back.
-BIG = {"prompt": "a harbour", "width": 256, "height": 256, "steps": 50, "seed": 9}
+BIG = {"prompt": "a harbour", "width": 256, "height": 256, "steps": 30, "seed": 9}
 
 
 def worker_pid(server: ServerProcess) -> int:
