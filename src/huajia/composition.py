@@ -12,6 +12,8 @@ from huajia.engine.tokens import PromptMeter
 from huajia.errors import InvalidRequest
 from huajia.generation.cache import model_identity, weights_identity
 from huajia.generation.editing import EditingService
+from huajia.generation.purge import Purger
+from huajia.generation.review import ReviewService
 from huajia.generation.service import GenerationService, ServedModel
 from huajia.images.sources import SourceLimits
 from huajia.jobs import open_store
@@ -73,14 +75,18 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
         max_attempts=settings.max_attempts,
         webhooks=OutboundPolicy.for_webhooks(settings) if settings.webhook_secret else None,
         daily_image_quota=settings.daily_image_quota,
+        review_required=settings.review_required,
     )
     blobs = image_store(settings)
     fonts = FontLibrary.discover(settings.fonts_dir)
     editing = EditingService(
         store, blobs, generation.model.spec.name, fonts, SourceLimits.from_settings(settings)
     )
+    purger = Purger(store, blobs, settings.retention_days)
     return Services(
         settings=settings,
+        review=ReviewService(store, blobs, purger),
+        purger=purger,
         store=store,
         blobs=blobs,
         editing=editing,

@@ -116,6 +116,17 @@ class Settings(BaseSettings):
     daily_image_quota: int | None = Field(
         None, ge=1, description="Images an editor key may request per 24 hours (admins: no limit)."
     )
+    review_required: bool = Field(
+        False,
+        description="Every generated image waits for a reviewer's approval before editors "
+        "may fetch, insert or publish it.",
+    )
+    retention_days: float | None = Field(
+        None, gt=0, description="Finished tasks, their images and bytes are deleted after this."
+    )
+    purge_interval_seconds: float = Field(
+        300.0, gt=0, description="How often an API process runs the retention purge."
+    )
     batch_max_images: int = Field(
         4, ge=1, le=36, description="Compatible tasks share one GPU batch up to this many images."
     )

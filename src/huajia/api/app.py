@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -24,6 +27,7 @@ from huajia.api.routes import (
     meta,
     openai,
     openai_edits,
+    review,
     tasks,
 )
 from huajia.api.streams import StreamSlots
@@ -31,6 +35,8 @@ from huajia.api.watch import TaskWatcher
 from huajia.settings import Settings
 from huajia.web.routes import web_router
 from huajia.webhooks.dispatcher import WebhookDispatcher
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """Huajia (画架) generates images with the Z-Image model on your own GPU.
 
@@ -46,7 +52,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     services: Services = app.state.services
     app.state.loop = asyncio.get_running_loop()  # for what other threads hand to the loop
     stop = asyncio.Event()
-    running = [asyncio.create_task(app.state.watcher.run(stop), name="watcher")]
+    running = [
+        asyncio.create_task(app.state.watcher.run(stop), name="watcher"),
+        asyncio.create_task(_purge_regularly(services, stop), name="purge"),
+    ]
     dispatcher = _webhook_dispatcher(services)
     if dispatcher is not None:
         running.append(asyncio.create_task(dispatcher.run(stop), name="webhooks"))
@@ -55,6 +64,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         stop.set()
         await asyncio.gather(*running)
+
+
+async def _purge_regularly(services: Services, stop: asyncio.Event) -> None:
+    """Retention and owed blob deletions, at start and then every purge interval."""
+    every = services.settings.purge_interval_seconds
+    while not stop.is_set():
+        try:
+            await run_in_threadpool(services.purger.expire)
+        except Exception:  # a database or bucket hiccup: the next round finishes the job
+            log.exception("purging expired tasks failed; trying again later")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
 
 
 def _webhook_dispatcher(services: Services) -> WebhookDispatcher | None:
@@ -86,12 +107,14 @@ def create_app(services: Services) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=services.settings.cors_origins,
-            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
             expose_headers=["Retry-After", "Location"],
         )
     _check_hosts_and_proxies(app, services.settings)
-    routers = (generate, tasks, events, images, edits, meta, openai, openai_edits, audit)
+    routers = (
+        generate, tasks, events, images, edits, review, meta, openai, openai_edits, audit,
+    )  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     _include_web(app, services)

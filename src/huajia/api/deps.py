@@ -13,6 +13,8 @@ from huajia.auth.keys import Principal
 from huajia.auth.policy import parse_credentials
 from huajia.errors import Unauthorized
 from huajia.generation.editing import EditingService
+from huajia.generation.purge import Purger
+from huajia.generation.review import ReviewService
 from huajia.generation.service import GenerationService
 from huajia.jobs.store import TaskStore
 from huajia.presets.catalog import PresetCatalog
@@ -31,6 +33,8 @@ class Services:
     presets: PresetCatalog
     auth: AuthGate
     editing: EditingService
+    review: ReviewService
+    purger: Purger
 
 
 def get_services(request: Request) -> Services:

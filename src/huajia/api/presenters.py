@@ -8,6 +8,7 @@ from huajia.api.schemas import (
     ErrorDetail,
     GalleryImage,
     ImageOut,
+    ReviewOut,
     TaskRecord,
     TaskResult,
     TaskStatus,
@@ -29,11 +30,22 @@ def image_url(key: str) -> str:
     return IMAGE_ROUTE + key
 
 
+def preview_url(image_id: str, thumbnail: bool = False) -> str:
+    """The authenticated route to an image's bytes whatever its review state."""
+    return f"/api/v1/images/{image_id}/file" + ("?thumbnail=true" if thumbnail else "")
+
+
 def image_out(image: ImageRecord) -> ImageOut:
+    published = image.publishable
+    thumbnail = image.thumbnail_key
     return ImageOut(
         id=image.id,
-        url=image_url(image.key),
-        thumbnail_url=image_url(image.thumbnail_key) if image.thumbnail_key else None,
+        url=image_url(image.key) if published else None,
+        thumbnail_url=image_url(thumbnail) if published and thumbnail else None,
+        preview_url=None if published else preview_url(image.id),
+        review=ReviewOut(
+            state=image.review_state, reason=image.review_reason, reviewed_at=image.reviewed_at
+        ),
         width=image.width,
         height=image.height,
         seed=image.seed,
@@ -82,7 +94,7 @@ def task_result(task: Task) -> TaskResult:
     return TaskResult(
         task_id=task.id,
         status=task.state.value,
-        image_urls=[image.url for image in images],
+        image_urls=[image.url for image in images if image.url],
         count=len(images),
         images=images,
         parameters=task.request.parameters(),

@@ -113,10 +113,28 @@ class TaskStatus(BaseModel):
     updated_at: datetime
 
 
+class ReviewOut(BaseModel):
+    state: Literal["none", "pending_review", "approved", "rejected"] = Field(
+        "none",
+        description="none: no review needed; pending_review: waits for a reviewer (not to be "
+        "published); approved; rejected (never served to editors).",
+    )
+    reason: str | None = None
+    reviewed_at: datetime | None = None
+
+
 class ImageOut(BaseModel):
     id: str
-    url: str
+    url: str | None = Field(
+        description="Where to fetch (and publish) the image; null until a reviewer approves it."
+    )
     thumbnail_url: str | None
+    preview_url: str | None = Field(
+        None,
+        description="For an image waiting for review: its bytes for its owner and reviewers "
+        "(needs the API key; not for publishing).",
+    )
+    review: ReviewOut = Field(default_factory=ReviewOut)
     width: int
     height: int
     seed: int
@@ -191,6 +209,22 @@ class GalleryImage(ImageOut):
     style_preset: str | None
     created_at: datetime
     favourite: bool
+
+
+class ReviewIn(BaseModel):
+    """POST /api/v1/images/{id}/review: a reviewer's decision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(
+        None, max_length=2000, description="Why (required to reject): the editor sees it."
+    )
+
+
+class ReviewPage(BaseModel):
+    images: list[GalleryImage]
+    total: int
 
 
 class GalleryPage(BaseModel):

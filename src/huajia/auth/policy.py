@@ -34,6 +34,17 @@ def can_view(principal: Principal, task_owner: str | None) -> bool:
     return task_owner is not None and task_owner == principal.key_id
 
 
+def can_review(principal: Principal) -> bool:
+    """Reviewers and admins decide whether an image may be published."""
+    return principal.is_admin or principal.role.value == "reviewer"
+
+
+def require_reviewer(principal: Principal) -> None:
+    """Forbidden unless `principal` may approve or reject images."""
+    if not can_review(principal):
+        raise Forbidden("reviewing images needs a reviewer or admin key")
+
+
 def require_admin(principal: Principal) -> None:
     """Forbidden unless `principal` is an admin (managing keys, models, other people's work)."""
     if not principal.is_admin:

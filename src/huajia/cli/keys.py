@@ -54,13 +54,26 @@ def list_keys() -> None:
 
 
 @app.command("revoke")
-def revoke(key_id: Annotated[str, typer.Argument(help="The key's id (see 'keys list').")]) -> None:
-    """Revoke a key at once."""
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (see 'keys list').")],
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Also delete all its tasks, images and bytes.")
+    ] = False,
+) -> None:
+    """Revoke a key at once (with --purge, delete everything it made, for good)."""
     from huajia.composition import open_task_store
 
     with one_line_errors():
-        store = open_task_store(load_settings())
+        settings = load_settings()
+        store = open_task_store(settings)
         store.keys.revoke(key_id)
         store.audit("cli", "huajia keys", "key.revoke", key_id)
+        if purge:
+            from huajia.cli.purge import cli_principal
+            from huajia.composition import image_store
+            from huajia.generation.purge import Purger
+
+            report = Purger(store, image_store(settings)).delete_owner(key_id, cli_principal())
+            typer.echo(f"deleted {report.tasks} tasks and {report.blobs} files of {key_id}")
         store.close()
     typer.echo(f"revoked {key_id}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from huajia.cli import edit, generate, keys, model, serve
+from huajia.cli import edit, generate, keys, model, purge, serve
 
 app = typer.Typer(
     name="huajia",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.command("generate")(generate.generate)
 app.command("edit")(edit.edit)
 app.command("retouch")(edit.retouch)
+app.command("purge")(purge.purge)
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
 app.add_typer(model.app, name="model")

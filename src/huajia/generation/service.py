@@ -56,7 +56,8 @@ class GenerationService:
 
     def __init__(self, store: TaskStore, model: ServedModel, presets: PresetCatalog,
                  queue_max: int, max_attempts: int, webhooks: OutboundPolicy | None = None,
-                 daily_image_quota: int | None = None) -> None:  # fmt: skip
+                 daily_image_quota: int | None = None, review_required: bool = False,
+                 ) -> None:  # fmt: skip
         self.store = store
         self.model = model
         self.presets = presets
@@ -64,6 +65,7 @@ class GenerationService:
         self.max_attempts = max_attempts
         self.webhooks = webhooks
         self.daily_image_quota = daily_image_quota
+        self.review_required = review_required
         self.draining = False  # set once when the process starts to stop
 
     def submit(
@@ -81,7 +83,7 @@ class GenerationService:
         resolved = self._resolve(command, planned.size)
         request = TaskRequest(
             asked=command, model=self.model.spec.name, operation=planned.operation,
-            sampling=Sampling.of(resolved),
+            sampling=Sampling.of(resolved), review=self.needs_review(who, command),
         )  # fmt: skip
         key = self._cache_key(who, request)
         new = NewTask(
@@ -95,7 +97,7 @@ class GenerationService:
             if existing is not None:
                 return Submitted(_same_request(existing, command, idempotency_key), created=False)
         cached = self.store.find_cached(key) if key is not None else None
-        if cached is not None:
+        if cached is not None and _reusable(cached, request.review):
             task = self.store.create_completed(new, _copies(cached))
             self._audit(who, "task.create", task, cached=True)
             return Submitted(task, created=True)
@@ -105,6 +107,10 @@ class GenerationService:
             return Submitted(_same_request(task, command, idempotency_key), created=False)
         self._audit(who, "task.create", task, cached=False)
         return Submitted(task, created=True)
+
+    def needs_review(self, who: Principal, command: GenerationCommand) -> bool:
+        """Whether this request's images wait for a reviewer before editors may use them."""
+        return self.review_required
 
     def get(self, who: Principal, task_id: str) -> Task:
         if not is_record_id(task_id):
@@ -223,6 +229,13 @@ def _same_request(existing: Task, command: GenerationCommand, idempotency_key: s
     return existing
 
 
+def _reusable(cached: Task, review: bool) -> bool:
+    """A cached result may answer a request only with bytes editors may use: never pending
+    or rejected images, and only approved ones where the new request needs review."""
+    wanted = {"approved"} if review else {"none", "approved"}
+    return all(image.review_state in wanted for image in cached.images)
+
+
 def _copies(task: Task) -> list[NewImage]:
     return [
         NewImage(
@@ -235,6 +248,9 @@ def _copies(task: Task) -> list[NewImage]:
             height=image.height,
             seed=image.seed,
             size_bytes=image.size_bytes,
+            parent_id=image.parent_id,
+            origin=image.origin,
+            review_state=image.review_state,
         )
         for image in task.images
     ]

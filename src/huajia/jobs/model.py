@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from huajia.auth.keys import Role
 from huajia.errors import IllegalTransition
@@ -22,6 +22,14 @@ _RECORD_ID = re.compile(r"[0-9a-f]{32}")
 def is_record_id(value: str) -> bool:
     """Task and image ids are 32 lowercase hex digits; anything else names no record."""
     return _RECORD_ID.fullmatch(value) is not None
+
+
+# An image's review: none needed, waiting for a reviewer, or decided.
+ReviewState = Literal["none", "pending_review", "approved", "rejected"]
+REVIEW_STATES: tuple[ReviewState, ...] = ("none", "pending_review", "approved", "rejected")
+PUBLISHABLE: frozenset[str] = frozenset({"none", "approved"})
+ReviewDecision = Literal["approve", "reject"]
+DECISION_STATES: dict[str, ReviewState] = {"approve": "approved", "reject": "rejected"}
 
 
 class TaskState(StrEnum):
@@ -93,6 +101,7 @@ class NewImage:
     size_bytes: int
     parent_id: str | None = None  # the image this one was made from (lineage)
     origin: ImageOrigin = "generated"
+    review_state: ReviewState = "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +123,15 @@ class ImageRecord:
     favourite: bool = False
     parent_id: str | None = None
     origin: ImageOrigin = "generated"
+    review_state: ReviewState = "none"
+    reviewed_by: str | None = None  # the reviewer's key id
+    reviewed_at: datetime | None = None
+    review_reason: str | None = None
+
+    @property
+    def publishable(self) -> bool:
+        """Whether editors may use it: no review needed, or a reviewer approved it."""
+        return self.review_state in PUBLISHABLE
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,6 +189,8 @@ class TaskRequest(_Value):
     model: str
     operation: Operation = TextToImage()
     sampling: Sampling | None = None
+    # Decided at submit: its images wait for a reviewer before editors may use them.
+    review: bool = False
 
     @property
     def sampled(self) -> Sampling:

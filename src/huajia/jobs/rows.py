@@ -90,6 +90,7 @@ def image_values(task_id: str, image: NewImage, now: datetime) -> dict[str, Any]
         "favourite": False,
         "parent_id": image.parent_id,
         "origin": image.origin,
+        "review_state": image.review_state,
     }
 
 

@@ -41,6 +41,9 @@ from huajia.jobs.model import (
     TaskState,
     check_transition,
 )
+from huajia.jobs.outbox import OutboxStore, SqlOutboxStore
+from huajia.jobs.purge import PurgeStore, SqlPurgeStore
+from huajia.jobs.review import BlobDeletions, ReviewStore, SqlReviewStore
 from huajia.jobs.rows import (
     group_images,
     image_from_row,
@@ -71,10 +74,29 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         self.engine = engine
         self.clock = clock
         self._keys = SqlApiKeyStore(engine, clock)
+        self._review = SqlReviewStore(engine, clock)
+        self._purge = SqlPurgeStore(engine, clock)
+        self._outbox = SqlOutboxStore(engine, clock)
 
     @property
     def keys(self) -> ApiKeyStore:
         return self._keys
+
+    @property
+    def review(self) -> ReviewStore:
+        return self._review
+
+    @property
+    def deletions(self) -> BlobDeletions:
+        return self._review
+
+    @property
+    def purge(self) -> PurgeStore:
+        return self._purge
+
+    @property
+    def outbox(self) -> OutboxStore:
+        return self._outbox
 
     def _read(self) -> AbstractContextManager[Connection]:
         return transaction(self.engine, write=False)

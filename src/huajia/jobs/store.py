@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huajia.jobs.admission import Admission
 from huajia.jobs.model import (
@@ -25,6 +25,11 @@ from huajia.jobs.model import (
     Task,
     TaskState,
 )
+
+if TYPE_CHECKING:
+    from huajia.jobs.outbox import OutboxStore
+    from huajia.jobs.purge import PurgeStore
+    from huajia.jobs.review import BlobDeletions, ReviewStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,26 @@ class TaskStore(ABC):
     @abstractmethod
     def keys(self) -> ApiKeyStore:
         """The API key records kept in the same database."""
+
+    @property
+    @abstractmethod
+    def review(self) -> ReviewStore:
+        """Images' review states and decisions."""
+
+    @property
+    @abstractmethod
+    def deletions(self) -> BlobDeletions:
+        """Bytes owed a deletion."""
+
+    @property
+    @abstractmethod
+    def purge(self) -> PurgeStore:
+        """Removing tasks and images for good."""
+
+    @property
+    @abstractmethod
+    def outbox(self) -> OutboxStore:
+        """Webhook events other than a task's end (review decisions)."""
 
     # Submitting and reading
 

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
-from huajia.jobs.model import Priority, Role, TaskState
+from huajia.jobs.model import REVIEW_STATES, Priority, Role, TaskState
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -134,9 +134,48 @@ images = Table(
     # Lineage: the image an edit started from (kept when the parent is deleted, as NULL).
     Column("parent_id", String(32), ForeignKey("images.id", ondelete="SET NULL")),
     Column("origin", String(16), nullable=False, server_default="generated"),
+    # Publishing review: bytes of an image that is not (yet) approved live under a held key
+    # that /generated-images never serves; the decision moves them.
+    Column("review_state", String(16), nullable=False, server_default="none"),
+    Column("reviewed_by", String(64)),
+    Column("reviewed_at", UtcDateTime),
+    Column("review_reason", Text),
     UniqueConstraint("task_id", "index"),
+    CheckConstraint(_one_of("review_state", REVIEW_STATES), name="review_state"),
     Index(None, "created_at"),
     Index(None, "parent_id"),
+    Index(None, "key"),
+    Index(None, "review_state", "created_at"),
+)
+
+# Blobs to delete, written in the transaction that stops referencing them (or, with a
+# `not_before`, before bytes are copied that a crash could orphan). A purge deletes the bytes,
+# then the row, so a purge killed midway finishes on the next run.
+blob_deletions = Table(
+    "blob_deletions",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("not_before", UtcDateTime, nullable=False),
+    Index(None, "not_before"),
+)
+
+# Webhook events that are not a task's end (an image approved or rejected): one row per
+# delivery, retried with back-off like the task webhooks.
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", String(32), ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("payload", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_at", UtcDateTime),
+    Column("delivered_at", UtcDateTime),
+    Column("error", Text),
+    Index(None, "delivered_at", "next_at"),
+    Index(None, "task_id"),
 )
 
 api_keys = Table(

@@ -54,6 +54,33 @@ def thumbnail_key(image_key: str) -> str:
     return f"{stem}.thumb.webp"
 
 
+# Bytes of an image waiting for (or refused by) a reviewer live under a held name in the same
+# folder; /generated-images never serves one. Hex task ids never start with 'h', so a held
+# name cannot collide with a public one.
+HELD_PREFIX = "held-"
+
+
+def is_held(key: str) -> bool:
+    """Whether `key` names held bytes (not publishable: awaiting review, or rejected)."""
+    return key.partition("/")[2].startswith(HELD_PREFIX)
+
+
+def held_key(key: str) -> str:
+    """The held name of a public key (a held key is returned unchanged)."""
+    if is_held(key):
+        return key
+    folder, _, name = checked_key(key).partition("/")
+    return f"{folder}/{HELD_PREFIX}{name}"
+
+
+def public_key(key: str) -> str:
+    """The public name of a held key (a public key is returned unchanged)."""
+    if not is_held(key):
+        return key
+    folder, _, name = checked_key(key).partition("/")
+    return f"{folder}/{name.removeprefix(HELD_PREFIX)}"
+
+
 class BlobStore(ABC):
     """Bytes by key. Implementations never hand out locations a caller could misuse."""
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 import httpx
 from fastapi.concurrency import run_in_threadpool
@@ -24,6 +26,7 @@ from huajia import __version__
 from huajia.api.presenters import task_record
 from huajia.errors import ConfigurationError, UrlRefused
 from huajia.jobs.model import Task
+from huajia.jobs.outbox import OutboxEvent
 from huajia.jobs.store import TaskStore
 from huajia.outbound import OutboundPolicy, check_url, guarded_client
 from huajia.settings import Settings
@@ -97,14 +100,22 @@ class WebhookDispatcher:
             due = await run_in_threadpool(
                 self._store.claim_due_webhooks, hold, self._max_attempts, free
             )
+            events = await run_in_threadpool(
+                self._store.outbox.claim_due, hold, self._max_attempts, free - len(due)
+            ) if free > len(due) else []  # fmt: skip
         except Exception:  # a database hiccup must not end deliveries for good
             log.exception("claiming due webhooks failed; trying again")
             return 0
         for task in due:
-            delivery = asyncio.create_task(self._deliver(client, task), name=f"webhook-{task.id}")
-            self._in_flight.add(delivery)
-            delivery.add_done_callback(self._in_flight.discard)
-        return len(due)
+            self._start(self._deliver(client, task), f"webhook-{task.id}")
+        for event in events:
+            self._start(self._deliver_event(client, event), f"webhook-event-{event.id}")
+        return len(due) + len(events)
+
+    def _start(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        delivery = asyncio.create_task(work, name=name)
+        self._in_flight.add(delivery)
+        delivery.add_done_callback(self._in_flight.discard)
 
     async def _pause(self, stop: asyncio.Event) -> None:
         """Wait for `stop`, a freed slot or the next poll, whichever comes first."""
@@ -119,58 +130,80 @@ class WebhookDispatcher:
             stopped.cancel()
 
     async def _deliver(self, client: httpx.AsyncClient, task: Task) -> None:
-        error = await self._attempt(client, task)
+        event = f"task.{task.state.value}"
+        delivery = f"{task.id}-{task.webhook_attempts + 1}"
+        error = await self._attempt(client, task.id, task.webhook_url or "", event, delivery,
+                                    self.payload(task))  # fmt: skip
         try:
             await run_in_threadpool(
-                self._store.record_webhook, task.id, error, self._retry_in(task)
+                self._store.record_webhook, task.id, error, self._retry_after(task.webhook_attempts)
             )
         except Exception:  # the claim expires and the delivery is tried again
             log.exception("recording the webhook outcome of task %s failed", task.id)
 
-    async def _attempt(self, client: httpx.AsyncClient, task: Task) -> str | None:
+    async def _deliver_event(self, client: httpx.AsyncClient, event: OutboxEvent) -> None:
+        payload = self._absolute(event.payload)
+        delivery = f"{event.task_id}-{event.event}-{event.id}-{event.attempts + 1}"
+        error = await self._attempt(client, event.task_id, event.url, event.event, delivery,
+                                    payload)  # fmt: skip
+        retry = self._retry_after(event.attempts)
+        try:
+            await run_in_threadpool(self._store.outbox.record, event.id, error, retry)
+        except Exception:  # the claim expires and the delivery is tried again
+            log.exception("recording the outcome of webhook event %s failed", event.id)
+
+    def _absolute(self, payload: dict[str, Any]) -> dict[str, Any]:
+        image = dict(payload.get("image") or {})
+        for field in ("url", "thumbnail_url"):
+            if image.get(field):
+                image[field] = self._public_url + image[field]
+        return {**payload, "image": image} if image else payload
+
+    async def _attempt(self, client: httpx.AsyncClient, task_id: str, url: str, event: str,
+                       delivery: str, payload: dict[str, Any]) -> str | None:  # fmt: skip
         """None if the receiver accepted, else the reason the submitter is shown."""
         try:
-            check_url(task.webhook_url or "", self._policy, label="webhook_url")
+            check_url(url, self._policy, label="webhook_url")
             async with asyncio.timeout(self._timeout_s):
-                status = await self._post(client, task)
+                status = await self._post(client, url, event, delivery, payload)
         except UrlRefused as refused:
-            return self._failed(task, NOT_ALLOWED, refused)
+            return self._failed(task_id, NOT_ALLOWED, refused)
         except (TimeoutError, httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout) as slow:
-            return self._failed(task, TOO_SLOW, slow)
+            return self._failed(task_id, TOO_SLOW, slow)
         except Exception as failure:  # whatever a receiver or its URL provokes is one attempt
-            return self._failed(task, UNREACHABLE, failure)
+            return self._failed(task_id, UNREACHABLE, failure)
         if 200 <= status < 300:
             return None
-        return self._failed(task, f"receiver answered HTTP {status}", None)
+        return self._failed(task_id, f"receiver answered HTTP {status}", None)
 
-    async def _post(self, client: httpx.AsyncClient, task: Task) -> int:
-        body = json.dumps(self.payload(task), ensure_ascii=False, separators=(",", ":")).encode()
+    async def _post(self, client: httpx.AsyncClient, url: str, event: str, delivery: str,
+                    payload: dict[str, Any]) -> int:  # fmt: skip
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": f"Huajia/{__version__}",
-            "Huajia-Event": f"task.{task.state.value}",
-            "Huajia-Delivery": f"{task.id}-{task.webhook_attempts + 1}",
+            "Huajia-Event": event,
+            "Huajia-Delivery": delivery,
             SIGNATURE_HEADER: sign(self._secret, body),
         }
         # Only the status counts: the body is never read, so a receiver cannot make us store it.
-        url = task.webhook_url or ""
         async with client.stream("POST", url, content=body, headers=headers) as response:
             return response.status_code
 
-    def _failed(self, task: Task, reason: str, cause: BaseException | None) -> str:
+    def _failed(self, task_id: str, reason: str, cause: BaseException | None) -> str:
         detail = f"{type(cause).__name__}: {cause}" if cause is not None else "-"
-        log.warning("webhook for task %s failed: %s (%s)", task.id, reason, detail)
+        log.warning("webhook for task %s failed: %s (%s)", task_id, reason, detail)
         return reason
 
-    def _retry_in(self, task: Task) -> float | None:
-        if task.webhook_attempts + 1 >= self._max_attempts:
+    def _retry_after(self, attempts: int) -> float | None:
+        if attempts + 1 >= self._max_attempts:
             return None
-        return float(min(MAX_RETRY_S, self._retry_s * 2**task.webhook_attempts))
+        return float(min(MAX_RETRY_S, self._retry_s * 2**attempts))
 
     def payload(self, task: Task) -> dict[str, object]:
         record = task_record(task).model_dump(mode="json")
         for image in record["images"]:
-            image["url"] = self._public_url + image["url"]
-            if image["thumbnail_url"]:
-                image["thumbnail_url"] = self._public_url + image["thumbnail_url"]
+            for field in ("url", "thumbnail_url", "preview_url"):
+                if image.get(field):
+                    image[field] = self._public_url + image[field]
         return {"event": f"task.{task.state.value}", "task": record}

@@ -16,12 +16,12 @@ from typing import Any, Protocol
 
 from huajia.engine.edit_types import EditItem
 from huajia.engine.types import BatchItem, CancelToken, GenerationResult, ResolvedRequest
-from huajia.errors import GenerationCanceled, HuajiaError, LeaseLost
+from huajia.errors import GenerationCanceled, HuajiaError, LeaseLost, TaskNotFound
 from huajia.images.encode import encode_image, make_thumbnail
 from huajia.jobs.model import NewImage, Task
 from huajia.jobs.requests import AiEdit, result_origin
 from huajia.jobs.store import TaskStore
-from huajia.storage.base import BlobStore, new_image_key, thumbnail_key
+from huajia.storage.base import BlobStore, held_key, new_image_key, thumbnail_key
 from huajia.worker.edits import edit_job
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class Lease:
                 if wanted:
                     self.store.finish_canceled(*self.held)
                     self.finished = True
-            except LeaseLost:
+            except (LeaseLost, TaskNotFound):  # another attempt has it, or it was deleted
                 self.lost = wanted = True
         if wanted:
             self.cancel.cancel()
@@ -98,9 +98,9 @@ class Lease:
                 return
             try:
                 finish()
-            except LeaseLost:
+            except (LeaseLost, TaskNotFound) as lost:
                 self.lost = True
-                log.warning("task %s: lease lost to another attempt; result dropped", self.task.id)
+                log.warning("task %s: result dropped (%s)", self.task.id, lost.message)
             self.finished = True
 
 
@@ -204,7 +204,7 @@ class Worker:
         else:
             try:
                 self._store_images(task, outcome)
-            except LeaseLost:
+            except (LeaseLost, TaskNotFound):
                 raise
             except Exception:  # a full disk or a bucket outage fails this task only
                 log.exception("task %s: could not store its images", task.id)
@@ -231,11 +231,14 @@ class Worker:
         parameters = {**result.parameters_for(image), "task_id": task.id, "origin": origin}
         encoded = encode_image(image.image, fmt, parameters)  # type: ignore[arg-type]
         now = datetime.now(UTC)
+        review = task.request.review  # held until a reviewer approves it
         key = new_image_key(task.id, image.index, encoded.extension, now)
+        thumb_key = thumbnail_key(key)
+        if review:
+            key, thumb_key = held_key(key), held_key(thumb_key)
         self.blobs.put(key, encoded.data, encoded.content_type)
         written.append(key)
         thumb = make_thumbnail(image.image, origin=origin)
-        thumb_key = thumbnail_key(key)
         self.blobs.put(thumb_key, thumb.data, thumb.content_type)
         written.append(thumb_key)
         return NewImage(
@@ -243,6 +246,7 @@ class Worker:
             content_type=encoded.content_type, width=encoded.width, height=encoded.height,
             seed=image.seed, size_bytes=len(encoded.data), origin=origin,
             parent_id=operation.source.image_id if isinstance(operation, AiEdit) else None,
+            review_state="pending_review" if review else "none",
         )  # fmt: skip
 
 

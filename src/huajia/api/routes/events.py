@@ -12,10 +12,10 @@ from fastapi.responses import StreamingResponse
 
 from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
-from huajia.api.presenters import task_result, task_status
+from huajia.api.presenters import image_out, task_result, task_status
 from huajia.api.streams import SlottedStream, StreamSlots
 from huajia.api.watch import TaskWatcher
-from huajia.jobs.model import Task, TaskState
+from huajia.jobs.model import ImageRecord, Task, TaskState
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
 
@@ -51,13 +51,25 @@ def reconnect_event(task_id: str) -> str:
     return "retry: 1000\n" + sse("reconnect", data)
 
 
+def review_event(task: Task, image: ImageRecord) -> str:
+    return sse("review", {"task_id": task.id, "image": image_out(image).model_dump(mode="json")})
+
+
+def awaiting_review(task: Task) -> bool:
+    return any(image.review_state == "pending_review" for image in task.images)
+
+
 async def follow(request: Request, watcher: TaskWatcher, first: Task) -> AsyncIterator[str]:
-    """Every step from the store's progress log, queue moves, then the terminal event."""
+    """Every step from the store's progress log, queue moves, then the terminal event; then,
+    while images wait for a reviewer, each decision as a `review` event."""
     yield sse("status", task_status(first).model_dump(mode="json"))
     if first.state.terminal:  # a late subscriber gets the terminal event at once
         yield terminal_event(first)
-        return
+        if not awaiting_review(first):
+            return
     position = None
+    reviewed = {image.id: image.review_state for image in first.images}
+    ended = first.state.terminal
     with watcher.follow(first.id) as snapshots:
         while True:
             try:
@@ -71,8 +83,16 @@ async def follow(request: Request, watcher: TaskWatcher, first: Task) -> AsyncIt
             task = snapshot.task
             for step in snapshot.steps:
                 yield progress_event(task.id, step.step, step.total)
-            if task.state.terminal:
+            if task.state.terminal and not ended:
+                ended = True
                 yield terminal_event(task)
+                reviewed = {image.id: image.review_state for image in task.images}
+            elif ended:
+                for image in task.images:
+                    if reviewed.get(image.id) not in (None, image.review_state):
+                        yield review_event(task, image)
+                    reviewed[image.id] = image.review_state
+            if ended and not awaiting_review(task):
                 return
             if task.state is TaskState.PENDING and task.queue_position != position:
                 position = task.queue_position
@@ -90,7 +110,8 @@ async def follow(request: Request, watcher: TaskWatcher, first: Task) -> AsyncIt
 async def task_events(
     task_id: str, request: Request, who: PrincipalDep, services: ServicesDep
 ) -> StreamingResponse:
-    """status, queued, progress per step, then one of completed / failed / canceled."""
+    """status, queued, progress per step, then one of completed / failed / canceled; for
+    images that wait for a reviewer, the stream stays open and sends `review` per decision."""
     first = await run_in_threadpool(services.generation.get, who, task_id)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     watcher: TaskWatcher = request.app.state.watcher

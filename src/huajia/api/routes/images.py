@@ -14,6 +14,7 @@ from huajia.api.presenters import gallery_image
 from huajia.api.schemas import FavouriteIn, GalleryImage, GalleryPage, Text
 from huajia.errors import NotFound
 from huajia.jobs.model import is_record_id
+from huajia.storage.base import is_held
 
 router = APIRouter(tags=["images"], responses=ERROR_RESPONSES)
 
@@ -34,7 +35,7 @@ async def image_file(key: str, services: ServicesDep, download: bool = False) ->
     """
     extension = key.rsplit(".", 1)[-1].lower()
     media_type = CONTENT_TYPES.get(extension)
-    if media_type is None:
+    if media_type is None or is_held(key):  # held: waiting for review, or rejected
         raise NotFound("no such image")
     headers = {"Cache-Control": IMMUTABLE}
     if download:
@@ -64,6 +65,14 @@ async def list_images(
         services.store.search_images, who.key_id, q, preset, favourites, limit, offset
     )
     return GalleryPage(images=[gallery_image(row.image, row.task) for row in rows], total=total)
+
+
+@router.delete("/api/v1/images/{image_id}", operation_id="deleteImage", status_code=204)
+async def delete_image(image_id: str, who: PrincipalDep, services: ServicesDep) -> Response:
+    """Delete one of the caller's images (admins: anyone's): its record, bytes and thumbnail,
+    for good. Deleting it again answers 404."""
+    await run_in_threadpool(services.purger.delete_image, who, image_id)
+    return Response(status_code=204)
 
 
 @router.post(

@@ -52,6 +52,12 @@ class ImagesGenerationRequest(BaseModel):
 
 class ImageDatum(BaseModel):
     url: str | None = None
+    image_id: str | None = Field(
+        None, description="Set when the image waits for review (no url or b64_json yet)."
+    )
+    review_state: str | None = Field(
+        None, description="pending_review when a reviewer must approve the image first."
+    )
     b64_json: str | None = None
     revised_prompt: str | None = None
 
@@ -114,7 +120,9 @@ async def images_answer(services: Services, request: Request, task: Task,
     )  # fmt: skip
     data = []
     for image in sorted(task.images, key=lambda i: i.index):
-        if response_format == "b64_json":
+        if not image.publishable:  # waits for a reviewer: no bytes to publish yet
+            data.append(ImageDatum(review_state=image.review_state, image_id=image.id))
+        elif response_format == "b64_json":
             raw = await run_in_threadpool(services.blobs.get, image.key)
             data.append(ImageDatum(b64_json=base64.b64encode(raw).decode()))
         else:

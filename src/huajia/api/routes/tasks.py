@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
 
 from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
@@ -48,6 +49,14 @@ async def get_result(task_id: str, who: PrincipalDep, services: ServicesDep) -> 
         detail = f" ({task.error_message})" if task.error_message else ""
         raise TaskNotCompleted(f"task {task_id} is {task.state.value}, not completed{detail}")
     return task_result(task)
+
+
+@router.delete("/{task_id}", operation_id="deleteTask", status_code=204)
+async def delete_task(task_id: str, who: PrincipalDep, services: ServicesDep) -> Response:
+    """Delete one of the caller's tasks (admins: anyone's) with its images, bytes and cache
+    entry, for good; a running task is canceled first. Deleting it again answers 404."""
+    await run_in_threadpool(services.purger.delete_task, who, task_id)
+    return Response(status_code=204)
 
 
 @router.get("/{task_id}", operation_id="getTask", response_model=TaskRecord)
