@@ -24,6 +24,7 @@ from huajia.api.routes import (
     meta,
     openai,
     openai_edits,
+    policy,
     tasks,
 )
 from huajia.api.streams import StreamSlots
@@ -91,7 +92,7 @@ def create_app(services: Services) -> FastAPI:
             expose_headers=["Retry-After", "Location"],
         )
     _check_hosts_and_proxies(app, services.settings)
-    routers = (generate, tasks, events, images, edits, meta, openai, openai_edits, audit)
+    routers = (generate, tasks, events, images, edits, meta, openai, openai_edits, audit, policy)
     for module in routers:
         app.include_router(module.router)
     _include_web(app, services)

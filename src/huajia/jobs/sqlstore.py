@@ -41,6 +41,7 @@ from huajia.jobs.model import (
     TaskState,
     check_transition,
 )
+from huajia.jobs.policy_store import PolicyStore
 from huajia.jobs.rows import (
     group_images,
     image_from_row,
@@ -49,6 +50,7 @@ from huajia.jobs.rows import (
     task_values,
 )
 from huajia.jobs.side_records import SqlSideRecords
+from huajia.jobs.sqlpolicy import SqlPolicyStore
 from huajia.jobs.stats import queue_stats
 from huajia.jobs.store import ApiKeyStore, TaskStore
 from huajia.jobs.tables import images, task_progress, tasks
@@ -71,10 +73,15 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         self.engine = engine
         self.clock = clock
         self._keys = SqlApiKeyStore(engine, clock)
+        self._policy = SqlPolicyStore(engine, clock)
 
     @property
     def keys(self) -> ApiKeyStore:
         return self._keys
+
+    @property
+    def policy(self) -> PolicyStore:
+        return self._policy
 
     def _read(self) -> AbstractContextManager[Connection]:
         return transaction(self.engine, write=False)

@@ -25,6 +25,7 @@ from huajia.jobs.model import (
     Task,
     TaskState,
 )
+from huajia.jobs.policy_store import PolicyStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,11 @@ class TaskStore(ABC):
     @abstractmethod
     def keys(self) -> ApiKeyStore:
         """The API key records kept in the same database."""
+
+    @property
+    @abstractmethod
+    def policy(self) -> PolicyStore:
+        """Policy rules (global and per key) and rate-limit windows, in the same database."""
 
     # Submitting and reading
 
