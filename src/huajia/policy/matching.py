@@ -21,7 +21,14 @@ MAX_PATTERN_LENGTH = 300
 MATCH_BUDGET_S = 0.05
 _FLAGS = regex.IGNORECASE | regex.UNICODE | regex.V0
 # Texts that make backtracking patterns such as (a+)+$ or (\w|\w)*! take exponential time.
-_PROBES = ("a" * 3000 + "!", "aa " * 1000 + "!", "1" * 3000 + "x", " " * 3000 + "x")
+_PROBES = (
+    "a" * 3000 + "!",
+    "a" * 3000,
+    "aa " * 1000,
+    "ab" * 1500,
+    "1" * 3000 + "x",
+    " " * 3000 + "x",
+)
 
 
 def normalise(text: str) -> str:
