@@ -80,7 +80,12 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
     blobs = image_store(settings)
     fonts = FontLibrary.discover(settings.fonts_dir)
     editing = EditingService(
-        store, blobs, generation.model.spec.name, fonts, SourceLimits.from_settings(settings)
+        store,
+        blobs,
+        generation.model.spec.name,
+        fonts,
+        SourceLimits.from_settings(settings),
+        policies=generation.policies,
     )
     purger = Purger(store, blobs, settings.retention_days)
     return Services(

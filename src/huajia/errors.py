@@ -9,6 +9,8 @@
     │   ├── UnsupportedImage         422 unsupported_image   (not a whole PNG, JPEG or WebP file)
     │   ├── ImageTooLarge            422 image_too_large     (more pixels than a source may have)
     │   ├── InvalidMask              422 invalid_mask        (does not fit, or marks nothing)
+    │   ├── PromptBlocked            422 prompt_blocked      (a blocked term or pattern matched)
+    │   ├── InvalidPolicy            422 invalid_policy      (a malformed rule; nothing saved)
     │   └── SourceFetchFailed        422 source_fetch_failed (an image URL gave no file)
     ├── ModelFileRejected            422 model_file_rejected (weights or LoRA that do not fit)
     ├── NotFound                     404 not_found
@@ -22,6 +24,7 @@
     ├── LimitReached                 429 limit_reached       (carries retry_after seconds)
     │   ├── QueueFull                429 queue_full
     │   ├── QuotaExceeded            429 quota_exceeded
+    │   ├── RateLimited              429 rate_limited        (too many requests this minute)
     │   └── TooManyStreams           429 too_many_streams
     ├── PayloadTooLarge              413 payload_too_large
     ├── HostNotAllowed               400 host_not_allowed
@@ -92,6 +95,14 @@ class SourceFetchFailed(InvalidRequest):
     code = "source_fetch_failed"
 
 
+class PromptBlocked(InvalidRequest):
+    code = "prompt_blocked"
+
+
+class InvalidPolicy(InvalidRequest):
+    code = "invalid_policy"
+
+
 class ModelFileRejected(HuajiaError):
     status = 422
     code = "model_file_rejected"
@@ -154,6 +165,10 @@ class QuotaExceeded(LimitReached):
 
     def __init__(self, message: str, retry_after: int = 60) -> None:
         super().__init__(message, retry_after)
+
+
+class RateLimited(LimitReached):
+    code = "rate_limited"
 
 
 class TooManyStreams(LimitReached):

@@ -27,6 +27,7 @@ from huajia.api.routes import (
     meta,
     openai,
     openai_edits,
+    policy,
     review,
     tasks,
 )
@@ -114,6 +115,7 @@ def create_app(services: Services) -> FastAPI:
     _check_hosts_and_proxies(app, services.settings)
     routers = (
         generate, tasks, events, images, edits, review, meta, openai, openai_edits, audit,
+        policy,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

@@ -20,10 +20,13 @@ LOCAL_KEY_ID = "local"
 
 
 class Role(StrEnum):
-    """What a key may do: editors generate and see their own tasks; admins see everything."""
+    """What a key may do: editors generate and see their own tasks; admins see everything.
+
+    Reviewers may do what editors may, and review results waiting for review."""
 
     EDITOR = "editor"
     ADMIN = "admin"
+    REVIEWER = "reviewer"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ PRIORITIES = ("high", "normal", "low")
 _ROLE_PRIORITIES: dict[Role, frozenset[str]] = {
     Role.EDITOR: frozenset({"normal", "low"}),
     Role.ADMIN: frozenset(PRIORITIES),
+    Role.REVIEWER: frozenset({"normal", "low"}),
 }
 
 

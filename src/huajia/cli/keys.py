@@ -14,7 +14,7 @@ app = typer.Typer(help="API keys (stored hashed; a key is shown once).", no_args
 @app.command("create")
 def create(
     name: Annotated[str, typer.Argument(help="Who or what uses the key, e.g. 'cms-prod'.")],
-    role: Annotated[str, typer.Option(help="editor or admin.")] = "editor",
+    role: Annotated[str, typer.Option(help="editor, reviewer or admin.")] = "editor",
 ) -> None:
     """Create a key and print it once: it cannot be shown again."""
     from huajia.auth.gate import remember_keys_exist
@@ -23,7 +23,8 @@ def create(
 
     with one_line_errors():
         if role not in {r.value for r in Role}:
-            raise typer.BadParameter("role must be editor or admin", param_hint="--role")
+            known = ", ".join(r.value for r in Role)
+            raise typer.BadParameter(f"role must be one of {known}", param_hint="--role")
         settings = load_settings()
         store = open_task_store(settings)
         secret, prefix = generate_key()

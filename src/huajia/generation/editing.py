@@ -15,7 +15,9 @@ from PIL import Image
 
 from huajia.auth.keys import Principal
 from huajia.edits import EditOperation, FontLibrary, apply_edit, describe_edits, resolve_edit
+from huajia.edits.operation import TextOverlay
 from huajia.generation.operations import source_ref
+from huajia.generation.policy import KeyPolicies
 from huajia.images.encode import encode_image, make_thumbnail
 from huajia.images.sources import SourceImage, SourceLimits
 from huajia.jobs.model import ImageRecord, NewImage, NewTask, Task
@@ -47,15 +49,20 @@ class EditingService:
     """Uploads and plain edits, owned by the caller like generated images."""
 
     def __init__(self, store: TaskStore, blobs: BlobStore, model: str, fonts: FontLibrary,
-                 limits: SourceLimits) -> None:  # fmt: skip
+                 limits: SourceLimits, policies: KeyPolicies | None = None) -> None:  # fmt: skip
         self.store = store
         self.blobs = blobs
         self.model = model
         self.fonts = fonts
         self.limits = limits
+        self.policies = policies or KeyPolicies(store, None)
 
-    def upload(self, who: Principal, source: SourceImage, filename: str | None) -> ImageRecord:
-        """Keep a checked upload as an image the caller may edit (no AI label: a photo)."""
+    def upload(self, who: Principal, source: SourceImage, filename: str | None,
+               metered: bool = True) -> ImageRecord:  # fmt: skip
+        """Keep a checked upload as an image the caller may edit (no AI label: a photo);
+        `metered` False for an upload that is part of a request counted elsewhere."""
+        if metered:
+            self.policies.admit(who)
         request = TaskRequest(
             asked=GenerationCommand(prompt=""), model=self.model,
             operation=Upload(filename=filename, sha256=source.sha256),
@@ -66,6 +73,7 @@ class EditingService:
     def retouch(self, who: Principal, image_id: str, edits: list[EditOperation],
                 output_format: OutputFormat = "png") -> ImageRecord:  # fmt: skip
         """Apply plain edits to one of the caller's images; the result is a new image."""
+        self.policies.admit(who, *(edit.text for edit in edits if isinstance(edit, TextOverlay)))
         source = source_ref(self.store, who, image_id, "image_id")
         parent = self.store.get_image(image_id)
         with Image.open(io.BytesIO(self.blobs.get(source.key))) as opened:

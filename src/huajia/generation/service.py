@@ -24,11 +24,13 @@ from huajia.errors import (
 )
 from huajia.generation.cache import cache_key
 from huajia.generation.operations import plan_operation
+from huajia.generation.policy import KeyPolicies
 from huajia.jobs.admission import Admission, Quota
 from huajia.jobs.model import NewImage, NewTask, Priority, Task, is_record_id
 from huajia.jobs.requests import GenerationCommand, Sampling, TaskRequest
 from huajia.jobs.store import TaskStore
 from huajia.outbound import OutboundPolicy, check_webhook_target
+from huajia.policy import EffectivePolicy
 from huajia.presets.catalog import PresetCatalog
 
 QUOTA_WINDOW = timedelta(hours=24)
@@ -57,7 +59,7 @@ class GenerationService:
     def __init__(self, store: TaskStore, model: ServedModel, presets: PresetCatalog,
                  queue_max: int, max_attempts: int, webhooks: OutboundPolicy | None = None,
                  daily_image_quota: int | None = None, review_required: bool = False,
-                 ) -> None:  # fmt: skip
+                 policies: KeyPolicies | None = None) -> None:  # fmt: skip
         self.store = store
         self.model = model
         self.presets = presets
@@ -66,6 +68,7 @@ class GenerationService:
         self.webhooks = webhooks
         self.daily_image_quota = daily_image_quota
         self.review_required = review_required
+        self.policies = policies or KeyPolicies(store, daily_image_quota)
         self.draining = False  # set once when the process starts to stop
 
     def submit(
@@ -79,11 +82,12 @@ class GenerationService:
         self._check_model(command.model)
         if command.webhook_url is not None:
             self._check_webhook(command.webhook_url)
+        policy = self.policies.admit(who, command.prompt)
         planned = plan_operation(self.store, who, command, self.model.spec.limits)
-        resolved = self._resolve(command, planned.size)
+        resolved = self._resolve(command, planned.size, policy.negative_prompt)
         request = TaskRequest(
             asked=command, model=self.model.spec.name, operation=planned.operation,
-            sampling=Sampling.of(resolved), review=self.needs_review(who, command),
+            sampling=Sampling.of(resolved), review=self.needs_review(command, policy),
         )  # fmt: skip
         key = self._cache_key(who, request)
         new = NewTask(
@@ -101,15 +105,18 @@ class GenerationService:
             task = self.store.create_completed(new, _copies(cached))
             self._audit(who, "task.create", task, cached=True)
             return Submitted(task, created=True)
-        task = self.store.create(new, self._admission(who))
+        task = self.store.create(new, self._admission(policy))
         if idempotency_key is not None and task.request.asked != command:
             # A concurrent request with the same Idempotency-Key won the insert.
             return Submitted(_same_request(task, command, idempotency_key), created=False)
         self._audit(who, "task.create", task, cached=False)
         return Submitted(task, created=True)
 
-    def needs_review(self, who: Principal, command: GenerationCommand) -> bool:
-        """Whether this request's images wait for a reviewer before editors may use them."""
+    def needs_review(self, command: GenerationCommand, policy: EffectivePolicy) -> bool:
+        """Whether this request's images wait for a reviewer before editors may use them: the
+        key's (or global) policy when it says, else the style preset's flag, else the setting."""
+        if policy.review_required is not None:
+            return policy.review_required
         return self.review_required
 
     def get(self, who: Principal, task_id: str) -> Task:
@@ -139,11 +146,11 @@ class GenerationService:
             )
         check_webhook_target(url, self.webhooks)
 
-    def _admission(self, who: Principal) -> Admission:
-        """The queue limit, and the editor's daily image quota (admins have none)."""
+    def _admission(self, policy: EffectivePolicy) -> Admission:
+        """The queue limit, and the key's daily image quota (admins: only one set on the key)."""
         quota = None
-        if self.daily_image_quota is not None and not who.is_admin:
-            quota = Quota(self.daily_image_quota, datetime.now(UTC) - QUOTA_WINDOW)
+        if policy.daily_image_quota is not None:
+            quota = Quota(policy.daily_image_quota, datetime.now(UTC) - QUOTA_WINDOW)
         return Admission(queue_max=self.queue_max, quota=quota)
 
     def _check_model(self, name: str | None) -> None:
@@ -151,8 +158,8 @@ class GenerationService:
         if name is not None and name not in (served, self.model.spec.source):
             raise UnknownModel(f"this server runs model {served!r}, not {name!r}")
 
-    def _resolve(self, command: GenerationCommand, size: tuple[int, int] | None
-                 ) -> ResolvedRequest:  # fmt: skip
+    def _resolve(self, command: GenerationCommand, size: tuple[int, int] | None,
+                 policy_negative: str | None = None) -> ResolvedRequest:  # fmt: skip
         prompt, negative = command.prompt, command.negative_prompt
         loras = tuple(LoraRef(item.name, item.weight) for item in command.loras)
         defaults: dict[str, Any] = {}
@@ -163,6 +170,8 @@ class GenerationService:
             if preset.lora and not loras:
                 weight = 1.0 if preset.lora_weight is None else preset.lora_weight
                 loras = (LoraRef(preset.lora, weight),)
+        if policy_negative:  # the policy's negative prompt is appended to every request's
+            negative = f"{negative}, {policy_negative}" if negative else policy_negative
         request = GenerationRequest(
             prompt=prompt,
             negative_prompt=negative,

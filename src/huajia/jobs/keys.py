@@ -23,7 +23,8 @@ class SqlApiKeyStore(ApiKeyStore):
 
     def create(self, name: str, role: Role | str, key_hash: str, prefix: str) -> ApiKey:
         if role not in {member.value for member in Role}:
-            raise InvalidRequest(f"unknown role {role!r}: use editor or admin")
+            known = ", ".join(member.value for member in Role)
+            raise InvalidRequest(f"unknown role {role!r}: use one of {known}")
         key_id = new_id()
         values = {
             "id": key_id,

@@ -42,6 +42,7 @@ from huajia.jobs.model import (
     check_transition,
 )
 from huajia.jobs.outbox import OutboxStore, SqlOutboxStore
+from huajia.jobs.policy_store import PolicyStore
 from huajia.jobs.purge import PurgeStore, SqlPurgeStore
 from huajia.jobs.review import BlobDeletions, ReviewStore, SqlReviewStore
 from huajia.jobs.rows import (
@@ -52,6 +53,7 @@ from huajia.jobs.rows import (
     task_values,
 )
 from huajia.jobs.side_records import SqlSideRecords
+from huajia.jobs.sqlpolicy import SqlPolicyStore
 from huajia.jobs.stats import queue_stats
 from huajia.jobs.store import ApiKeyStore, TaskStore
 from huajia.jobs.tables import images, task_progress, tasks
@@ -77,6 +79,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         self._review = SqlReviewStore(engine, clock)
         self._purge = SqlPurgeStore(engine, clock)
         self._outbox = SqlOutboxStore(engine, clock)
+        self._policy = SqlPolicyStore(engine, clock)
 
     @property
     def keys(self) -> ApiKeyStore:
@@ -97,6 +100,10 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
     @property
     def outbox(self) -> OutboxStore:
         return self._outbox
+
+    @property
+    def policy(self) -> PolicyStore:
+        return self._policy
 
     def _read(self) -> AbstractContextManager[Connection]:
         return transaction(self.engine, write=False)

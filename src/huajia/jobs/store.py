@@ -25,6 +25,7 @@ from huajia.jobs.model import (
     Task,
     TaskState,
 )
+from huajia.jobs.policy_store import PolicyStore
 
 if TYPE_CHECKING:
     from huajia.jobs.outbox import OutboxStore
@@ -96,6 +97,11 @@ class TaskStore(ABC):
     @abstractmethod
     def outbox(self) -> OutboxStore:
         """Webhook events other than a task's end (review decisions)."""
+
+    @property
+    @abstractmethod
+    def policy(self) -> PolicyStore:
+        """Policy rules (global and per key) and rate-limit windows, in the same database."""
 
     # Submitting and reading
 

@@ -232,3 +232,23 @@ audit_events = Table(
     Index(None, "at"),
     Index(None, "actor", "at"),
 )
+
+# Admin-edited policy: the global rules (key_id "*") and each key's overrides, as JSON.
+policies = Table(
+    "policies",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("rules", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+)
+
+# One rate-limit window per key: requests counted in the current minute (epoch minutes).
+rate_windows = Table(
+    "rate_windows",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("minute", BigInteger, nullable=False),
+    Column("used", Integer, nullable=False),
+)

@@ -58,6 +58,7 @@ async def edit_image(
 ) -> ImagesResponse:
     """Edit an image and wait: the answer carries the finished images."""
     limits = services.editing.limits
+    await run_in_threadpool(services.generation.policies.check_texts, who, prompt)
     source = await run_in_threadpool(load_upload, await image.read(), limits, keep_alpha=True)
     _check_size(size, source)
     mask_bytes = await mask.read() if mask is not None else None
@@ -75,14 +76,15 @@ def _command(services: Services, who: Principal, source: SourceImage, mask_bytes
              prompt: str, n: int, output_format: OutputFormat) -> GenerationCommand:  # fmt: skip
     """Keep the image (and its mask, in Huajia's own convention) and say what to do."""
     repaint = _repaint_mask(source, mask_bytes, services)
-    kept = services.editing.upload(who, _opaque(source), "openai-image")
+    # The request is counted once, when it is submitted; its two uploads are part of it.
+    kept = services.editing.upload(who, _opaque(source), "openai-image", metered=False)
     common = {"prompt": prompt, "num_images": n, "output_format": output_format,
               "source_image_id": kept.id}  # fmt: skip
     if repaint is None:
         return GenerationCommand(
             **common, operation="image_to_image", strength=WHOLE_IMAGE_STRENGTH
         )
-    mask_record = services.editing.upload(who, _as_source(repaint), "openai-mask")
+    mask_record = services.editing.upload(who, _as_source(repaint), "openai-mask", metered=False)
     return GenerationCommand(**common, operation="inpaint", mask_image_id=mask_record.id)
 
 
