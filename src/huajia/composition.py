@@ -13,6 +13,8 @@ from huajia.errors import InvalidRequest
 from huajia.generation.cache import model_identity, weights_identity
 from huajia.generation.editing import EditingService
 from huajia.generation.service import GenerationService, ServedModel
+from huajia.images.labeler import Labeler
+from huajia.images.mark import VisibleMark
 from huajia.images.sources import SourceLimits
 from huajia.jobs import open_store
 from huajia.jobs.store import TaskStore
@@ -58,6 +60,18 @@ def image_store(settings: Settings) -> BlobStore:
     )
 
 
+def visible_mark(settings: Settings) -> VisibleMark | None:
+    """The visible AI mark new requests get, unless a preset or key decides otherwise."""
+    if not settings.visible_mark:
+        return None
+    return VisibleMark(text=settings.visible_mark_text, corner=settings.visible_mark_corner)
+
+
+def labeler(settings: Settings, fonts: FontLibrary | None = None) -> Labeler:
+    """Labels for every stored file; checks the C2PA certificate and key once, here."""
+    return Labeler.from_settings(settings, fonts or FontLibrary.discover(settings.fonts_dir))
+
+
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 
@@ -73,12 +87,14 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
         max_attempts=settings.max_attempts,
         webhooks=OutboundPolicy.for_webhooks(settings) if settings.webhook_secret else None,
         daily_image_quota=settings.daily_image_quota,
+        mark=visible_mark(settings),
     )
     blobs = image_store(settings)
     fonts = FontLibrary.discover(settings.fonts_dir)
     editing = EditingService(
-        store, blobs, generation.model.spec.name, fonts, SourceLimits.from_settings(settings)
-    )
+        store, blobs, generation.model.spec.name, fonts, SourceLimits.from_settings(settings),
+        labeler(settings, fonts), mark=generation.mark,
+    )  # fmt: skip
     return Services(
         settings=settings,
         store=store,

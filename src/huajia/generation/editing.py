@@ -16,7 +16,9 @@ from PIL import Image
 from huajia.auth.keys import Principal
 from huajia.edits import EditOperation, FontLibrary, apply_edit, describe_edits, resolve_edit
 from huajia.generation.operations import source_ref
-from huajia.images.encode import encode_image, make_thumbnail
+from huajia.images.encode import EncodedImage, make_thumbnail
+from huajia.images.labeler import Labeler
+from huajia.images.mark import VisibleMark
 from huajia.images.sources import SourceImage, SourceLimits
 from huajia.jobs.model import ImageRecord, NewImage, NewTask, Task
 from huajia.jobs.requests import (
@@ -28,6 +30,7 @@ from huajia.jobs.requests import (
     Upload,
     result_origin,
 )
+from huajia.jobs.rows import new_id
 from huajia.jobs.store import TaskStore
 from huajia.storage.base import BlobStore, new_image_key, thumbnail_key
 
@@ -41,18 +44,23 @@ class Stored:
     extension: str
     format: str
     image: Image.Image
+    thumbnail: EncodedImage
+    id: str | None = None  # the id the file's label names
 
 
 class EditingService:
     """Uploads and plain edits, owned by the caller like generated images."""
 
     def __init__(self, store: TaskStore, blobs: BlobStore, model: str, fonts: FontLibrary,
-                 limits: SourceLimits) -> None:  # fmt: skip
+                 limits: SourceLimits, labeler: Labeler | None = None,
+                 mark: VisibleMark | None = None) -> None:  # fmt: skip
         self.store = store
         self.blobs = blobs
         self.model = model
         self.fonts = fonts
         self.limits = limits
+        self.labeler = labeler or Labeler.ephemeral()
+        self.mark = mark  # the visible AI mark for retouched AI images (None: none)
 
     def upload(self, who: Principal, source: SourceImage, filename: str | None) -> ImageRecord:
         """Keep a checked upload as an image the caller may edit (no AI label: a photo)."""
@@ -60,7 +68,9 @@ class EditingService:
             asked=GenerationCommand(prompt=""), model=self.model,
             operation=Upload(filename=filename, sha256=source.sha256),
         )  # fmt: skip
-        stored = Stored(source.data, source.content_type, "png", "png", source.image)
+        # The editor's own bytes, untouched: no model made them, so no AI label either.
+        thumb = make_thumbnail(source.image, origin="original")
+        stored = Stored(source.data, source.content_type, "png", "png", source.image, thumb)
         return self._record(who, request, stored, "original", parent=None)
 
     def retouch(self, who: Principal, image_id: str, edits: list[EditOperation],
@@ -72,25 +82,28 @@ class EditingService:
             pixels = opened.convert("RGBA" if opened.mode in ("RGBA", "LA") else "RGB")
         settled, result = _settle(pixels, edits, self.fonts)
         operation = Retouch(source=source, edits=settled)
+        origin = result_origin(operation)
         request = TaskRequest(
             asked=parent.task.request.asked.model_copy(update={"output_format": output_format}),
             model=parent.task.request.model, operation=operation,
+            mark=self.mark if origin != "original" else None,
         )  # fmt: skip
-        origin = result_origin(operation)
         parameters = {
             "prompt": parent.task.request.prompt, "parent_id": image_id, "origin": origin,
             **describe_edits(list(settled)),
         }  # fmt: skip
-        encoded = encode_image(result, output_format, parameters)
+        new = new_id()
+        labelled = self.labeler.label(result, output_format, parameters, new, request.mark)
+        encoded = labelled.file
         stored = Stored(encoded.data, encoded.content_type, encoded.extension, output_format,
-                        result)  # fmt: skip
+                        result, labelled.thumbnail, new)  # fmt: skip
         return self._record(who, request, stored, origin, parent=image_id)
 
     def _record(self, who: Principal, request: TaskRequest, stored: Stored,
                 origin: ImageOrigin, parent: str | None) -> ImageRecord:  # fmt: skip
         now = datetime.now(UTC)
         key = new_image_key(request.operation.kind, 0, stored.extension, now)
-        thumb = make_thumbnail(stored.image, origin=origin)
+        thumb = stored.thumbnail
         written = []
         try:
             self.blobs.put(key, stored.data, stored.content_type)
@@ -101,7 +114,7 @@ class EditingService:
                 index=0, key=key, thumbnail_key=thumbnail_key(key), format=stored.format,
                 content_type=stored.content_type, width=stored.image.width,
                 height=stored.image.height, seed=0, size_bytes=len(stored.data),
-                parent_id=parent, origin=origin,
+                parent_id=parent, origin=origin, id=stored.id,
             )  # fmt: skip
             task = self.store.create_completed(
                 NewTask(owner=who.key_id, request=request, image_count=1), [image]

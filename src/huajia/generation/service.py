@@ -24,6 +24,7 @@ from huajia.errors import (
 )
 from huajia.generation.cache import cache_key
 from huajia.generation.operations import plan_operation
+from huajia.images.mark import VisibleMark
 from huajia.jobs.admission import Admission, Quota
 from huajia.jobs.model import NewImage, NewTask, Priority, Task, is_record_id
 from huajia.jobs.requests import GenerationCommand, Sampling, TaskRequest
@@ -56,7 +57,8 @@ class GenerationService:
 
     def __init__(self, store: TaskStore, model: ServedModel, presets: PresetCatalog,
                  queue_max: int, max_attempts: int, webhooks: OutboundPolicy | None = None,
-                 daily_image_quota: int | None = None) -> None:  # fmt: skip
+                 daily_image_quota: int | None = None,
+                 mark: VisibleMark | None = None) -> None:  # fmt: skip
         self.store = store
         self.model = model
         self.presets = presets
@@ -64,6 +66,7 @@ class GenerationService:
         self.max_attempts = max_attempts
         self.webhooks = webhooks
         self.daily_image_quota = daily_image_quota
+        self.mark = mark  # the visible AI mark decided for new requests (None: no mark)
         self.draining = False  # set once when the process starts to stop
 
     def submit(
@@ -81,7 +84,7 @@ class GenerationService:
         resolved = self._resolve(command, planned.size)
         request = TaskRequest(
             asked=command, model=self.model.spec.name, operation=planned.operation,
-            sampling=Sampling.of(resolved),
+            sampling=Sampling.of(resolved), mark=self.mark,
         )  # fmt: skip
         key = self._cache_key(who, request)
         new = NewTask(
@@ -207,6 +210,7 @@ class GenerationService:
             "operation": request.operation.model_dump(mode="json"),
             "lora_files": loras,
             "owner": None if shared else who.key_id,
+            **({"mark": request.mark.model_dump()} if request.mark else {}),
         }
         return cache_key(
             material, self.model.model_id, self.model.weights_id, preset, asked.output_format

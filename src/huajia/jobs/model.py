@@ -93,6 +93,7 @@ class NewImage:
     size_bytes: int
     parent_id: str | None = None  # the image this one was made from (lineage)
     origin: ImageOrigin = "generated"
+    id: str | None = None  # chosen by whoever wrote the file (its label names it); else the store's
 
 
 @dataclass(frozen=True, slots=True)
