@@ -1,10 +1,10 @@
-"""The `huajia` command: generate, edit, retouch, model, serve, worker, keys."""
+"""The `huajia` command: generate, edit, retouch, model, serve, worker, keys, inspect."""
 
 from __future__ import annotations
 
 import typer
 
-from huajia.cli import edit, generate, keys, model, serve
+from huajia.cli import edit, generate, inspect, keys, model, serve
 
 app = typer.Typer(
     name="huajia",
@@ -18,6 +18,7 @@ app.command("edit")(edit.edit)
 app.command("retouch")(edit.retouch)
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
+app.command("inspect")(inspect.inspect)
 app.add_typer(model.app, name="model")
 app.add_typer(keys.app, name="keys")
 

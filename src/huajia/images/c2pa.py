@@ -62,17 +62,19 @@ class C2paSigner:
 
 
 def manifest(origin: str) -> dict[str, object]:
-    """The manifest definition: `c2pa.created` for new images, `c2pa.edited` for edits."""
-    action: dict[str, object] = {
-        "action": "c2pa.created" if origin == "generated" else "c2pa.edited"
-    }
+    """The manifest definition: `c2pa.created` for new images; an edit is created (C2PA 2
+    wants that first) and then `c2pa.edited`, both with the composite source type."""
+    created: dict[str, object] = {"action": "c2pa.created"}
     source_type = SOURCE_TYPES.get(origin)
     if source_type:
-        action["digitalSourceType"] = source_type
+        created["digitalSourceType"] = source_type
+    actions = [created]
+    if origin != "generated":
+        actions.append({**created, "action": "c2pa.edited"})
     name, _, version = SOFTWARE.partition(" ")
     return {
         "claim_generator_info": [{"name": name, "version": version}],
-        "assertions": [{"label": "c2pa.actions", "data": {"actions": [action]}}],
+        "assertions": [{"label": "c2pa.actions", "data": {"actions": actions}}],
     }
 
 

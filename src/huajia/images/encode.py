@@ -3,7 +3,8 @@
 The parameters travel as one JSON object so any Huajia image can be reproduced from the file
 alone: in PNG as an iTXt chunk `huajia` (plus one readable chunk per field), in WebP and JPEG
 in EXIF UserComment and ImageDescription. Every format also carries an XMP packet with the
-IPTC digital source type "trained algorithmic media", and PNG an `AI-Generated: true` chunk.
+IPTC digital source type "trained algorithmic media" (and, given one, the TC260 label of
+GB 45438: see images.labels), and PNG an `AI-Generated: true` chunk.
 """
 
 from __future__ import annotations
@@ -97,11 +98,19 @@ def read_parameters(data: bytes) -> dict[str, object]:
 def is_ai_generated(data: bytes) -> bool:
     """Whether the file declares itself AI-generated (XMP source type or PNG marker)."""
     with _open(data) as image:
-        chunks = _png_text(image)
-        if chunks.get(AI_GENERATED_KEY, "").strip().lower() == "true":
+        if _png_text(image).get(AI_GENERATED_KEY, "").strip().lower() == "true":
             return True
-        xmp = image.info.get("xmp") or chunks.get(_XMP_PNG_KEY)
-    return isinstance(xmp, bytes | str) and declares_ai_source(xmp)
+    xmp = read_xmp(data)
+    return xmp is not None and declares_ai_source(xmp)
+
+
+def read_xmp(data: bytes) -> str | None:
+    """The file's XMP packet as text, if it has one."""
+    with _open(data) as image:
+        xmp = image.info.get("xmp") or _png_text(image).get(_XMP_PNG_KEY)
+    if isinstance(xmp, bytes):
+        return xmp.decode("utf-8", "replace")
+    return xmp if isinstance(xmp, str) else None
 
 
 def make_thumbnail(image: Image.Image, max_side: int = 256, origin: str = "generated",

@@ -18,6 +18,7 @@ from PIL import Image
 from pydantic import SecretStr
 
 from huajia.edits.font import FontLibrary
+from huajia.errors import ConfigurationError
 from huajia.images.encode import EncodedImage, ImageFormat, encode_image, make_thumbnail
 from huajia.images.labels import seal, unsealed_label
 from huajia.images.mark import VisibleMark, apply_mark
@@ -57,6 +58,8 @@ class Labeler:
     def from_settings(cls, settings: Settings, fonts: FontLibrary | None = None) -> Labeler:
         """The server's labeler: its shared secret, producer name and C2PA signer if any."""
         signer = None
+        if (settings.c2pa_cert_file is None) != (settings.c2pa_key_file is None):
+            raise ConfigurationError("C2PA signing needs both c2pa_cert_file and c2pa_key_file")
         if settings.c2pa_cert_file is not None and settings.c2pa_key_file is not None:
             from huajia.images.c2pa import C2paSigner  # the native library only when used
 

@@ -101,3 +101,14 @@ def declares_ai_source(xmp: bytes | str) -> bool:
     """Whether an XMP packet names a trained model as the image's digital source."""
     text = xmp.decode("utf-8", "replace") if isinstance(xmp, bytes) else xmp
     return _AI_SOURCE_PATTERN.search(text) is not None
+
+
+_SOURCE_TYPE_PATTERN = re.compile(
+    r"DigitalSourceType(?:\s*=\s*[\"']|\s*>|\s+rdf:resource\s*=\s*[\"'])\s*(?P<url>[^\"'<\s]+)"
+)
+
+
+def declared_source_type(xmp: str) -> str | None:
+    """The IPTC digital source type an XMP packet declares, if any."""
+    match = _SOURCE_TYPE_PATTERN.search(xmp)
+    return match.group("url") if match else None
