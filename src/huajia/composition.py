@@ -15,6 +15,8 @@ from huajia.generation.editing import EditingService
 from huajia.generation.purge import Purger
 from huajia.generation.review import ReviewService
 from huajia.generation.service import GenerationService, ServedModel
+from huajia.images.labeler import Labeler
+from huajia.images.mark import VisibleMark
 from huajia.images.sources import SourceLimits
 from huajia.jobs import open_store
 from huajia.jobs.store import TaskStore
@@ -60,6 +62,18 @@ def image_store(settings: Settings) -> BlobStore:
     )
 
 
+def visible_mark(settings: Settings) -> VisibleMark | None:
+    """The visible AI mark new requests get, unless a preset or key decides otherwise."""
+    if not settings.visible_mark:
+        return None
+    return VisibleMark(text=settings.visible_mark_text, corner=settings.visible_mark_corner)
+
+
+def labeler(settings: Settings, fonts: FontLibrary | None = None) -> Labeler:
+    """Labels for every stored file; checks the C2PA certificate and key once, here."""
+    return Labeler.from_settings(settings, fonts or FontLibrary.discover(settings.fonts_dir))
+
+
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 
@@ -76,17 +90,18 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
         webhooks=OutboundPolicy.for_webhooks(settings) if settings.webhook_secret else None,
         daily_image_quota=settings.daily_image_quota,
         review_required=settings.review_required,
+        mark=visible_mark(settings),
+        mark_style=VisibleMark(
+            text=settings.visible_mark_text, corner=settings.visible_mark_corner
+        ),
     )
     blobs = image_store(settings)
     fonts = FontLibrary.discover(settings.fonts_dir)
     editing = EditingService(
-        store,
-        blobs,
-        generation.model.spec.name,
-        fonts,
-        SourceLimits.from_settings(settings),
-        policies=generation.policies,
-    )
+        store, blobs, generation.model.spec.name, fonts, SourceLimits.from_settings(settings),
+        labeler(settings, fonts), mark=generation.mark, policies=generation.policies,
+        review_required=settings.review_required,
+    )  # fmt: skip
     purger = Purger(store, blobs, settings.retention_days)
     return Services(
         settings=settings,

@@ -161,6 +161,28 @@ class Settings(BaseSettings):
     fonts_dir: Path | None = Field(
         None, description="Extra fonts for text overlays (Noto CJK from Debian is found itself)."
     )
+    label_producer: str = Field(
+        "Huajia",
+        min_length=1,
+        description="ContentProducer in the TC260 (GB 45438) label: a name or code.",
+    )
+    label_secret: SecretStr | None = Field(
+        None,
+        description="Key of the label's integrity value (HMAC-SHA256 of the pixels). Default: "
+        "a random one kept in data_dir/label-secret; machines sharing work must share it.",
+    )
+    visible_mark: bool = Field(False, description="Draw a visible AI mark on every image.")
+    visible_mark_corner: Literal["top-left", "top-right", "bottom-left", "bottom-right"] = Field(
+        "bottom-right", description="Where the visible mark goes."
+    )
+    visible_mark_text: str = Field(
+        "AI生成", min_length=1, max_length=40, description="The visible mark's text."
+    )
+    c2pa_cert_file: Path | None = Field(
+        None, description="PEM certificate chain (signer first) for C2PA Content Credentials."
+    )
+    c2pa_key_file: Path | None = Field(None, description="The C2PA signer's PEM private key.")
+    c2pa_tsa_url: str | None = Field(None, description="RFC 3161 time-stamp server for C2PA.")
     cors_origins: list[str] = Field(default_factory=list)
     ckeditor_dist_dir: Path | None = Field(
         None, description="CKEditor 5 browser build for /demo/ckeditor (default: the npm install)."

@@ -10,7 +10,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from huajia.images.encode import is_ai_generated, read_parameters
+from huajia.images.encode import is_ai_generated, read_parameters, read_xmp
+from huajia.images.labels import read_label
 from tests.e2e.flows import SMALL, read_events, submit, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -256,3 +257,12 @@ def test_models_presets_health_metrics_docs(client: httpx.Client) -> None:
     operation_ids = {op["operationId"] for path in spec["paths"].values() for op in path.values()}
     assert {"generate", "getTaskStatus", "getTaskResult", "cancelTask"} <= operation_ids
     assert client.get("/docs").status_code == 200
+
+
+def test_a_fetched_image_names_its_record_in_its_tc260_label(client: httpx.Client) -> None:
+    accepted = submit(client, num_images=2, output_format="webp")
+    wait_for(client, accepted["task_id"], {"completed"})
+    for image in client.get(f"/api/v1/tasks/{accepted['task_id']}/result").json()["images"]:
+        label = read_label(read_xmp(client.get(image["url"]).content) or "")
+        assert label is not None and (label.Label, label.ProduceID) == ("1", image["id"])
+    assert client.get("/api/v1/health").json()["c2pa"] == "not configured"

@@ -6,6 +6,7 @@ Every test runs against SQLite and PostgreSQL (the `store` fixture is parametriz
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -173,6 +174,15 @@ def test_cache_hit_task_is_born_completed_with_copied_image_records(store: TaskS
     assert all(image.task_id == hit.id for image in hit.images)
     assert store.pending_count() == 0
     assert claim_all(store) == []
+
+
+def test_an_image_id_chosen_by_the_writer_is_kept(store: TaskStore) -> None:
+    """The worker names the record in the file's label before the record exists."""
+    chosen = replace(an_image(0), id="0f" * 16)
+    task = store.create_completed(a_task(), [chosen, an_image(1)])
+    assert task.images[0].id == "0f" * 16
+    assert task.images[1].id not in {"", None, "0f" * 16}, "the store picks one otherwise"
+    assert store.get_image("0f" * 16).task.id == task.id
 
 
 def test_favourites_belong_to_the_owner(store: TaskStore) -> None:

@@ -261,3 +261,6 @@ class Health(BaseModel):
     workers: list[dict[str, Any]]
     auth_required: bool
     version: str
+    c2pa: Literal["signing", "not configured"] = Field(
+        "not configured", description="Whether stored images get signed C2PA credentials."
+    )

@@ -58,7 +58,7 @@ def edit(
         engine = load_engine(settings, spec, None, [])
         engine.check_prompts(job.request)
         result = engine.editor.edit(job)
-        for path in write_pngs(result, output):
+        for path in write_pngs(result, output, settings):
             typer.echo(str(path))
 
 

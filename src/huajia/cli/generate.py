@@ -76,17 +76,22 @@ def generate(
         engine = load_engine(settings, spec, weights, loras)
         resolved = engine.resolve(request)
         result = _run_with_progress(engine, resolved)
-        for path in write_pngs(result, output):
+        for path in write_pngs(result, output, settings):
             typer.echo(str(path))
 
 
-def write_pngs(result: GenerationResult, folder: Path) -> list[Path]:
-    from huajia.images.encode import encode_image
+def write_pngs(result: GenerationResult, folder: Path, settings: Settings) -> list[Path]:
+    """PNG files with the parameters and the AI labels (the server's secret and signer)."""
+    from huajia.composition import labeler
+    from huajia.jobs.rows import new_id
 
+    labels = labeler(settings)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for image in result.images:
-        encoded = encode_image(image.image, "png", result.parameters_for(image))
+        parameters = result.parameters_for(image)
+        # Not a stored record: the id only ties the label to this file.
+        encoded = labels.label(image.image, "png", parameters, new_id()).file
         path = _free_name(folder, f"huajia-{image.seed}")
         path.write_bytes(encoded.data)
         paths.append(path)

@@ -1,10 +1,10 @@
-"""The `huajia` command: generate, edit, retouch, model, serve, worker, keys."""
+"""The `huajia` command: generate, edit, retouch, model, serve, worker, keys, inspect."""
 
 from __future__ import annotations
 
 import typer
 
-from huajia.cli import edit, generate, keys, model, purge, serve
+from huajia.cli import edit, generate, inspect, keys, model, purge, serve
 
 app = typer.Typer(
     name="huajia",
@@ -19,6 +19,7 @@ app.command("retouch")(edit.retouch)
 app.command("purge")(purge.purge)
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
+app.command("inspect")(inspect.inspect)
 app.add_typer(model.app, name="model")
 app.add_typer(keys.app, name="keys")
 

@@ -128,11 +128,12 @@ def worker(
 
 
 def _work(settings: Settings, supervised: bool) -> None:
-    from huajia.composition import image_store, open_task_store
+    from huajia.composition import image_store, labeler, open_task_store
     from huajia.engine.models import resolve_model
     from huajia.worker.loop import Worker
     from huajia.worker.presence import Presence
 
+    labels = labeler(settings)  # a bad C2PA key fails here, before the model loads
     stop = threading.Event()
     running: list[Worker] = []
     _on_stop_signals(stop, running, settings.drain_seconds)
@@ -153,6 +154,7 @@ def _work(settings: Settings, supervised: bool) -> None:
     loop = Worker(
         store, engine, image_store(settings), worker_id, settings.lease_seconds,
         batch_max_images=settings.batch_max_images, model=spec.name,
+        labeler=labels,
     )  # fmt: skip
     running.append(loop)
     try:

@@ -18,7 +18,9 @@ from huajia.edits import EditOperation, FontLibrary, apply_edit, describe_edits,
 from huajia.edits.operation import TextOverlay
 from huajia.generation.operations import source_ref
 from huajia.generation.policy import KeyPolicies
-from huajia.images.encode import encode_image, make_thumbnail
+from huajia.images.encode import EncodedImage, make_thumbnail
+from huajia.images.labeler import Labeler
+from huajia.images.mark import VisibleMark
 from huajia.images.sources import SourceImage, SourceLimits
 from huajia.jobs.model import ImageRecord, NewImage, NewTask, Task
 from huajia.jobs.requests import (
@@ -30,8 +32,10 @@ from huajia.jobs.requests import (
     Upload,
     result_origin,
 )
+from huajia.jobs.rows import new_id
 from huajia.jobs.store import TaskStore
-from huajia.storage.base import BlobStore, new_image_key, thumbnail_key
+from huajia.policy import EffectivePolicy
+from huajia.storage.base import BlobStore, held_key, new_image_key, thumbnail_key
 
 
 @dataclass(frozen=True)
@@ -43,19 +47,26 @@ class Stored:
     extension: str
     format: str
     image: Image.Image
+    thumbnail: EncodedImage
+    id: str | None = None  # the id the file's label names
 
 
 class EditingService:
     """Uploads and plain edits, owned by the caller like generated images."""
 
     def __init__(self, store: TaskStore, blobs: BlobStore, model: str, fonts: FontLibrary,
-                 limits: SourceLimits, policies: KeyPolicies | None = None) -> None:  # fmt: skip
+                 limits: SourceLimits, labeler: Labeler | None = None,
+                 mark: VisibleMark | None = None, policies: KeyPolicies | None = None,
+                 review_required: bool = False) -> None:  # fmt: skip
         self.store = store
         self.blobs = blobs
         self.model = model
         self.fonts = fonts
         self.limits = limits
         self.policies = policies or KeyPolicies(store, None)
+        self.labeler = labeler or Labeler.ephemeral()
+        self.mark = mark  # the visible AI mark for retouched AI images (None: none)
+        self.review_required = review_required
 
     def upload(self, who: Principal, source: SourceImage, filename: str | None,
                metered: bool = True) -> ImageRecord:  # fmt: skip
@@ -67,49 +78,60 @@ class EditingService:
             asked=GenerationCommand(prompt=""), model=self.model,
             operation=Upload(filename=filename, sha256=source.sha256),
         )  # fmt: skip
-        stored = Stored(source.data, source.content_type, "png", "png", source.image)
+        # The editor's own bytes, untouched: no model made them, so no AI label either.
+        thumb = make_thumbnail(source.image, origin="original")
+        stored = Stored(source.data, source.content_type, "png", "png", source.image, thumb)
         return self._record(who, request, stored, "original", parent=None)
 
     def retouch(self, who: Principal, image_id: str, edits: list[EditOperation],
                 output_format: OutputFormat = "png") -> ImageRecord:  # fmt: skip
         """Apply plain edits to one of the caller's images; the result is a new image."""
-        self.policies.admit(who, *(edit.text for edit in edits if isinstance(edit, TextOverlay)))
+        texts = (edit.text for edit in edits if isinstance(edit, TextOverlay))
+        policy = self.policies.admit(who, *texts)
         source = source_ref(self.store, who, image_id, "image_id")
         parent = self.store.get_image(image_id)
         with Image.open(io.BytesIO(self.blobs.get(source.key))) as opened:
             pixels = opened.convert("RGBA" if opened.mode in ("RGBA", "LA") else "RGB")
         settled, result = _settle(pixels, edits, self.fonts)
         operation = Retouch(source=source, edits=settled)
+        origin = result_origin(operation)
         request = TaskRequest(
             asked=parent.task.request.asked.model_copy(update={"output_format": output_format}),
             model=parent.task.request.model, operation=operation,
+            mark=self.mark if origin != "original" else None,
+            review=origin != "original" and self._needs_review(parent.image, policy),
         )  # fmt: skip
-        origin = result_origin(operation)
         parameters = {
             "prompt": parent.task.request.prompt, "parent_id": image_id, "origin": origin,
             **describe_edits(list(settled)),
         }  # fmt: skip
-        encoded = encode_image(result, output_format, parameters)
+        new = new_id()
+        labelled = self.labeler.label(result, output_format, parameters, new, request.mark)
+        encoded = labelled.file
         stored = Stored(encoded.data, encoded.content_type, encoded.extension, output_format,
-                        result)  # fmt: skip
+                        result, labelled.thumbnail, new)  # fmt: skip
         return self._record(who, request, stored, origin, parent=image_id)
 
     def _record(self, who: Principal, request: TaskRequest, stored: Stored,
                 origin: ImageOrigin, parent: str | None) -> ImageRecord:  # fmt: skip
         now = datetime.now(UTC)
         key = new_image_key(request.operation.kind, 0, stored.extension, now)
-        thumb = make_thumbnail(stored.image, origin=origin)
+        thumb_at = thumbnail_key(key)
+        if request.review:  # held until a reviewer approves it
+            key, thumb_at = held_key(key), held_key(thumb_at)
+        thumb = stored.thumbnail
         written = []
         try:
             self.blobs.put(key, stored.data, stored.content_type)
             written.append(key)
-            self.blobs.put(thumbnail_key(key), thumb.data, thumb.content_type)
-            written.append(thumbnail_key(key))
+            self.blobs.put(thumb_at, thumb.data, thumb.content_type)
+            written.append(thumb_at)
             image = NewImage(
-                index=0, key=key, thumbnail_key=thumbnail_key(key), format=stored.format,
+                index=0, key=key, thumbnail_key=thumb_at, format=stored.format,
                 content_type=stored.content_type, width=stored.image.width,
                 height=stored.image.height, seed=0, size_bytes=len(stored.data),
-                parent_id=parent, origin=origin,
+                parent_id=parent, origin=origin, id=stored.id,
+                review_state="pending_review" if request.review else "none",
             )  # fmt: skip
             task = self.store.create_completed(
                 NewTask(owner=who.key_id, request=request, image_count=1), [image]
@@ -120,6 +142,14 @@ class EditingService:
             raise
         self._audit(who, task)
         return task.images[0]
+
+    def _needs_review(self, parent: ImageRecord, policy: EffectivePolicy) -> bool:
+        """An edit of an image editors may not use yet waits too; else as for generating."""
+        if not parent.publishable:
+            return True
+        if policy.review_required is not None:
+            return policy.review_required
+        return self.review_required
 
     def _audit(self, who: Principal, task: Task) -> None:
         action = f"image.{task.request.operation.kind}"

@@ -25,6 +25,7 @@ from huajia.errors import (
 from huajia.generation.cache import cache_key
 from huajia.generation.operations import plan_operation
 from huajia.generation.policy import KeyPolicies
+from huajia.images.mark import VisibleMark
 from huajia.jobs.admission import Admission, Quota
 from huajia.jobs.model import NewImage, NewTask, Priority, Task, is_record_id
 from huajia.jobs.requests import GenerationCommand, Sampling, TaskRequest
@@ -59,7 +60,8 @@ class GenerationService:
     def __init__(self, store: TaskStore, model: ServedModel, presets: PresetCatalog,
                  queue_max: int, max_attempts: int, webhooks: OutboundPolicy | None = None,
                  daily_image_quota: int | None = None, review_required: bool = False,
-                 policies: KeyPolicies | None = None) -> None:  # fmt: skip
+                 policies: KeyPolicies | None = None, mark: VisibleMark | None = None,
+                 mark_style: VisibleMark | None = None) -> None:  # fmt: skip
         self.store = store
         self.model = model
         self.presets = presets
@@ -69,6 +71,8 @@ class GenerationService:
         self.daily_image_quota = daily_image_quota
         self.review_required = review_required
         self.policies = policies or KeyPolicies(store, daily_image_quota)
+        self.mark = mark  # the visible AI mark decided for new requests (None: no mark)
+        self.mark_style = mark_style or mark or VisibleMark()  # when a policy asks for one
         self.draining = False  # set once when the process starts to stop
 
     def submit(
@@ -88,6 +92,7 @@ class GenerationService:
         request = TaskRequest(
             asked=command, model=self.model.spec.name, operation=planned.operation,
             sampling=Sampling.of(resolved), review=self.needs_review(command, policy),
+            mark=self.mark_for(policy),
         )  # fmt: skip
         key = self._cache_key(who, request)
         new = NewTask(
@@ -118,6 +123,12 @@ class GenerationService:
         if policy.review_required is not None:
             return policy.review_required
         return self.review_required
+
+    def mark_for(self, policy: EffectivePolicy) -> VisibleMark | None:
+        """The visible AI mark: as the key's (or global) policy says, else the setting."""
+        if policy.visible_mark is None:
+            return self.mark
+        return self.mark_style if policy.visible_mark else None
 
     def get(self, who: Principal, task_id: str) -> Task:
         if not is_record_id(task_id):
@@ -222,6 +233,7 @@ class GenerationService:
             "operation": request.operation.model_dump(mode="json"),
             "lora_files": loras,
             "owner": None if shared else who.key_id,
+            **({"mark": request.mark.model_dump()} if request.mark else {}),
         }
         return cache_key(
             material, self.model.model_id, self.model.weights_id, preset, asked.output_format

@@ -3,7 +3,8 @@
 The parameters travel as one JSON object so any Huajia image can be reproduced from the file
 alone: in PNG as an iTXt chunk `huajia` (plus one readable chunk per field), in WebP and JPEG
 in EXIF UserComment and ImageDescription. Every format also carries an XMP packet with the
-IPTC digital source type "trained algorithmic media", and PNG an `AI-Generated: true` chunk.
+IPTC digital source type "trained algorithmic media" (and, given one, the TC260 label of
+GB 45438: see images.labels), and PNG an `AI-Generated: true` chunk.
 """
 
 from __future__ import annotations
@@ -63,16 +64,17 @@ class EncodedImage:
 
 
 def encode_image(
-    image: Image.Image, fmt: ImageFormat, parameters: dict[str, object]
+    image: Image.Image, fmt: ImageFormat, parameters: dict[str, object], aigc: str | None = None
 ) -> EncodedImage:
-    """Encode `image` as `fmt` with `parameters` and the AI-generated label embedded."""
+    """Encode `image` as `fmt` with `parameters` and the AI-generated label embedded;
+    `aigc` is the TC260 label's JSON (see images.labels), written into the same XMP."""
     if fmt not in _CONTENT_TYPES:
         raise InvalidRequest(f"unknown image format {fmt!r}: use png, webp or jpeg")
     buffer = io.BytesIO()
     if fmt == "png":
-        _save_png(image, buffer, parameters)
+        _save_png(image, buffer, parameters, aigc)
     else:
-        _save_with_exif(image, buffer, fmt, parameters)
+        _save_with_exif(image, buffer, fmt, parameters, aigc)
     content_type, extension = _CONTENT_TYPES[fmt]
     return EncodedImage(buffer.getvalue(), content_type, extension, image.width, image.height)
 
@@ -96,15 +98,23 @@ def read_parameters(data: bytes) -> dict[str, object]:
 def is_ai_generated(data: bytes) -> bool:
     """Whether the file declares itself AI-generated (XMP source type or PNG marker)."""
     with _open(data) as image:
-        chunks = _png_text(image)
-        if chunks.get(AI_GENERATED_KEY, "").strip().lower() == "true":
+        if _png_text(image).get(AI_GENERATED_KEY, "").strip().lower() == "true":
             return True
-        xmp = image.info.get("xmp") or chunks.get(_XMP_PNG_KEY)
-    return isinstance(xmp, bytes | str) and declares_ai_source(xmp)
+    xmp = read_xmp(data)
+    return xmp is not None and declares_ai_source(xmp)
 
 
-def make_thumbnail(image: Image.Image, max_side: int = 256, origin: str = "generated"
-                   ) -> EncodedImage:  # fmt: skip
+def read_xmp(data: bytes) -> str | None:
+    """The file's XMP packet as text, if it has one."""
+    with _open(data) as image:
+        xmp = image.info.get("xmp") or _png_text(image).get(_XMP_PNG_KEY)
+    if isinstance(xmp, bytes):
+        return xmp.decode("utf-8", "replace")
+    return xmp if isinstance(xmp, str) else None
+
+
+def make_thumbnail(image: Image.Image, max_side: int = 256, origin: str = "generated",
+                   aigc: str | None = None) -> EncodedImage:  # fmt: skip
     """A WebP preview whose longer side is at most `max_side`, aspect ratio kept."""
     if max_side < 1:
         raise InvalidRequest(f"thumbnail size must be at least 1 pixel, not {max_side}")
@@ -112,12 +122,13 @@ def make_thumbnail(image: Image.Image, max_side: int = 256, origin: str = "gener
     preview.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     # A preview of AI media is AI media too: it keeps the label, not the parameters.
-    xmp = xmp_packet("Preview.", origin)
+    xmp = xmp_packet("Preview.", origin, aigc)
     preview.save(buffer, "WEBP", quality=THUMBNAIL_QUALITY, xmp=xmp)
     return EncodedImage(buffer.getvalue(), "image/webp", "webp", preview.width, preview.height)
 
 
-def _save_png(image: Image.Image, buffer: io.BytesIO, parameters: dict[str, object]) -> None:
+def _save_png(image: Image.Image, buffer: io.BytesIO, parameters: dict[str, object],
+              aigc: str | None) -> None:  # fmt: skip
     chunks = PngImagePlugin.PngInfo()
     chunks.add_itxt(PARAMETERS_KEY, _to_json(parameters, ascii_only=False))
     for key, value in parameters.items():
@@ -129,20 +140,19 @@ def _save_png(image: Image.Image, buffer: io.BytesIO, parameters: dict[str, obje
     origin = str(parameters.get("origin", "generated"))
     if SOURCE_TYPES.get(origin, AI_SOURCE_TYPE):
         chunks.add_text(AI_GENERATED_KEY, "true")
-    chunks.add_itxt(_XMP_PNG_KEY, xmp_packet(describe(parameters), origin).decode("utf-8"))
+    chunks.add_itxt(_XMP_PNG_KEY, xmp_packet(describe(parameters), origin, aigc).decode())
     image.save(buffer, "PNG", pnginfo=chunks)
 
 
-def _save_with_exif(
-    image: Image.Image, buffer: io.BytesIO, fmt: ImageFormat, parameters: dict[str, object]
-) -> None:
+def _save_with_exif(image: Image.Image, buffer: io.BytesIO, fmt: ImageFormat,
+                    parameters: dict[str, object], aigc: str | None) -> None:  # fmt: skip
     text = _to_json(parameters, ascii_only=True)
     exif = _exif_bytes(text, with_description=True)
     if fmt == "jpeg" and len(exif) > _JPEG_EXIF_LIMIT:
         exif = _exif_bytes(text, with_description=False)  # UserComment alone is enough
     if fmt == "jpeg" and len(exif) > _JPEG_EXIF_LIMIT:
         raise InvalidRequest("the parameters are too long to embed in a JPEG; use png or webp")
-    xmp = xmp_packet(describe(parameters), str(parameters.get("origin", "generated")))
+    xmp = xmp_packet(describe(parameters), str(parameters.get("origin", "generated")), aigc)
     if fmt == "jpeg":
         rgb = image if image.mode in ("RGB", "L") else image.convert("RGB")
         rgb.save(buffer, "JPEG", quality=JPEG_QUALITY, exif=exif, xmp=xmp)

@@ -67,12 +67,15 @@ def describe(parameters: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
-def xmp_packet(description: str, origin: str = "generated") -> bytes:
-    """An XMP packet with the image's IPTC digital source type (none for an original)."""
+def xmp_packet(description: str, origin: str = "generated", aigc: str | None = None) -> bytes:
+    """An XMP packet with the image's IPTC digital source type (none for an original) and,
+    given `aigc` (the TC260 label's JSON, see images.labels), the GB 45438 implicit label."""
     source_type = SOURCE_TYPES.get(origin, AI_SOURCE_TYPE)
     declared = (
         f"\n    Iptc4xmpExt:DigitalSourceType={quoteattr(source_type)}" if source_type else ""
     )
+    if aigc is not None:
+        declared += f"\n    TC260:AIGC={quoteattr(aigc)}"
     if len(description) > _MAX_DESCRIPTION_CHARS:
         description = description[: _MAX_DESCRIPTION_CHARS - 1] + "…"
     packet = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
@@ -81,7 +84,8 @@ def xmp_packet(description: str, origin: str = "generated") -> bytes:
   <rdf:Description rdf:about=""
     xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
     xmlns:dc="http://purl.org/dc/elements/1.1/"
-    xmlns:xmp="http://ns.adobe.com/xap/1.0/"{declared}
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:TC260="http://www.tc260.org.cn/ns/AIGC/1.0/"{declared}
     xmp:CreatorTool={quoteattr(SOFTWARE)}>
    <dc:description>
     <rdf:Alt><rdf:li xml:lang="x-default">{escape(description)}</rdf:li></rdf:Alt>
@@ -97,3 +101,14 @@ def declares_ai_source(xmp: bytes | str) -> bool:
     """Whether an XMP packet names a trained model as the image's digital source."""
     text = xmp.decode("utf-8", "replace") if isinstance(xmp, bytes) else xmp
     return _AI_SOURCE_PATTERN.search(text) is not None
+
+
+_SOURCE_TYPE_PATTERN = re.compile(
+    r"DigitalSourceType(?:\s*=\s*[\"']|\s*>|\s+rdf:resource\s*=\s*[\"'])\s*(?P<url>[^\"'<\s]+)"
+)
+
+
+def declared_source_type(xmp: str) -> str | None:
+    """The IPTC digital source type an XMP packet declares, if any."""
+    match = _SOURCE_TYPE_PATTERN.search(xmp)
+    return match.group("url") if match else None

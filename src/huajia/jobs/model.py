@@ -102,6 +102,7 @@ class NewImage:
     parent_id: str | None = None  # the image this one was made from (lineage)
     origin: ImageOrigin = "generated"
     review_state: ReviewState = "none"
+    id: str | None = None  # chosen by whoever wrote the file (its label names it); else the store's
 
 
 @dataclass(frozen=True, slots=True)

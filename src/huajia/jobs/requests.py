@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from huajia.edits import EditOperation
 from huajia.engine.types import LoraRef, ResolvedRequest
 from huajia.errors import InvalidRequest
+from huajia.images.mark import VisibleMark
 
 REQUEST_VERSION = 2
 OutputFormat = Literal["png", "webp", "jpeg"]
@@ -181,7 +182,8 @@ def result_origin(operation: TextToImage | ImageToImage | Inpaint | Outpaint | U
 class TaskRequest(_Value):
     """The stored request: the caller's words, the model, and the settled work.
 
-    `sampling` is None for work without the model (uploads, plain edits).
+    `sampling` is None for work without the model (uploads, plain edits). `mark` is the
+    visible AI mark decided at submit (None: none), so the worker draws exactly that.
     """
 
     version: Literal[2] = 2
@@ -191,6 +193,7 @@ class TaskRequest(_Value):
     sampling: Sampling | None = None
     # Decided at submit: its images wait for a reviewer before editors may use them.
     review: bool = False
+    mark: VisibleMark | None = None
 
     @property
     def sampled(self) -> Sampling:

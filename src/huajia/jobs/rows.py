@@ -75,7 +75,7 @@ def task_values(new: NewTask, state: TaskState, now: datetime) -> dict[str, Any]
 
 def image_values(task_id: str, image: NewImage, now: datetime) -> dict[str, Any]:
     return {
-        "id": new_id(),
+        "id": image.id or new_id(),
         "task_id": task_id,
         "index": image.index,
         "key": image.key,

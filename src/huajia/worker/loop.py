@@ -17,9 +17,10 @@ from typing import Any, Protocol
 from huajia.engine.edit_types import EditItem
 from huajia.engine.types import BatchItem, CancelToken, GenerationResult, ResolvedRequest
 from huajia.errors import GenerationCanceled, HuajiaError, LeaseLost, TaskNotFound
-from huajia.images.encode import encode_image, make_thumbnail
+from huajia.images.labeler import Labeler
 from huajia.jobs.model import NewImage, Task
 from huajia.jobs.requests import AiEdit, result_origin
+from huajia.jobs.rows import new_id
 from huajia.jobs.store import TaskStore
 from huajia.storage.base import BlobStore, held_key, new_image_key, thumbnail_key
 from huajia.worker.edits import edit_job
@@ -109,7 +110,8 @@ class Worker:
 
     def __init__(self, store: TaskStore, engine: Engine, blobs: BlobStore, worker_id: str,
                  lease_seconds: float, batch_max_images: int = 4, model: str | None = None,
-                 poll_seconds: float = 0.05, requeue_seconds: float = 1.0) -> None:  # fmt: skip
+                 poll_seconds: float = 0.05, requeue_seconds: float = 1.0,
+                 labeler: Labeler | None = None) -> None:  # fmt: skip
         self.store = store
         self.engine = engine
         self.blobs = blobs
@@ -119,6 +121,7 @@ class Worker:
         self.model = model  # claim only tasks asked of the model this worker holds
         self.poll_seconds = poll_seconds
         self.requeue_seconds = requeue_seconds
+        self.labeler = labeler or Labeler.ephemeral()
         self._next_requeue = 0.0
         self._running: list[Lease] = []
 
@@ -229,7 +232,10 @@ class Worker:
         operation = task.request.operation
         origin = result_origin(operation)
         parameters = {**result.parameters_for(image), "task_id": task.id, "origin": origin}
-        encoded = encode_image(image.image, fmt, parameters)  # type: ignore[arg-type]
+        image_id = new_id()  # the file's label names the record it will have
+        mark = task.request.mark
+        labelled = self.labeler.label(image.image, fmt, parameters, image_id, mark)  # type: ignore[arg-type]
+        encoded, thumb = labelled.file, labelled.thumbnail
         now = datetime.now(UTC)
         review = task.request.review  # held until a reviewer approves it
         key = new_image_key(task.id, image.index, encoded.extension, now)
@@ -238,7 +244,6 @@ class Worker:
             key, thumb_key = held_key(key), held_key(thumb_key)
         self.blobs.put(key, encoded.data, encoded.content_type)
         written.append(key)
-        thumb = make_thumbnail(image.image, origin=origin)
         self.blobs.put(thumb_key, thumb.data, thumb.content_type)
         written.append(thumb_key)
         return NewImage(
@@ -247,6 +252,7 @@ class Worker:
             seed=image.seed, size_bytes=len(encoded.data), origin=origin,
             parent_id=operation.source.image_id if isinstance(operation, AiEdit) else None,
             review_state="pending_review" if review else "none",
+            id=image_id,
         )  # fmt: skip
 
 

@@ -99,6 +99,7 @@ def health_of(services: Services, full: bool = False) -> Health:
         workers=workers,
         auth_required=services.auth.keys_required(),
         version=__version__,
+        c2pa="signing" if services.settings.c2pa_cert_file else "not configured",
     )
 
 
