@@ -10,12 +10,16 @@
     │   ├── ImageTooLarge            422 image_too_large     (more pixels than a source may have)
     │   ├── InvalidMask              422 invalid_mask        (does not fit, or marks nothing)
     │   └── SourceFetchFailed        422 source_fetch_failed (an image URL gave no file)
+    │   ├── PresetRetired            422 preset_retired      (kept for old tasks, not for new)
+    │   └── PathNotAllowed           422 path_not_allowed    (a file outside the allowed folders)
     ├── ModelFileRejected            422 model_file_rejected (weights or LoRA that do not fit)
+    │   └── LoraMisfit               422 lora_misfit         (carries the fit report)
     ├── NotFound                     404 not_found
     │   └── TaskNotFound             404 task_not_found
     ├── Unauthorized                 401 unauthorized
     ├── Forbidden                    403 forbidden
     ├── Conflict                     409 conflict
+    │   ├── AlreadyExists            409 already_exists      (a preset or LoRA name taken)
     │   ├── TaskNotCompleted         409 task_not_completed
     │   └── IllegalTransition        409 illegal_transition
     ├── LeaseLost                    409 lease_lost          (a worker no longer owns its task)
@@ -92,6 +96,14 @@ class SourceFetchFailed(InvalidRequest):
     code = "source_fetch_failed"
 
 
+class PresetRetired(InvalidRequest):
+    code = "preset_retired"
+
+
+class PathNotAllowed(InvalidRequest):
+    code = "path_not_allowed"
+
+
 class ModelFileRejected(HuajiaError):
     status = 422
     code = "model_file_rejected"
@@ -119,6 +131,10 @@ class Forbidden(HuajiaError):
 class Conflict(HuajiaError):
     status = 409
     code = "conflict"
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
 
 
 class TaskNotCompleted(Conflict):
@@ -215,3 +231,13 @@ def error_for_code(code: str, message: str) -> HuajiaError:
     error = HuajiaError(message)
     error.code = code
     return error
+
+
+class LoraMisfit(ModelFileRejected):
+    """A LoRA that does not (wholly) fit the model; `report` says how much did."""
+
+    code = "lora_misfit"
+
+    def __init__(self, message: str, report: dict[str, object]) -> None:
+        super().__init__(message)
+        self.report = report

@@ -32,6 +32,7 @@ from huajia.jobs.database import connect, migrate, transaction
 from huajia.jobs.filters import gallery_filters, task_filters
 from huajia.jobs.keys import SqlApiKeyStore
 from huajia.jobs.leases import after_lost_lease, handed_back, held_row, locked_row
+from huajia.jobs.lora_store import LoraStore, SqlLoraStore
 from huajia.jobs.model import (
     GalleryItem,
     ImageRecord,
@@ -41,6 +42,7 @@ from huajia.jobs.model import (
     TaskState,
     check_transition,
 )
+from huajia.jobs.preset_store import PresetStore, SqlPresetStore
 from huajia.jobs.rows import (
     group_images,
     image_from_row,
@@ -71,10 +73,20 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         self.engine = engine
         self.clock = clock
         self._keys = SqlApiKeyStore(engine, clock)
+        self._presets = SqlPresetStore(engine, clock)
+        self._loras = SqlLoraStore(engine, clock)
 
     @property
     def keys(self) -> ApiKeyStore:
         return self._keys
+
+    @property
+    def presets(self) -> PresetStore:
+        return self._presets
+
+    @property
+    def loras(self) -> LoraStore:
+        return self._loras
 
     def _read(self) -> AbstractContextManager[Connection]:
         return transaction(self.engine, write=False)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from huajia.jobs.admission import Admission
+from huajia.jobs.lora_store import LoraStore
 from huajia.jobs.model import (
     ApiKey,
     AuditEvent,
@@ -25,6 +26,7 @@ from huajia.jobs.model import (
     Task,
     TaskState,
 )
+from huajia.jobs.preset_store import PresetStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,16 @@ class TaskStore(ABC):
     @abstractmethod
     def keys(self) -> ApiKeyStore:
         """The API key records kept in the same database."""
+
+    @property
+    @abstractmethod
+    def presets(self) -> PresetStore:
+        """Versioned style presets kept in the same database."""
+
+    @property
+    @abstractmethod
+    def loras(self) -> LoraStore:
+        """Registered LoRA files kept in the same database."""
 
     # Submitting and reading
 

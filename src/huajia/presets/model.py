@@ -48,6 +48,9 @@ class StylePreset(_Strict):
     # Cached results are private to the key that made them (a hit would reveal another
     # editor's prompt); a house style whose images everyone may reuse says so here.
     shared_cache: bool = False
+    # Publishing policy read by review and provenance: None leaves it to the server default.
+    review_required: bool | None = None
+    visible_mark: bool | None = None
 
     @field_validator("prompt_template")
     @classmethod
