@@ -21,9 +21,11 @@ from huajia.api.routes import (
     events,
     generate,
     images,
+    loras,
     meta,
     openai,
     openai_edits,
+    presets,
     tasks,
 )
 from huajia.api.streams import StreamSlots
@@ -91,7 +93,8 @@ def create_app(services: Services) -> FastAPI:
             expose_headers=["Retry-After", "Location"],
         )
     _check_hosts_and_proxies(app, services.settings)
-    routers = (generate, tasks, events, images, edits, meta, openai, openai_edits, audit)
+    routers = (generate, tasks, events, images, edits, meta, openai, openai_edits, audit,
+               presets, loras)  # fmt: skip
     for module in routers:
         app.include_router(module.router)
     _include_web(app, services)

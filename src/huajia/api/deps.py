@@ -15,7 +15,9 @@ from huajia.errors import Unauthorized
 from huajia.generation.editing import EditingService
 from huajia.generation.service import GenerationService
 from huajia.jobs.store import TaskStore
-from huajia.presets.catalog import PresetCatalog
+from huajia.presets.admin import PresetAdmin
+from huajia.presets.lora_registry import LoraRegistry
+from huajia.presets.registry import PresetRegistry
 from huajia.settings import Settings
 from huajia.storage.base import BlobStore
 
@@ -28,9 +30,11 @@ class Services:
     store: TaskStore
     blobs: BlobStore
     generation: GenerationService
-    presets: PresetCatalog
+    presets: PresetRegistry
     auth: AuthGate
     editing: EditingService
+    preset_admin: PresetAdmin
+    loras: LoraRegistry
 
 
 def get_services(request: Request) -> Services:

@@ -90,9 +90,7 @@ def _transformer_folder(source: str) -> Path:
     from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
 
     try:
-        cached = snapshot_download(
-            source, allow_patterns=["transformer/*"], local_files_only=True
-        )
+        cached = snapshot_download(source, allow_patterns=["transformer/*"], local_files_only=True)
     except (LocalEntryNotFoundError, HFValidationError, OSError) as error:
         raise ModelFileRejected(
             f"model {source!r} is not on this machine, so LoRAs cannot be checked against it "

@@ -26,10 +26,11 @@ from huajia.generation.cache import cache_key
 from huajia.generation.operations import plan_operation
 from huajia.jobs.admission import Admission, Quota
 from huajia.jobs.model import NewImage, NewTask, Priority, Task, is_record_id
+from huajia.jobs.preset_store import PresetVersion
 from huajia.jobs.requests import GenerationCommand, Sampling, TaskRequest
 from huajia.jobs.store import TaskStore
 from huajia.outbound import OutboundPolicy, check_webhook_target
-from huajia.presets.catalog import PresetCatalog
+from huajia.presets.registry import PresetRegistry
 
 QUOTA_WINDOW = timedelta(hours=24)
 
@@ -54,7 +55,7 @@ class Submitted:
 class GenerationService:
     """Validates, records and answers; the worker does the rest."""
 
-    def __init__(self, store: TaskStore, model: ServedModel, presets: PresetCatalog,
+    def __init__(self, store: TaskStore, model: ServedModel, presets: PresetRegistry,
                  queue_max: int, max_attempts: int, webhooks: OutboundPolicy | None = None,
                  daily_image_quota: int | None = None) -> None:  # fmt: skip
         self.store = store
@@ -78,16 +79,17 @@ class GenerationService:
         if command.webhook_url is not None:
             self._check_webhook(command.webhook_url)
         planned = plan_operation(self.store, who, command, self.model.spec.limits)
-        resolved = self._resolve(command, planned.size)
+        chosen, lora_ids = self.presets.choose(command.style_preset), self.lora_ids()
+        resolved = self._resolve(command, planned.size, chosen, lora_ids)
         request = TaskRequest(
             asked=command, model=self.model.spec.name, operation=planned.operation,
-            sampling=Sampling.of(resolved),
+            sampling=Sampling.of(resolved), preset_version=chosen.version if chosen else None,
         )  # fmt: skip
-        key = self._cache_key(who, request)
+        key = self._cache_key(who, request, chosen, lora_ids)
         new = NewTask(
             owner=who.key_id, priority=priority, request=request,
             idempotency_key=idempotency_key, cache_key=key, max_attempts=self.max_attempts,
-            batch_key=self._batch_key(request), image_count=resolved.n,
+            batch_key=self._batch_key(request, lora_ids), image_count=resolved.n,
             webhook_url=command.webhook_url,
         )  # fmt: skip
         if idempotency_key is not None:
@@ -145,13 +147,18 @@ class GenerationService:
         if name is not None and name not in (served, self.model.spec.source):
             raise UnknownModel(f"this server runs model {served!r}, not {name!r}")
 
-    def _resolve(self, command: GenerationCommand, size: tuple[int, int] | None
+    def lora_ids(self) -> dict[str, str]:
+        """Registered LoRAs (name -> content hash), read per request: admins add them live."""
+        return {record.name: record.identity for record in self.store.loras.list()}
+
+    def _resolve(self, command: GenerationCommand, size: tuple[int, int] | None,
+                 chosen: PresetVersion | None, lora_ids: dict[str, str]
                  ) -> ResolvedRequest:  # fmt: skip
         prompt, negative = command.prompt, command.negative_prompt
         loras = tuple(LoraRef(item.name, item.weight) for item in command.loras)
         defaults: dict[str, Any] = {}
-        if command.style_preset:
-            preset = self.presets.get(command.style_preset)
+        if chosen is not None:
+            preset = chosen.preset
             prompt, preset_negative, defaults = self.presets.expand(preset, command.prompt)
             negative = negative if negative is not None else preset_negative
             if preset.lora and not loras:
@@ -170,17 +177,17 @@ class GenerationService:
             loras=loras,
         )  # fmt: skip
         resolved = resolve_request(self.model.spec, request)
-        self._check_loras(resolved)
+        self._check_loras(resolved, lora_ids)
         check_prompts(self.model.meter, self.model.spec, resolved)
         return resolved
 
-    def _check_loras(self, resolved: ResolvedRequest) -> None:
+    def _check_loras(self, resolved: ResolvedRequest, lora_ids: dict[str, str]) -> None:
         for ref in resolved.loras:
-            if ref.name not in self.model.lora_ids:
-                known = ", ".join(sorted(self.model.lora_ids)) or "none configured"
+            if ref.name not in lora_ids:
+                known = ", ".join(sorted(lora_ids)) or "none registered"
                 raise InvalidRequest(f"unknown LoRA {ref.name!r} (available: {known})")
 
-    def _batch_key(self, request: TaskRequest) -> str:
+    def _batch_key(self, request: TaskRequest, lora_ids: dict[str, str]) -> str:
         """Tasks that may share one pipeline call: same model, operation, size, steps,
         guidance, LoRAs (and strength and the like for edits; sources may differ)."""
         sampling = request.sampled
@@ -189,19 +196,20 @@ class GenerationService:
             "model": self.model.model_id, "weights": self.model.weights_id,
             "steps": sampling.steps, "guidance": sampling.guidance, "width": sampling.width,
             "height": sampling.height, "operation": operation,
-            "loras": [[lora.name, lora.weight, self.model.lora_ids[lora.name]]
+            "loras": [[lora.name, lora.weight, lora_ids[lora.name]]
                       for lora in sampling.loras],
         }  # fmt: skip
         canonical = json.dumps(material, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
-    def _cache_key(self, who: Principal, request: TaskRequest) -> str | None:
+    def _cache_key(self, who: Principal, request: TaskRequest, chosen: PresetVersion | None,
+                   lora_ids: dict[str, str]) -> str | None:  # fmt: skip
         asked, sampling = request.asked, request.sampling
         if asked.seed is None or sampling is None:
             return None  # random seeds are never served from the cache
-        loras = {lora.name: self.model.lora_ids[lora.name] for lora in sampling.loras}
+        loras = {lora.name: lora_ids[lora.name] for lora in sampling.loras}
         preset = asked.style_preset
-        shared = preset is not None and self.presets.get(preset).shared_cache
+        shared = chosen is not None and chosen.preset.shared_cache
         material = {
             **sampling.model_dump(mode="json"),
             "operation": request.operation.model_dump(mode="json"),

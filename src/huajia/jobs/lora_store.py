@@ -109,12 +109,9 @@ class SqlLoraStore(LoraStore):
         self, connection: Connection, name: str, path: str, identity: str, report: dict[str, Any]
     ) -> LoraRecord:
         connection.execute(delete(loras).where(loras.c.name == name))
-        values = {
-            "name": name, "path": path, "identity": identity, "report": report,
-            "created_at": self.clock(), "retired_at": None,
-        }  # fmt: skip
-        connection.execute(insert(loras).values(values))
-        return LoraRecord(**values)
+        record = LoraRecord(name, path, identity, report, self.clock())
+        connection.execute(insert(loras).values(vars(record)))
+        return record
 
 
 def _get(connection: Connection, name: str) -> LoraRecord | None:

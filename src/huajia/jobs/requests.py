@@ -189,6 +189,8 @@ class TaskRequest(_Value):
     model: str
     operation: Operation = TextToImage()
     sampling: Sampling | None = None
+    # The version of `asked.style_preset` that was expanded (presets are edited at run time).
+    preset_version: int | None = None
 
     @property
     def sampled(self) -> Sampling:
@@ -215,6 +217,7 @@ class TaskRequest(_Value):
             **self.asked.model_dump(mode="json", exclude={"webhook_url"}),
             "model": self.model,
             "operation": self.operation.kind,
+            "preset_version": self.preset_version,
             "resolved": self.sampling.model_dump(mode="json") if self.sampling else None,
         }
 
