@@ -49,12 +49,14 @@ class PresetRegistry:
     def expand(self, preset: StylePreset, prompt: str) -> ExpandedPrompt:
         return expand(preset, prompt)
 
-    def describe(self, limits: ModelLimits, defaults: ModelDefaults) -> dict[str, Any]:
+    def describe(
+        self, limits: ModelLimits, defaults: ModelDefaults, include_retired: bool = False
+    ) -> dict[str, Any]:
         """The panel's catalog: current styles (with versions), sizes scaled to the model."""
         base = round(math.sqrt(defaults.width * defaults.height))
         sizes = self.catalog.sizes_for(limits.max_size, limits.min_size, limits.size_multiple, base)
         return {
-            "presets": [style_json(version) for version in self.store.list()],
+            "presets": [style_json(v) for v in self.store.list(include_retired=include_retired)],
             "sizes": [size.model_dump() for size in sizes],
         }
 

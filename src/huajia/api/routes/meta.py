@@ -56,11 +56,13 @@ def list_models(_who: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
 
 
 @router.get("/api/v1/presets", operation_id="listPresets", responses=ERROR_RESPONSES)
-def list_presets(_who: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
-    """Style presets (current versions, from the database) and CMS size presets (scaled to
-    the served model)."""
+def list_presets(
+    _who: PrincipalDep, services: ServicesDep, include_retired: bool = False
+) -> dict[str, Any]:
+    """Style presets (current versions, from the database; retired ones only when asked) and
+    CMS size presets (scaled to the served model)."""
     spec = services.generation.model.spec
-    return services.presets.describe(spec.limits, spec.defaults)
+    return services.presets.describe(spec.limits, spec.defaults, include_retired)
 
 
 # What an unauthenticated health check may say about a worker's engine: no file paths.
