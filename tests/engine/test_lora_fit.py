@@ -46,3 +46,13 @@ def test_transformer_weights_are_not_a_lora(
 def test_a_model_not_on_this_machine_cannot_check(tmp_path: Path) -> None:
     with pytest.raises(ModelFileRejected, match="not on this machine"):
         model_modules("nobody/no-such-model-here")
+
+
+def test_a_registered_lora_loads_once_and_reloads_when_its_file_changes(
+    fresh_engine: ZImageEngine, lora_file: Callable[..., Path]
+) -> None:
+    first = fresh_engine.loras.ensure("brand", lora_file("diffusers", seed=1), "sha256:one")
+    assert fresh_engine.loras.ensure("brand", lora_file("diffusers", seed=1), "sha256:one") is first
+    second = fresh_engine.loras.ensure("brand", lora_file("kohya", seed=2), "sha256:two")
+    assert second is not first and second.path.name == "lora2-kohya.safetensors"
+    assert fresh_engine.loras.names() == ["brand"]

@@ -108,7 +108,12 @@ class LoraLibrary:
 
     def ensure(self, name: str, path: Path, identity: str) -> LoadedLora:
         """A registered LoRA: loaded once, reloaded when its identity (content hash) changed."""
-        if name in self._loaded and self._identities.get(name) == identity:
+        known = self._identities.get(name)
+        if name in self._loaded and (
+            known == identity or (known is None and self._loaded[name].path == path)
+        ):
+            # Loaded from the settings at start (no identity yet): the same file, adopted.
+            self._identities[name] = identity
             return self._loaded[name]
         if name in self._loaded:
             self.unload(name)
