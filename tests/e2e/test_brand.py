@@ -157,6 +157,8 @@ def test_a_registered_lora_is_used_without_a_restart(
     assert np.abs(via_preset - plain).mean() > 5
     assert [lora["name"] for lora in two.get("/api/v1/loras").json()["loras"]] == ["ink"]
     assert "ink" in one.get("/api/v1/models").json()["loras"]
+    events = one.get("/api/v1/audit", params={"action": "lora.register"}).json()["events"]
+    assert [event["target"] for event in events] == ["ink"]
 
 
 def test_a_partial_lora_is_refused_with_its_report(
