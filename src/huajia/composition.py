@@ -21,7 +21,10 @@ from huajia.images.sources import SourceLimits
 from huajia.jobs import open_store
 from huajia.jobs.store import TaskStore
 from huajia.outbound import OutboundPolicy
+from huajia.presets.admin import PresetAdmin
 from huajia.presets.catalog import load_presets
+from huajia.presets.lora_registry import LoraRegistry
+from huajia.presets.registry import PresetRegistry
 from huajia.settings import Settings
 from huajia.storage.base import BlobStore
 from huajia.storage.local import LocalBlobStore
@@ -80,10 +83,16 @@ def _secret(value: SecretStr | None) -> str | None:
 
 def build_services(settings: Settings, store: TaskStore | None = None) -> Services:
     store = store or open_task_store(settings)
-    presets = load_presets(settings.presets_file)
+    presets = PresetRegistry(store.presets, load_presets(settings.presets_file))
+    presets.seed()
+    model = served_model(settings)
+    loras = LoraRegistry(
+        store, model.spec.source, settings.lora_folders(), settings.lora_allow_partial
+    )
+    loras.seed(settings.loras)
     generation = GenerationService(
         store=store,
-        model=served_model(settings),
+        model=model,
         presets=presets,
         queue_max=settings.queue_max,
         max_attempts=settings.max_attempts,
@@ -112,5 +121,7 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
         editing=editing,
         generation=generation,
         presets=presets,
+        preset_admin=PresetAdmin(store, model.spec.limits),
+        loras=loras,
         auth=AuthGate(settings.auth, store.keys),
     )

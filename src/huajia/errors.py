@@ -12,12 +12,16 @@
     │   ├── PromptBlocked            422 prompt_blocked      (a blocked term or pattern matched)
     │   ├── InvalidPolicy            422 invalid_policy      (a malformed rule; nothing saved)
     │   └── SourceFetchFailed        422 source_fetch_failed (an image URL gave no file)
+    │   ├── PresetRetired            422 preset_retired      (kept for old tasks, not for new)
+    │   └── PathNotAllowed           422 path_not_allowed    (a file outside the allowed folders)
     ├── ModelFileRejected            422 model_file_rejected (weights or LoRA that do not fit)
+    │   └── LoraMisfit               422 lora_misfit         (carries the fit report)
     ├── NotFound                     404 not_found
     │   └── TaskNotFound             404 task_not_found
     ├── Unauthorized                 401 unauthorized
     ├── Forbidden                    403 forbidden
     ├── Conflict                     409 conflict
+    │   ├── AlreadyExists            409 already_exists      (a preset or LoRA name taken)
     │   ├── TaskNotCompleted         409 task_not_completed
     │   └── IllegalTransition        409 illegal_transition
     ├── LeaseLost                    409 lease_lost          (a worker no longer owns its task)
@@ -103,6 +107,14 @@ class InvalidPolicy(InvalidRequest):
     code = "invalid_policy"
 
 
+class PresetRetired(InvalidRequest):
+    code = "preset_retired"
+
+
+class PathNotAllowed(InvalidRequest):
+    code = "path_not_allowed"
+
+
 class ModelFileRejected(HuajiaError):
     status = 422
     code = "model_file_rejected"
@@ -130,6 +142,10 @@ class Forbidden(HuajiaError):
 class Conflict(HuajiaError):
     status = 409
     code = "conflict"
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
 
 
 class TaskNotCompleted(Conflict):
@@ -230,3 +246,13 @@ def error_for_code(code: str, message: str) -> HuajiaError:
     error = HuajiaError(message)
     error.code = code
     return error
+
+
+class LoraMisfit(ModelFileRejected):
+    """A LoRA that does not (wholly) fit the model; `report` says how much did."""
+
+    code = "lora_misfit"
+
+    def __init__(self, message: str, report: dict[str, object]) -> None:
+        super().__init__(message)
+        self.report = report

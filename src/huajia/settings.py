@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     )
     loras: dict[str, Path] = Field(default_factory=dict, description="LoRA name -> file.")
     lora_allow_partial: bool = False
+    lora_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Folders admins may register LoRA files from (POST /api/v1/loras with a "
+        "path); uploads are saved in the first. Default: data_dir/loras.",
+    )
 
     database_url: SecretStr | None = Field(None, description="Default: SQLite in data_dir.")
     host: str = "127.0.0.1"
@@ -216,6 +221,10 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.sqlite_path}"
+
+    def lora_folders(self) -> list[Path]:
+        """Where registered LoRA files may live (uploads go to the first)."""
+        return [path.expanduser() for path in self.lora_dirs] or [self.data_dir / "loras"]
 
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"

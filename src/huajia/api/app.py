@@ -24,10 +24,12 @@ from huajia.api.routes import (
     events,
     generate,
     images,
+    loras,
     meta,
     openai,
     openai_edits,
     policy,
+    presets,
     review,
     tasks,
 )
@@ -115,7 +117,7 @@ def create_app(services: Services) -> FastAPI:
     _check_hosts_and_proxies(app, services.settings)
     routers = (
         generate, tasks, events, images, edits, review, meta, openai, openai_edits, audit,
-        policy,
+        policy, presets, loras,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

@@ -17,7 +17,9 @@ from huajia.generation.purge import Purger
 from huajia.generation.review import ReviewService
 from huajia.generation.service import GenerationService
 from huajia.jobs.store import TaskStore
-from huajia.presets.catalog import PresetCatalog
+from huajia.presets.admin import PresetAdmin
+from huajia.presets.lora_registry import LoraRegistry
+from huajia.presets.registry import PresetRegistry
 from huajia.settings import Settings
 from huajia.storage.base import BlobStore
 
@@ -30,11 +32,13 @@ class Services:
     store: TaskStore
     blobs: BlobStore
     generation: GenerationService
-    presets: PresetCatalog
+    presets: PresetRegistry
     auth: AuthGate
     editing: EditingService
     review: ReviewService
     purger: Purger
+    preset_admin: PresetAdmin
+    loras: LoraRegistry
 
 
 def get_services(request: Request) -> Services:

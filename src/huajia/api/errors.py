@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from huajia.api.schemas import ErrorBody
-from huajia.errors import Draining, HuajiaError
+from huajia.errors import Draining, HuajiaError, LoraMisfit
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,11 @@ async def _huajia_error(_request: Request, error: HuajiaError) -> JSONResponse:
         headers["Retry-After"] = str(error.retry_after)
     if error.status >= 500 and not isinstance(error, Draining):  # draining is no fault
         log.error("%s: %s", error.code, error.message)
-    return error_response(error.status, error.code, error.message, **headers)
+    response = error_response(error.status, error.code, error.message, **headers)
+    if isinstance(error, LoraMisfit):  # the fit report tells the admin what to fix
+        body = {"error": {"code": error.code, "message": error.message, "report": error.report}}
+        response = JSONResponse(body, status_code=error.status, headers=headers or None)
+    return response
 
 
 async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:

@@ -35,6 +35,7 @@ ROUTE_BODIES: Mapping[str, BodyKind] = {
     "/api/v1/uploads": BodyKind.UPLOAD,
     "/v1/images/edits": BodyKind.UPLOAD,
     "/api/v1/batches": BodyKind.UPLOAD,
+    "/api/v1/loras": BodyKind.UPLOAD,
 }
 
 

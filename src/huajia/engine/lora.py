@@ -81,6 +81,7 @@ class LoraLibrary:
         self._pipe = pipe
         self._allow_partial = allow_partial
         self._loaded: dict[str, LoadedLora] = {}
+        self._identities: dict[str, str] = {}
 
     def load(self, name: str, path: Path) -> LoadedLora:
         """Load `path` under `name`; a refused file leaves no adapter behind."""
@@ -105,11 +106,27 @@ class LoraLibrary:
         log.info("LoRA %s loaded from %s (%s, %d modules)", name, path, layout, len(applied))
         return loaded
 
+    def ensure(self, name: str, path: Path, identity: str) -> LoadedLora:
+        """A registered LoRA: loaded once, reloaded when its identity (content hash) changed."""
+        known = self._identities.get(name)
+        if name in self._loaded and (
+            known == identity or (known is None and self._loaded[name].path == path)
+        ):
+            # Loaded from the settings at start (no identity yet): the same file, adopted.
+            self._identities[name] = identity
+            return self._loaded[name]
+        if name in self._loaded:
+            self.unload(name)
+        loaded = self.load(name, path)
+        self._identities[name] = identity
+        return loaded
+
     def unload(self, name: str) -> None:
         """Remove an adapter from the transformer; the base weights are not touched."""
         self._check_known(name)
         self._remove(name)
         del self._loaded[name]
+        self._identities.pop(name, None)
 
     def names(self) -> list[str]:
         return sorted(self._loaded)

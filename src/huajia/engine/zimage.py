@@ -102,6 +102,10 @@ class ZImageEngine:
         self.weights = report
         return report
 
+    def use_lora(self, name: str, path: Path, identity: str) -> None:
+        """Load a LoRA registered at run time (again if its file changed); no restart."""
+        self.loras.ensure(name, path, identity)
+
     def resolve(self, request: GenerationRequest) -> ResolvedRequest:
         """Defaults and checks, including the text encoder's token limit."""
         resolved = resolve_request(self.spec, request)

@@ -28,11 +28,12 @@ from huajia.generation.policy import KeyPolicies
 from huajia.images.mark import VisibleMark
 from huajia.jobs.admission import Admission, Quota
 from huajia.jobs.model import NewImage, NewTask, Priority, Task, is_record_id
+from huajia.jobs.preset_store import PresetVersion
 from huajia.jobs.requests import GenerationCommand, Sampling, TaskRequest
 from huajia.jobs.store import TaskStore
 from huajia.outbound import OutboundPolicy, check_webhook_target
 from huajia.policy import EffectivePolicy
-from huajia.presets.catalog import PresetCatalog
+from huajia.presets.registry import PresetRegistry
 
 QUOTA_WINDOW = timedelta(hours=24)
 
@@ -57,7 +58,7 @@ class Submitted:
 class GenerationService:
     """Validates, records and answers; the worker does the rest."""
 
-    def __init__(self, store: TaskStore, model: ServedModel, presets: PresetCatalog,
+    def __init__(self, store: TaskStore, model: ServedModel, presets: PresetRegistry,
                  queue_max: int, max_attempts: int, webhooks: OutboundPolicy | None = None,
                  daily_image_quota: int | None = None, review_required: bool = False,
                  policies: KeyPolicies | None = None, mark: VisibleMark | None = None,
@@ -88,17 +89,18 @@ class GenerationService:
             self._check_webhook(command.webhook_url)
         policy = self.policies.admit(who, command.prompt)
         planned = plan_operation(self.store, who, command, self.model.spec.limits)
-        resolved = self._resolve(command, planned.size, policy.negative_prompt)
+        chosen, lora_ids = self.presets.choose(command.style_preset), self.lora_ids()
+        resolved = self._resolve(command, planned.size, chosen, lora_ids, policy.negative_prompt)
         request = TaskRequest(
             asked=command, model=self.model.spec.name, operation=planned.operation,
-            sampling=Sampling.of(resolved), review=self.needs_review(command, policy),
-            mark=self.mark_for(policy),
+            sampling=Sampling.of(resolved), preset_version=chosen.version if chosen else None,
+            review=self.needs_review(policy, chosen), mark=self.mark_for(policy, chosen),
         )  # fmt: skip
-        key = self._cache_key(who, request)
+        key = self._cache_key(who, request, chosen, lora_ids)
         new = NewTask(
             owner=who.key_id, priority=priority, request=request,
             idempotency_key=idempotency_key, cache_key=key, max_attempts=self.max_attempts,
-            batch_key=self._batch_key(request), image_count=resolved.n,
+            batch_key=self._batch_key(request, lora_ids), image_count=resolved.n,
             webhook_url=command.webhook_url,
         )  # fmt: skip
         if idempotency_key is not None:
@@ -117,18 +119,25 @@ class GenerationService:
         self._audit(who, "task.create", task, cached=False)
         return Submitted(task, created=True)
 
-    def needs_review(self, command: GenerationCommand, policy: EffectivePolicy) -> bool:
+    def needs_review(self, policy: EffectivePolicy, chosen: PresetVersion | None) -> bool:
         """Whether this request's images wait for a reviewer before editors may use them: the
         key's (or global) policy when it says, else the style preset's flag, else the setting."""
         if policy.review_required is not None:
             return policy.review_required
+        if chosen is not None and chosen.preset.review_required is not None:
+            return chosen.preset.review_required
         return self.review_required
 
-    def mark_for(self, policy: EffectivePolicy) -> VisibleMark | None:
-        """The visible AI mark: as the key's (or global) policy says, else the setting."""
-        if policy.visible_mark is None:
+    def mark_for(self, policy: EffectivePolicy, chosen: PresetVersion | None
+                 ) -> VisibleMark | None:  # fmt: skip
+        """The visible AI mark: as the key's (or global) policy says, else the style preset,
+        else the setting."""
+        wanted = policy.visible_mark
+        if wanted is None and chosen is not None:
+            wanted = chosen.preset.visible_mark
+        if wanted is None:
             return self.mark
-        return self.mark_style if policy.visible_mark else None
+        return self.mark_style if wanted else None
 
     def get(self, who: Principal, task_id: str) -> Task:
         if not is_record_id(task_id):
@@ -169,13 +178,18 @@ class GenerationService:
         if name is not None and name not in (served, self.model.spec.source):
             raise UnknownModel(f"this server runs model {served!r}, not {name!r}")
 
+    def lora_ids(self) -> dict[str, str]:
+        """Registered LoRAs (name -> content hash), read per request: admins add them live."""
+        return {record.name: record.identity for record in self.store.loras.list()}
+
     def _resolve(self, command: GenerationCommand, size: tuple[int, int] | None,
+                 chosen: PresetVersion | None, lora_ids: dict[str, str],
                  policy_negative: str | None = None) -> ResolvedRequest:  # fmt: skip
         prompt, negative = command.prompt, command.negative_prompt
         loras = tuple(LoraRef(item.name, item.weight) for item in command.loras)
         defaults: dict[str, Any] = {}
-        if command.style_preset:
-            preset = self.presets.get(command.style_preset)
+        if chosen is not None:
+            preset = chosen.preset
             prompt, preset_negative, defaults = self.presets.expand(preset, command.prompt)
             negative = negative if negative is not None else preset_negative
             if preset.lora and not loras:
@@ -196,17 +210,17 @@ class GenerationService:
             loras=loras,
         )  # fmt: skip
         resolved = resolve_request(self.model.spec, request)
-        self._check_loras(resolved)
+        self._check_loras(resolved, lora_ids)
         check_prompts(self.model.meter, self.model.spec, resolved)
         return resolved
 
-    def _check_loras(self, resolved: ResolvedRequest) -> None:
+    def _check_loras(self, resolved: ResolvedRequest, lora_ids: dict[str, str]) -> None:
         for ref in resolved.loras:
-            if ref.name not in self.model.lora_ids:
-                known = ", ".join(sorted(self.model.lora_ids)) or "none configured"
+            if ref.name not in lora_ids:
+                known = ", ".join(sorted(lora_ids)) or "none registered"
                 raise InvalidRequest(f"unknown LoRA {ref.name!r} (available: {known})")
 
-    def _batch_key(self, request: TaskRequest) -> str:
+    def _batch_key(self, request: TaskRequest, lora_ids: dict[str, str]) -> str:
         """Tasks that may share one pipeline call: same model, operation, size, steps,
         guidance, LoRAs (and strength and the like for edits; sources may differ)."""
         sampling = request.sampled
@@ -215,19 +229,20 @@ class GenerationService:
             "model": self.model.model_id, "weights": self.model.weights_id,
             "steps": sampling.steps, "guidance": sampling.guidance, "width": sampling.width,
             "height": sampling.height, "operation": operation,
-            "loras": [[lora.name, lora.weight, self.model.lora_ids[lora.name]]
+            "loras": [[lora.name, lora.weight, lora_ids[lora.name]]
                       for lora in sampling.loras],
         }  # fmt: skip
         canonical = json.dumps(material, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
-    def _cache_key(self, who: Principal, request: TaskRequest) -> str | None:
+    def _cache_key(self, who: Principal, request: TaskRequest, chosen: PresetVersion | None,
+                   lora_ids: dict[str, str]) -> str | None:  # fmt: skip
         asked, sampling = request.asked, request.sampling
         if asked.seed is None or sampling is None:
             return None  # random seeds are never served from the cache
-        loras = {lora.name: self.model.lora_ids[lora.name] for lora in sampling.loras}
+        loras = {lora.name: lora_ids[lora.name] for lora in sampling.loras}
         preset = asked.style_preset
-        shared = preset is not None and self.presets.get(preset).shared_cache
+        shared = chosen is not None and chosen.preset.shared_cache
         material = {
             **sampling.model_dump(mode="json"),
             "operation": request.operation.model_dump(mode="json"),

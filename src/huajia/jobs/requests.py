@@ -194,6 +194,8 @@ class TaskRequest(_Value):
     # Decided at submit: its images wait for a reviewer before editors may use them.
     review: bool = False
     mark: VisibleMark | None = None
+    # The version of `asked.style_preset` that was expanded (presets are edited at run time).
+    preset_version: int | None = None
 
     @property
     def sampled(self) -> Sampling:
@@ -220,6 +222,7 @@ class TaskRequest(_Value):
             **self.asked.model_dump(mode="json", exclude={"webhook_url"}),
             "model": self.model,
             "operation": self.operation.kind,
+            "preset_version": self.preset_version,
             "resolved": self.sampling.model_dump(mode="json") if self.sampling else None,
         }
 

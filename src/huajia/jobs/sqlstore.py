@@ -32,6 +32,7 @@ from huajia.jobs.database import connect, migrate, transaction
 from huajia.jobs.filters import gallery_filters, task_filters
 from huajia.jobs.keys import SqlApiKeyStore
 from huajia.jobs.leases import after_lost_lease, handed_back, held_row, locked_row
+from huajia.jobs.lora_store import LoraStore, SqlLoraStore
 from huajia.jobs.model import (
     GalleryItem,
     ImageRecord,
@@ -43,6 +44,7 @@ from huajia.jobs.model import (
 )
 from huajia.jobs.outbox import OutboxStore, SqlOutboxStore
 from huajia.jobs.policy_store import PolicyStore
+from huajia.jobs.preset_store import PresetStore, SqlPresetStore
 from huajia.jobs.purge import PurgeStore, SqlPurgeStore
 from huajia.jobs.review import BlobDeletions, ReviewStore, SqlReviewStore
 from huajia.jobs.rows import (
@@ -80,6 +82,8 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         self._purge = SqlPurgeStore(engine, clock)
         self._outbox = SqlOutboxStore(engine, clock)
         self._policy = SqlPolicyStore(engine, clock)
+        self._presets = SqlPresetStore(engine, clock)
+        self._loras = SqlLoraStore(engine, clock)
 
     @property
     def keys(self) -> ApiKeyStore:
@@ -104,6 +108,14 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
     @property
     def policy(self) -> PolicyStore:
         return self._policy
+
+    @property
+    def presets(self) -> PresetStore:
+        return self._presets
+
+    @property
+    def loras(self) -> LoraStore:
+        return self._loras
 
     def _read(self) -> AbstractContextManager[Connection]:
         return transaction(self.engine, write=False)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from huajia.jobs.admission import Admission
+from huajia.jobs.lora_store import LoraStore
 from huajia.jobs.model import (
     ApiKey,
     AuditEvent,
@@ -26,6 +27,7 @@ from huajia.jobs.model import (
     TaskState,
 )
 from huajia.jobs.policy_store import PolicyStore
+from huajia.jobs.preset_store import PresetStore
 
 if TYPE_CHECKING:
     from huajia.jobs.outbox import OutboxStore
@@ -102,6 +104,16 @@ class TaskStore(ABC):
     @abstractmethod
     def policy(self) -> PolicyStore:
         """Policy rules (global and per key) and rate-limit windows, in the same database."""
+
+    @property
+    @abstractmethod
+    def presets(self) -> PresetStore:
+        """Versioned style presets kept in the same database."""
+
+    @property
+    @abstractmethod
+    def loras(self) -> LoraStore:
+        """Registered LoRA files kept in the same database."""
 
     # Submitting and reading
 

@@ -252,3 +252,31 @@ rate_windows = Table(
     Column("minute", BigInteger, nullable=False),
     Column("used", Integer, nullable=False),
 )
+
+# Style presets, versioned: every edit (and retiring) appends a row; the newest row per name
+# is the preset. The TOML files only seed names not yet here.
+style_presets = Table(
+    "style_presets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("document", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Column("retired", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    UniqueConstraint("name", "version"),
+)
+
+# LoRA files registered at run time (or seeded from settings), checked against the model;
+# `identity` is the file's content hash, so the result cache never mixes versions.
+loras = Table(
+    "loras",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("path", String(2000), nullable=False),
+    Column("identity", String(80), nullable=False),
+    Column("report", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("retired_at", UtcDateTime),
+)

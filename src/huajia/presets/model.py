@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -14,7 +15,8 @@ REFERENCE_BASE = 1024
 # A size may differ this much from its declared aspect ratio, since both sides are rounded.
 _RATIO_TOLERANCE = 0.03
 
-PresetName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+PresetName = Annotated[str, Field(pattern=NAME_PATTERN.pattern)]
 Labels = Annotated[dict[str, Annotated[str, Field(min_length=1)]], Field(min_length=1)]
 
 
@@ -35,10 +37,9 @@ class PresetDefaults(_Strict):
         return {key: value for key, value in self.model_dump().items() if value is not None}
 
 
-class StylePreset(_Strict):
-    """A named look: the user's prompt goes into `prompt_template` at `{prompt}`."""
+class StyleFields(_Strict):
+    """Everything a style preset says but its name (the body of an edit)."""
 
-    name: PresetName
     labels: Labels
     prompt_template: str
     negative_prompt: str = ""
@@ -48,6 +49,9 @@ class StylePreset(_Strict):
     # Cached results are private to the key that made them (a hit would reveal another
     # editor's prompt); a house style whose images everyone may reuse says so here.
     shared_cache: bool = False
+    # Publishing policy read by review and provenance: None leaves it to the server default.
+    review_required: bool | None = None
+    visible_mark: bool | None = None
 
     @field_validator("prompt_template")
     @classmethod
@@ -55,6 +59,12 @@ class StylePreset(_Strict):
         if PROMPT_SLOT not in template:
             raise ValueError(f"must contain {PROMPT_SLOT} where the user's prompt goes")
         return template
+
+
+class StylePreset(StyleFields):
+    """A named look: the user's prompt goes into `prompt_template` at `{prompt}`."""
+
+    name: PresetName
 
     def label(self, locale: str) -> str:
         return _label(self.labels, locale, self.name)

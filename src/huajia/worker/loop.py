@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from huajia.engine.edit_types import EditItem
 from huajia.engine.types import BatchItem, CancelToken, GenerationResult, ResolvedRequest
@@ -47,6 +48,13 @@ class Engine(Protocol):
     ) -> list[GenerationResult | GenerationCanceled]: ...
 
     def check_prompts(self, request: ResolvedRequest) -> None: ...
+
+
+@runtime_checkable
+class LoraLoader(Protocol):
+    """An engine that loads LoRAs registered while it runs (ZImageEngine)."""
+
+    def use_lora(self, name: str, path: Path, identity: str) -> None: ...
 
 
 Outcome = GenerationResult | Exception
@@ -172,12 +180,22 @@ class Worker:
     def _checked(self, lease: Lease) -> bool:
         """Checks the API may not have made (it cannot always read the tokenizer)."""
         try:
+            self._load_loras(lease.task)
             self.engine.check_prompts(lease.task.request.sampled.to_engine())
         except HuajiaError as error:
             code, message = error.code, error.message
             lease.settle(lambda: self.store.fail(*lease.held, code, message))
             return False
         return True
+
+    def _load_loras(self, task: Task) -> None:
+        """The task's LoRAs as the registry has them now: new ones load, changed ones reload."""
+        if not isinstance(self.engine, LoraLoader):
+            return
+        for lora in task.request.sampled.loras:
+            record = self.store.loras.get(lora.name)
+            if record is not None:
+                self.engine.use_lora(record.name, Path(record.path), record.identity)
 
     def _run(self, leases: list[Lease]) -> list[Outcome]:
         """One engine call for the batch (its tasks share one operation kind)."""

@@ -20,7 +20,7 @@ router = APIRouter(tags=["service"])
 
 
 @router.get("/api/v1/models", operation_id="listModels", responses=ERROR_RESPONSES)
-async def list_models(_who: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+def list_models(_who: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """The served model with its defaults and limits, so a client can build its form."""
     spec = services.generation.model.spec
     defaults, limits = spec.defaults, spec.limits
@@ -51,15 +51,18 @@ async def list_models(_who: PrincipalDep, services: ServicesDep) -> dict[str, An
                 },
             }
         ],
-        "loras": sorted(services.generation.model.lora_ids),
+        "loras": sorted(services.generation.lora_ids()),
     }
 
 
 @router.get("/api/v1/presets", operation_id="listPresets", responses=ERROR_RESPONSES)
-async def list_presets(_who: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
-    """Style presets and CMS size presets (scaled to the served model)."""
+def list_presets(
+    _who: PrincipalDep, services: ServicesDep, include_retired: bool = False
+) -> dict[str, Any]:
+    """Style presets (current versions, from the database; retired ones only when asked) and
+    CMS size presets (scaled to the served model)."""
     spec = services.generation.model.spec
-    return services.presets.describe(spec.limits, spec.defaults)
+    return services.presets.describe(spec.limits, spec.defaults, include_retired)
 
 
 # What an unauthenticated health check may say about a worker's engine: no file paths.
