@@ -136,24 +136,30 @@ export async function* readServerEvents(body) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   let event = { name: 'message', data: [] };
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += value;
-    const lines = buffer.split(/\r\n|\r|\n/);
-    buffer = lines.pop();
-    for (const line of lines) {
-      if (line === '') {
-        if (event.data.length) yield { event: event.name, data: event.data.join('\n') };
-        event = { name: 'message', data: [] };
-      } else if (!line.startsWith(':')) {
-        const colon = line.indexOf(':');
-        const field = colon < 0 ? line : line.slice(0, colon);
-        const text = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-        if (field === 'event') event.name = text;
-        else if (field === 'data') event.data.push(text);
+  // The caller may stop early (the task ended, or it only wanted one event): close the stream
+  // then, or the server would keep it open (and count it) while images wait for review.
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      const lines = buffer.split(/\r\n|\r|\n/);
+      buffer = lines.pop();
+      for (const line of lines) {
+        if (line === '') {
+          if (event.data.length) yield { event: event.name, data: event.data.join('\n') };
+          event = { name: 'message', data: [] };
+        } else if (!line.startsWith(':')) {
+          const colon = line.indexOf(':');
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const text = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+          if (field === 'event') event.name = text;
+          else if (field === 'data') event.data.push(text);
+        }
       }
     }
+  } finally {
+    reader.cancel().catch(() => {});
   }
 }
 

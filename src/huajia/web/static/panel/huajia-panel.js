@@ -318,7 +318,7 @@ export class HuajiaPanel extends HTMLElement {
 
   #finish(end, request) {
     if (end.state === 'completed') {
-      this.#view.showTaskResult(end.result.images || [], request);
+      this.#view.showTaskResult(end.result.images || [], request, end.result.task_id);
       this.#progress.doneWith('completed', { count: end.result.images?.length ?? 0 }, 1);
       this.#emit('huajia-completed', { result: end.result });
     } else if (end.state === 'failed') {

@@ -45,27 +45,52 @@ function toolButton(className, text, label, onClick, disabled = false) {
   return button;
 }
 
+/** '' for a published image, else 'pending_review' or 'rejected' (not to be inserted). */
+function reviewState(image) {
+  if (image.url) return '';
+  return image.review?.state === 'rejected' ? 'rejected' : 'pending_review';
+}
+
+/** Why an image cannot be inserted: waiting for a reviewer, or rejected with the reason. */
+function reviewNote(image, lang) {
+  const state = reviewState(image);
+  if (state === 'rejected') return translate(lang, 'review.rejected', { reason: image.review?.reason || '' });
+  return state ? translate(lang, 'review.pending') : '';
+}
+
 function resultItem(results, index, lang, client, actions, busy) {
   const image = results.image(index);
+  const state = reviewState(image);
   const item = document.createElement('li');
   item.className = 'result';
+  if (state) item.dataset.review = state;
   const pick = document.createElement('button');
   pick.type = 'button';
   pick.className = 'pick';
   pick.setAttribute('aria-pressed', String(results.selected.has(index)));
   pick.addEventListener('click', () => actions.toggle(index));
   const img = document.createElement('img');
-  img.src = client.assetUrl(image.thumbnail_url || image.url);
+  if (state === 'pending_review') actions.preview?.(image, img);
+  else if (!state) img.src = client.assetUrl(image.thumbnail_url || image.url);
   img.alt = imageName(results, index, lang);
   if (image.width && image.height) {
     img.width = image.width;
     img.height = image.height;
   }
   img.loading = 'lazy';
-  pick.append(img);
+  if (state !== 'rejected') pick.append(img);
+  const note = reviewNote(image, lang);
+  if (note) {
+    // Not insertable: the toggle is off, and its description says why.
+    pick.disabled = true;
+    pick.title = note;
+    pick.setAttribute('aria-description', note);
+    if (state === 'rejected') pick.textContent = img.alt;
+  }
   const tools = document.createElement('div');
   tools.className = 'tools';
   const download = document.createElement('a');
+  download.hidden = !image.url;
   // ?download=1 answers with Content-Disposition: attachment, so even from another origin
   // (where `download` is ignored) the browser saves the file instead of leaving the editor.
   download.href = client.downloadUrl(image.url);
@@ -79,11 +104,16 @@ function resultItem(results, index, lang, client, actions, busy) {
     tools.append(toolButton('more', more, `${more}: ${img.alt}`, () => actions.moreLikeThis(index), busy));
   }
   const edit = translate(lang, 'edit');
-  tools.append(toolButton('edit', edit, `${edit}: ${img.alt}`, () => actions.edit(index)));
+  tools.append(toolButton('edit', edit, `${edit}: ${img.alt}`, () => actions.edit(index), state === 'rejected'));
   item.append(pick);
-  const note = editNote(results, index, lang);
   if (note) {
-    const badge = Object.assign(document.createElement('p'), { className: 'badge', textContent: note });
+    const review = Object.assign(document.createElement('p'), { className: `review ${state}`, textContent: note });
+    review.setAttribute('role', 'status');
+    item.append(review);
+  }
+  const kindNote = editNote(results, index, lang);
+  if (kindNote) {
+    const badge = Object.assign(document.createElement('p'), { className: 'badge', textContent: kindNote });
     badge.setAttribute('aria-hidden', 'true'); // already part of the image's name
     item.append(badge);
   }

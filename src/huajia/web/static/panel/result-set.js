@@ -17,11 +17,11 @@ export class ResultSet {
   image(index) { return this.entries[index]?.image ?? null; }
   kind(index) { return this.entries[index]?.kind ?? null; }
 
-  /** A new generation: its images only, one image comes back chosen. */
+  /** A new generation: its images only, one image comes back chosen (if it may be inserted). */
   replace(images, request) {
     this.entries = images.map((image) => ({ image, kind: null }));
     this.request = request;
-    this.selected = new Set(images.length === 1 ? [0] : []);
+    this.selected = new Set(images.length === 1 && images[0].url ? [0] : []);
     this.latest = 0;
   }
 
@@ -29,7 +29,7 @@ export class ResultSet {
   add(images, kind, { select = true } = {}) {
     const start = this.entries.length;
     this.entries.push(...images.map((image) => ({ image, kind })));
-    if (select) this.selected = new Set(images.length === 1 ? [start] : []);
+    if (select) this.selected = new Set(images.length === 1 && images[0].url ? [start] : []);
     this.latest = start;
     return start;
   }
@@ -37,6 +37,15 @@ export class ResultSet {
   /** The index of the image with this id, or -1. */
   indexOf(id) {
     return this.entries.findIndex((entry) => entry.image.id === id);
+  }
+
+  /** A reviewer decided on a shown image: keep its place, un-choose it unless now published. */
+  update(image) {
+    const index = this.indexOf(image.id);
+    if (index < 0) return -1;
+    this.entries[index] = { ...this.entries[index], image: { ...this.entries[index].image, ...image } };
+    if (!image.url) this.selected.delete(index);
+    return index;
   }
 
   /** The 1-based number of an image's parent in the grid, or null when it is not shown. */
@@ -48,6 +57,7 @@ export class ResultSet {
 
   /** Choose or un-choose `index`; `single` keeps at most one chosen (replacing one image). */
   toggle(index, single = false) {
+    if (!this.image(index)?.url) return; // waiting for review or rejected: never inserted
     if (this.selected.has(index)) this.selected.delete(index);
     else if (single) this.selected = new Set([index]);
     else this.selected.add(index);

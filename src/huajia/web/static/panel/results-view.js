@@ -3,6 +3,7 @@
 import { translate } from './i18n.js';
 import { altFromPrompt, insertDetail, renderResults, replaceDetail, setGridBusy } from './panel-results.js';
 import { ResultSet } from './result-set.js';
+import { ReviewWatch } from './review-watch.js';
 
 /**
  * `refs`: the panel's elements; `host`: {client(), language(), busy(), moreLikeThis(index),
@@ -12,6 +13,8 @@ export class ResultsView {
   set = new ResultSet();
   /** The source given to editImage(..., {replace: true}): Insert replaces it. */
   replacing = null;
+  /** Previews of images waiting for review, and the streams that bring the decisions. */
+  reviews = new ReviewWatch((image) => this.#reviewed(image));
   #refs;
   #host;
 
@@ -22,10 +25,15 @@ export class ResultsView {
   }
 
   /** A task's images: a generation replaces the grid, an edit adds its images to it. */
-  showTaskResult(images, request) {
+  showTaskResult(images, request, taskId = null) {
     const edit = request.operation && request.operation !== 'text_to_image';
     if (edit) this.set.add(images, request.operation);
-    else this.set.replace(images, request);
+    else {
+      this.reviews.reset();
+      this.set.replace(images, request);
+    }
+    const client = this.#host.client();
+    if (client) this.reviews.follow(client, taskId, images);
     const alt = this.#refs.alt;
     if (!edit || !alt.value.trim()) alt.value = altFromPrompt(request.prompt);
     this.render();
@@ -46,6 +54,7 @@ export class ResultsView {
     const client = this.#host.client();
     if (client) {
       renderResults(this.#refs.grid, this.set, lang, client, {
+        preview: (image, img) => this.reviews.showPreview(client, image, img),
         toggle: (index) => this.#toggle(index),
         moreLikeThis: (index) => this.#host.moreLikeThis(index),
         edit: (index) => this.#host.edit(index),
@@ -75,6 +84,11 @@ export class ResultsView {
   /** The grid item's toggle button for `index` (focus goes there after a run). */
   pick(index) {
     return this.#refs.grid.children[index]?.querySelector('.pick') ?? null;
+  }
+
+  /** A reviewer approved (now insertable) or rejected (reason shown) one of the images. */
+  #reviewed(image) {
+    if (this.set.update(image) >= 0) this.render();
   }
 
   #toggle(index) {
