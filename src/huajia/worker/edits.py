@@ -17,9 +17,10 @@ from huajia.engine.edit_types import (
     OutpaintJob,
     UpscaleJob,
 )
+from huajia.errors import NotFound
 from huajia.images.masks import native_mask
 from huajia.jobs.requests import ImageToImage, Inpaint, Outpaint, TaskRequest, Upscale
-from huajia.storage.base import BlobStore
+from huajia.storage.base import BlobStore, held_key, is_held, public_key
 
 
 def edit_job(request: TaskRequest, blobs: BlobStore) -> EditJob:
@@ -43,11 +44,21 @@ def edit_job(request: TaskRequest, blobs: BlobStore) -> EditJob:
 
 
 def read_image(blobs: BlobStore, key: str) -> Image.Image:
-    with Image.open(io.BytesIO(blobs.get(key))) as opened:
+    with Image.open(io.BytesIO(source_bytes(blobs, key))) as opened:
         return opened.convert("RGB")
 
 
 def read_mask(blobs: BlobStore, key: str) -> Image.Image:
     """A stored mask in the native convention: white marks what to repaint."""
-    with Image.open(io.BytesIO(blobs.get(key))) as opened:
+    with Image.open(io.BytesIO(source_bytes(blobs, key))) as opened:
         return native_mask(opened)
+
+
+def source_bytes(blobs: BlobStore, key: str) -> bytes:
+    """A source's bytes; a review decision made after the task was queued moves them between
+    the held and the public name of the same key, so the other name is tried too."""
+    try:
+        return blobs.get(key)
+    except NotFound:
+        moved = public_key(key) if is_held(key) else held_key(key)
+        return blobs.get(moved)
