@@ -122,6 +122,18 @@ def test_editor_waits_for_the_reviewer_and_sees_each_decision_live(
     assert [image["id"] for image in detail["images"]] == [approved_id]
     assert httpx.get(detail["images"][0]["url"], timeout=10).status_code == 200
 
+    # The web app's gallery (same browser, same saved key) tells the two apart as well.
+    editor.goto(server.url + "/")
+    gallery = editor.locator("huajia-gallery")
+    expect(gallery.get_by_text(f"Rejected: {REASON}")).to_be_visible(timeout=20_000)
+    cards = gallery.locator(".cards li")
+    expect(cards).to_have_count(2)
+    expect(gallery.locator(".cards li img")).to_have_count(1)
+    expect(gallery.locator(".cards li img")).to_have_attribute(
+        "src", re.compile("/generated-images/")
+    )
+    expect(gallery.get_by_role("link", name=re.compile("Download"))).to_have_count(1)
+
 
 def test_the_review_page_refuses_an_editor_key(
     review_server: tuple[ServerProcess, str, str], open_page: Any

@@ -92,11 +92,20 @@ export class HuajiaGallery extends HTMLElement {
   #card(image) {
     const card = document.createElement('li');
     const img = document.createElement('img');
-    img.src = this.#client.assetUrl(image.thumbnail_url || image.url);
     img.alt = image.prompt || '';
     img.loading = 'lazy';
+    const state = image.review?.state || 'none';
+    if (image.url) img.src = this.#client.assetUrl(image.thumbnail_url || image.url);
+    else if (state === 'pending_review') this.#showPreview(image, img);
     const caption = document.createElement('p');
     caption.textContent = image.prompt || '';
+    // Not publishable yet (or refused): say so, and offer nothing that would publish it.
+    const review = document.createElement('p');
+    review.className = `review ${state}`;
+    review.hidden = Boolean(image.url);
+    review.textContent = state === 'rejected'
+      ? translate(this.#lang, 'review.rejected', { reason: image.review?.reason || '' })
+      : translate(this.#lang, 'review.pending');
     const star = document.createElement('button');
     star.type = 'button';
     star.className = 'star';
@@ -121,9 +130,28 @@ export class HuajiaGallery extends HTMLElement {
     })));
     const tools = document.createElement('div');
     tools.className = 'tools';
-    tools.append(star, download, edit);
-    card.append(img, caption, tools);
+    tools.append(star);
+    if (image.url) tools.append(download);
+    if (state !== 'rejected') tools.append(edit);
+    card.append(...(state === 'rejected' ? [] : [img]), caption, review, tools);
     return card;
+  }
+
+  /** A waiting image's preview: fetched with the API key (it has no public address yet). */
+  async #showPreview(image, img) {
+    try {
+      const url = new URL(this.#client.url(image.preview_url));
+      url.searchParams.set('thumbnail', 'true');
+      const response = await fetch(url.href, {
+        headers: this.#client.headers({ Accept: 'image/*' }), cache: 'no-store',
+      });
+      if (!response.ok) return;
+      const src = URL.createObjectURL(await response.blob());
+      img.addEventListener('load', () => URL.revokeObjectURL(src), { once: true });
+      img.src = src;
+    } catch {
+      // the card still says the image waits for review
+    }
   }
 
   async #toggleFavourite(image, star) {
