@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fastapi.concurrency import run_in_threadpool
 
 from huajia.jobs.model import Task
-from huajia.jobs.store import ProgressEvent, TaskStore
+from huajia.jobs.store import ProgressEvent, ProgressLog
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class Snapshot:
 
 
 class TaskWatcher:
-    def __init__(self, store: TaskStore, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(self, store: ProgressLog, poll_seconds: float = POLL_SECONDS) -> None:
         self._store = store
         self._poll_seconds = poll_seconds
         self._followers: dict[str, set[asyncio.Queue[Snapshot | None]]] = {}

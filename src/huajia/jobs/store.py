@@ -72,50 +72,9 @@ class ApiKeyStore(ABC):
         """Whether any key was ever created here (revoked keys count)."""
 
 
-class TaskStore(ABC):
-    """Tasks, their leases and their image records."""
-
-    @property
-    @abstractmethod
-    def keys(self) -> ApiKeyStore:
-        """The API key records kept in the same database."""
-
-    @property
-    @abstractmethod
-    def review(self) -> ReviewStore:
-        """Images' review states and decisions."""
-
-    @property
-    @abstractmethod
-    def deletions(self) -> BlobDeletions:
-        """Bytes owed a deletion."""
-
-    @property
-    @abstractmethod
-    def purge(self) -> PurgeStore:
-        """Removing tasks and images for good."""
-
-    @property
-    @abstractmethod
-    def outbox(self) -> OutboxStore:
-        """Webhook events other than a task's end (review decisions)."""
-
-    @property
-    @abstractmethod
-    def policy(self) -> PolicyStore:
-        """Policy rules (global and per key) and rate-limit windows, in the same database."""
-
-    @property
-    @abstractmethod
-    def presets(self) -> PresetStore:
-        """Versioned style presets kept in the same database."""
-
-    @property
-    @abstractmethod
-    def loras(self) -> LoraStore:
-        """Registered LoRA files kept in the same database."""
-
-    # Submitting and reading
+class TaskQueue(ABC):
+    """Tasks and the queue: submit and read, claim under a lease, finish (fenced by worker
+    id and attempt), cancel, and requeue what dead workers left."""
 
     @abstractmethod
     def create(self, new: NewTask, limits: Admission | None = None) -> Task:
@@ -159,8 +118,6 @@ class TaskStore(ABC):
     @abstractmethod
     def queue_positions(self, task_ids: Collection[str]) -> dict[str, int]:
         """1-based places in the claim order for those ids still pending."""
-
-    # The worker's side: claim, heartbeat, finish (fenced by worker id and attempt)
 
     @abstractmethod
     def claim(self, worker_id: str, lease_seconds: float, model: str | None = None) -> Task | None:
@@ -206,25 +163,15 @@ class TaskStore(ABC):
         """Tasks whose lease ran out: re-queued, or failed (worker_lost) after max attempts."""
 
     @abstractmethod
-    def audit(self, actor: str, actor_name: str, action: str, target: str | None = None,
-              detail: dict[str, Any] | None = None) -> None:  # fmt: skip
-        """Append to the audit trail."""
+    def stats(self) -> dict[str, Any]:
+        """Figures for /metrics and health: `by_state` (and each state's count as its own key),
+        `pending_depth`, `oldest_pending_seconds`, `errors_by_code`, `images_total` (generated,
+        not cache copies) and `generation_seconds` (run-time histogram: count, sum,
+        cumulative buckets)."""
 
-    @abstractmethod
-    def audit_trail(self, actor: str | None = None, action: str | None = None, limit: int = 50,
-                    offset: int = 0) -> tuple[builtins.list[AuditEvent], int]:  # fmt: skip
-        """Audit events, newest first, and how many match."""
 
-    @abstractmethod
-    def claim_due_webhooks(
-        self, hold_seconds: float, max_attempts: int, limit: int = 20
-    ) -> builtins.list[Task]:
-        """Finished tasks whose webhook is due, held `hold_seconds` for one sender."""
-
-    @abstractmethod
-    def record_webhook(self, task_id: str, error: str | None, retry_in_seconds: float | None
-                       ) -> None:  # fmt: skip
-        """Delivered (error None), or failed: retry after that many seconds, or never (None)."""
+class ProgressLog(ABC):
+    """Denoising steps as workers report them, for event-stream followers."""
 
     @abstractmethod
     def watch(
@@ -236,7 +183,9 @@ class TaskStore(ABC):
     def progress_since(self, task_id: str, after_id: int = 0) -> builtins.list[ProgressEvent]:
         """Steps reported for the task after the event `after_id`, oldest first."""
 
-    # Results and gallery
+
+class ImageRecords(ABC):
+    """Image records: the result cache, single images, favourites and the gallery."""
 
     @abstractmethod
     def find_cached(self, cache_key: str) -> Task | None:
@@ -262,14 +211,38 @@ class TaskStore(ABC):
     ) -> tuple[builtins.list[GalleryItem], int]:
         """Images newest first, by prompt text and style preset, and the total matching."""
 
-    @abstractmethod
-    def stats(self) -> dict[str, Any]:
-        """Figures for /metrics and health: `by_state` (and each state's count as its own key),
-        `pending_depth`, `oldest_pending_seconds`, `errors_by_code`, `images_total` (generated,
-        not cache copies) and `generation_seconds` (run-time histogram: count, sum,
-        cumulative buckets)."""
 
-    # Worker presence
+class AuditLog(ABC):
+    """Who did what, append-only."""
+
+    @abstractmethod
+    def audit(self, actor: str, actor_name: str, action: str, target: str | None = None,
+              detail: dict[str, Any] | None = None) -> None:  # fmt: skip
+        """Append to the audit trail."""
+
+    @abstractmethod
+    def audit_trail(self, actor: str | None = None, action: str | None = None, limit: int = 50,
+                    offset: int = 0) -> tuple[builtins.list[AuditEvent], int]:  # fmt: skip
+        """Audit events, newest first, and how many match."""
+
+
+class TaskWebhooks(ABC):
+    """Which finished tasks still owe their caller a webhook."""
+
+    @abstractmethod
+    def claim_due_webhooks(
+        self, hold_seconds: float, max_attempts: int, limit: int = 20
+    ) -> builtins.list[Task]:
+        """Finished tasks whose webhook is due, held `hold_seconds` for one sender."""
+
+    @abstractmethod
+    def record_webhook(self, task_id: str, error: str | None, retry_in_seconds: float | None
+                       ) -> None:  # fmt: skip
+        """Delivered (error None), or failed: retry after that many seconds, or never (None)."""
+
+
+class WorkerRegistry(ABC):
+    """Which workers are alive, and what they hold."""
 
     @abstractmethod
     def report_worker(self, worker_id: str, model: str, state: str, engine: dict[str, Any]) -> None:
@@ -282,6 +255,51 @@ class TaskStore(ABC):
     @abstractmethod
     def live_workers(self) -> builtins.list[dict[str, Any]]:
         """Workers seen in the last few seconds: worker_id, model, state, engine, seen_at."""
+
+
+class TaskStore(TaskQueue, ProgressLog, ImageRecords, AuditLog, TaskWebhooks, WorkerRegistry):
+    """The whole store: each focused interface above, plus the side stores kept in the same
+    database. Callers that need one part depend on that part's interface."""
+
+    @property
+    @abstractmethod
+    def keys(self) -> ApiKeyStore:
+        """The API key records kept in the same database."""
+
+    @property
+    @abstractmethod
+    def review(self) -> ReviewStore:
+        """Images' review states and decisions."""
+
+    @property
+    @abstractmethod
+    def deletions(self) -> BlobDeletions:
+        """Bytes owed a deletion."""
+
+    @property
+    @abstractmethod
+    def purge(self) -> PurgeStore:
+        """Removing tasks and images for good."""
+
+    @property
+    @abstractmethod
+    def outbox(self) -> OutboxStore:
+        """Webhook events other than a task's end (review decisions)."""
+
+    @property
+    @abstractmethod
+    def policy(self) -> PolicyStore:
+        """Policy rules (global and per key) and rate-limit windows, in the same database."""
+
+    @property
+    @abstractmethod
+    def presets(self) -> PresetStore:
+        """Versioned style presets kept in the same database."""
+
+    @property
+    @abstractmethod
+    def loras(self) -> LoraStore:
+        """Registered LoRA files kept in the same database."""
 
     @abstractmethod
     def close(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 
 from huajia.jobs.model import TERMINAL_STATES
 from huajia.jobs.tables import tasks
@@ -24,7 +24,12 @@ def claim_due(connection: Connection, now: datetime, hold: timedelta, max_attemp
             tasks.c.webhook_delivered_at.is_(None),
             tasks.c.webhook_attempts < max_attempts,
             tasks.c.state.in_([state.value for state in TERMINAL_STATES]),
-            or_(tasks.c.webhook_next_at.is_(None), tasks.c.webhook_next_at <= now),
+            # Never tried (no time, no error), or its retry time has come; a delivery given up
+            # on keeps its error and no retry time.
+            or_(
+                and_(tasks.c.webhook_next_at.is_(None), tasks.c.webhook_error.is_(None)),
+                tasks.c.webhook_next_at <= now,
+            ),
         )
         .order_by(tasks.c.finished_at)
         .limit(limit)

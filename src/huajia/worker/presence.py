@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from huajia.jobs.store import TaskStore
+from huajia.jobs.store import WorkerRegistry
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ class Presence:
     """Keeps the worker's row fresh; stops the worker if its supervising parent is gone."""
 
     def __init__(
-        self, store: TaskStore, worker_id: str, model: str, parent_pid: int | None
+        self, store: WorkerRegistry, worker_id: str, model: str, parent_pid: int | None
     ) -> None:
         self._store = store
         self._worker_id = worker_id

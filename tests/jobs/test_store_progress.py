@@ -1,0 +1,41 @@
+"""Task store behaviour: the progress log event-stream followers read (ProgressLog).
+
+Every test runs against SQLite and PostgreSQL (the `store` fixture is parametrized).
+"""
+
+from __future__ import annotations
+
+from huajia.jobs import TaskStore
+from tests.jobs.helpers import LEASE, a_task
+
+
+def test_each_step_is_logged_once_in_order_and_read_after_an_id(store: TaskStore) -> None:
+    task = store.create(a_task())
+    claimed = store.claim("worker-1", LEASE)
+    assert claimed is not None
+    for step in (1, 2, 2, 3):  # a repeated beat of the same step is one event
+        store.heartbeat(task.id, "worker-1", claimed.attempts, step, 8, LEASE)
+
+    steps = store.progress_since(task.id)
+    later = store.progress_since(task.id, after_id=steps[0].id)
+
+    assert [(event.step, event.total) for event in steps] == [(1, 8), (2, 8), (3, 8)]
+    assert [event.id for event in steps] == sorted(event.id for event in steps)
+    assert [event.step for event in later] == [2, 3]
+    assert store.progress_since("f" * 32) == []
+
+
+def test_watch_reads_every_followed_task_with_its_new_steps_in_one_call(store: TaskStore) -> None:
+    first, second = store.create(a_task()), store.create(a_task(owner="bob"))
+    held = {task.id: task for task in (store.claim("w", LEASE), store.claim("w", LEASE)) if task}
+    store.heartbeat(first.id, "w", held[first.id].attempts, 1, 4, LEASE)
+    seen = store.progress_since(first.id)[0].id
+    store.heartbeat(first.id, "w", held[first.id].attempts, 2, 4, LEASE)
+    store.heartbeat(second.id, "w", held[second.id].attempts, 1, 4, LEASE)
+
+    tasks, steps = store.watch({first.id: seen, second.id: 0})
+
+    assert {task.id for task in tasks} == {first.id, second.id}
+    assert [event.step for event in steps[first.id]] == [2]
+    assert [event.step for event in steps[second.id]] == [1]
+    assert store.watch({}) == ([], {})
