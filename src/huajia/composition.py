@@ -13,6 +13,7 @@ from huajia.errors import InvalidRequest
 from huajia.generation.cache import model_identity, weights_identity
 from huajia.generation.editing import EditingService
 from huajia.generation.purge import Purger
+from huajia.generation.reload import ModelReloads
 from huajia.generation.review import ReviewService
 from huajia.generation.service import GenerationService, ServedModel
 from huajia.images.labeler import Labeler
@@ -90,6 +91,8 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
         store, model.spec.source, settings.lora_folders(), settings.lora_allow_partial
     )
     loras.seed(settings.loras)
+    reloads = ModelReloads(store, model.spec, loras, settings.weights_folders())
+    reloads.seed(settings.weights)
     generation = GenerationService(
         store=store,
         model=model,
@@ -123,5 +126,6 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
         presets=presets,
         preset_admin=PresetAdmin(store, model.spec.limits),
         loras=loras,
+        reloads=reloads,
         auth=AuthGate(settings.auth, store.keys),
     )

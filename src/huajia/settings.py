@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     )
     loras: dict[str, Path] = Field(default_factory=dict, description="LoRA name -> file.")
     lora_allow_partial: bool = False
+    weights_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Folders weights files may be reloaded from through the admin API "
+        "(POST /api/v1/admin/reload). Default: data_dir/weights.",
+    )
     lora_dirs: list[Path] = Field(
         default_factory=list,
         description="Folders admins may register LoRA files from (POST /api/v1/loras with a "
@@ -221,6 +226,10 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.sqlite_path}"
+
+    def weights_folders(self) -> list[Path]:
+        """Where the admin API may take new weights files from."""
+        return [path.expanduser() for path in self.weights_dirs] or [self.data_dir / "weights"]
 
     def lora_folders(self) -> list[Path]:
         """Where registered LoRA files may live (uploads go to the first)."""

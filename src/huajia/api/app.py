@@ -19,6 +19,7 @@ from huajia.api.errors import install_error_handlers
 from huajia.api.hosts import AllowedHosts, HostCheck
 from huajia.api.limits import BodyLimitMiddleware, BodyLimits
 from huajia.api.routes import (
+    admin,
     audit,
     edits,
     events,
@@ -117,7 +118,7 @@ def create_app(services: Services) -> FastAPI:
     _check_hosts_and_proxies(app, services.settings)
     routers = (
         generate, tasks, events, images, edits, review, meta, openai, openai_edits, audit,
-        policy, presets, loras,
+        policy, presets, loras, admin,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

@@ -14,6 +14,7 @@ from huajia.auth.policy import parse_credentials
 from huajia.errors import Unauthorized
 from huajia.generation.editing import EditingService
 from huajia.generation.purge import Purger
+from huajia.generation.reload import ModelReloads
 from huajia.generation.review import ReviewService
 from huajia.generation.service import GenerationService
 from huajia.jobs.store import TaskStore
@@ -36,6 +37,7 @@ class Services:
     auth: AuthGate
     editing: EditingService
     review: ReviewService
+    reloads: ModelReloads
     purger: Purger
     preset_admin: PresetAdmin
     loras: LoraRegistry

@@ -89,6 +89,11 @@ def task_status(task: Task) -> TaskStatus:
     )
 
 
+def parameters_of(task: Task) -> dict[str, Any]:
+    """The request as the caller reads it back, with the model revision it was served with."""
+    return {**task.request.parameters(), "model_revision": task.model_revision}
+
+
 def task_result(task: Task) -> TaskResult:
     images = [image_out(image) for image in sorted(task.images, key=lambda i: i.index)]
     return TaskResult(
@@ -97,7 +102,7 @@ def task_result(task: Task) -> TaskResult:
         image_urls=[image.url for image in images if image.url],
         count=len(images),
         images=images,
-        parameters=task.request.parameters(),
+        parameters=parameters_of(task),
     )
 
 
@@ -107,7 +112,7 @@ def task_record(task: Task) -> TaskRecord:
         owner=task.owner,
         status=task.state.value,
         priority=task.priority.value,
-        request=task.request.parameters(),
+        request=parameters_of(task),
         progress=progress_of(task),
         current_step=task.progress_step,
         total_steps=task.progress_total,

@@ -264,3 +264,9 @@ class Health(BaseModel):
     c2pa: Literal["signing", "not configured"] = Field(
         "not configured", description="Whether stored images get signed C2PA credentials."
     )
+    model_revision: dict[str, Any] | None = Field(
+        None, description="What new work is served with (`huajia reload` changes it)."
+    )
+    reload_error: str | None = Field(
+        None, description="Why the newest reload could not be loaded (the old one serves)."
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from huajia.cli import edit, generate, inspect, keys, model, purge, serve
+from huajia.cli import edit, generate, inspect, keys, model, purge, reload, serve
 
 app = typer.Typer(
     name="huajia",
@@ -17,6 +17,7 @@ app.command("generate")(generate.generate)
 app.command("edit")(edit.edit)
 app.command("retouch")(edit.retouch)
 app.command("purge")(purge.purge)
+app.command("reload")(reload.reload)
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
 app.command("inspect")(inspect.inspect)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -21,6 +22,8 @@ from huajia.settings import Settings
 if TYPE_CHECKING:
     from huajia.engine.models import ModelSpec
     from huajia.engine.zimage import ZImageEngine
+    from huajia.jobs.revisions import ModelRevision
+    from huajia.jobs.store import TaskStore
     from huajia.worker.loop import Worker
     from huajia.worker.presence import Presence
 
@@ -132,6 +135,7 @@ def _work(settings: Settings, supervised: bool) -> None:
     from huajia.engine.models import resolve_model
     from huajia.worker.loop import Worker
     from huajia.worker.presence import Presence
+    from huajia.worker.revisions import ServedRevision
 
     labels = labeler(settings)  # a bad C2PA key fails here, before the model loads
     stop = threading.Event()
@@ -145,16 +149,22 @@ def _work(settings: Settings, supervised: bool) -> None:
     )
     presence.start(stop)
     started = time.monotonic()
-    engine = _load_engine(spec, settings, presence, stop)
-    if engine is None:
+    loaded = _load_engine(spec, settings, presence, stop, _revision_to_serve(store, spec, settings),
+                          store)  # fmt: skip
+    if loaded is None:
         return
-    presence.ready(engine.describe)
-    log.info("worker %s ready: %s on %s, loaded in %.1f s", worker_id, spec.name,
-             engine.device, time.monotonic() - started)  # fmt: skip
+    engine, revision = loaded
+    served = ServedRevision(
+        store, spec.name, revision, engine,
+        load=lambda target: _engine_for(spec, settings, target),
+    )  # fmt: skip
+    presence.ready(served.describe)
+    log.info("worker %s ready: %s (revision %s) on %s, loaded in %.1f s", worker_id, spec.name,
+             served.revision_id, engine.device, time.monotonic() - started)  # fmt: skip
     loop = Worker(
         store, engine, image_store(settings), worker_id, settings.lease_seconds,
         batch_max_images=settings.batch_max_images, model=spec.name,
-        labeler=labels,
+        labeler=labels, served=served,
     )  # fmt: skip
     running.append(loop)
     try:
@@ -187,17 +197,47 @@ def _on_stop_signals(stop: threading.Event, running: list[Worker], drain_seconds
         signal.signal(signum, on_signal)
 
 
-def _load_engine(spec: ModelSpec, settings: Settings, presence: Presence, stop: threading.Event
-                 ) -> ZImageEngine | None:  # fmt: skip
-    """Load the model; while it fails, say so in the store (health shows it) and try again."""
+def _revision_to_serve(store: TaskStore, spec: ModelSpec, settings: Settings
+                       ) -> ModelRevision:  # fmt: skip
+    """The current model revision (the settings' one recorded first if they changed)."""
+    from huajia.generation.reload import seed_revision
+
+    return seed_revision(store, spec, settings.weights)
+
+
+def _engine_for(spec: ModelSpec, settings: Settings, revision: ModelRevision | None
+                ) -> ZImageEngine:  # fmt: skip
+    """An engine on the revision's weights (the settings' when there is no revision)."""
     from huajia.cli.engine import engine_options
     from huajia.engine.zimage import ZImageEngine
+
+    options = engine_options(settings)
+    if revision is not None:
+        weights = Path(revision.weights) if revision.weights else None
+        options = dataclasses.replace(options, weights=weights)
+    return ZImageEngine.load(spec, options)
+
+
+def _load_engine(spec: ModelSpec, settings: Settings, presence: Presence, stop: threading.Event,
+                 revision: ModelRevision | None = None, store: TaskStore | None = None,
+                 ) -> tuple[ZImageEngine, ModelRevision | None] | None:  # fmt: skip
+    """Load the model; while it fails, say so in the store (health shows it) and try again.
+    A reloaded revision whose file is refused is marked failed, and the one before it loads."""
+    from huajia.errors import ModelFileRejected
 
     backoff = 2.0
     while not stop.is_set():
         try:
-            return ZImageEngine.load(spec, engine_options(settings))
+            return _engine_for(spec, settings, revision), revision
         except HuajiaError as error:
+            reloaded = revision is not None and revision.source == "reload"
+            if isinstance(error, ModelFileRejected) and store is not None and reloaded:
+                assert revision is not None
+                log.error("model revision %s refused: %s; loading the one before", revision.id,
+                          error.message)  # fmt: skip
+                store.revisions.failed(revision.id, error.message, None)
+                revision = store.revisions.current(spec.name)
+                continue
             log.error(
                 "could not load %s: %s; retrying in %.0f s", spec.name, error.message, backoff
             )

@@ -50,6 +50,15 @@ class ServedModel:
 
 
 @dataclass(frozen=True)
+class Served:
+    """The model revision new work is pinned to, and the identities in its cache keys."""
+
+    revision: int | None
+    model_id: str
+    weights_id: str | None
+
+
+@dataclass(frozen=True)
 class Submitted:
     task: Task
     created: bool
@@ -96,12 +105,13 @@ class GenerationService:
             sampling=Sampling.of(resolved), preset_version=chosen.version if chosen else None,
             review=self.needs_review(policy, chosen), mark=self.mark_for(policy, chosen),
         )  # fmt: skip
-        key = self._cache_key(who, request, chosen, lora_ids)
+        served = self.served()
+        key = self._cache_key(who, request, chosen, lora_ids, served)
         new = NewTask(
             owner=who.key_id, priority=priority, request=request,
             idempotency_key=idempotency_key, cache_key=key, max_attempts=self.max_attempts,
-            batch_key=self._batch_key(request, lora_ids), image_count=resolved.n,
-            webhook_url=command.webhook_url,
+            batch_key=self._batch_key(request, lora_ids, served), image_count=resolved.n,
+            webhook_url=command.webhook_url, model_revision=served.revision,
         )  # fmt: skip
         if idempotency_key is not None:
             existing = self.store.find_by_idempotency_key(who.key_id, idempotency_key)
@@ -118,6 +128,14 @@ class GenerationService:
             return Submitted(_same_request(task, command, idempotency_key), created=False)
         self._audit(who, "task.create", task, cached=False)
         return Submitted(task, created=True)
+
+    def served(self) -> Served:
+        """What new work runs on now: the current model revision (read per request, as
+        `huajia reload` changes it while the service runs), else the settings' model."""
+        current = self.store.revisions.current(self.model.spec.name)
+        if current is None:
+            return Served(None, self.model.model_id, self.model.weights_id)
+        return Served(current.id, current.model_id, current.weights_id)
 
     def needs_review(self, policy: EffectivePolicy, chosen: PresetVersion | None) -> bool:
         """Whether this request's images wait for a reviewer before editors may use them: the
@@ -220,13 +238,13 @@ class GenerationService:
                 known = ", ".join(sorted(lora_ids)) or "none registered"
                 raise InvalidRequest(f"unknown LoRA {ref.name!r} (available: {known})")
 
-    def _batch_key(self, request: TaskRequest, lora_ids: dict[str, str]) -> str:
+    def _batch_key(self, request: TaskRequest, lora_ids: dict[str, str], served: Served) -> str:
         """Tasks that may share one pipeline call: same model, operation, size, steps,
         guidance, LoRAs (and strength and the like for edits; sources may differ)."""
         sampling = request.sampled
         operation = request.operation.model_dump(mode="json", exclude={"source", "mask"})
         material = {
-            "model": self.model.model_id, "weights": self.model.weights_id,
+            "model": served.model_id, "weights": served.weights_id, "revision": served.revision,
             "steps": sampling.steps, "guidance": sampling.guidance, "width": sampling.width,
             "height": sampling.height, "operation": operation,
             "loras": [[lora.name, lora.weight, lora_ids[lora.name]]
@@ -236,7 +254,7 @@ class GenerationService:
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
     def _cache_key(self, who: Principal, request: TaskRequest, chosen: PresetVersion | None,
-                   lora_ids: dict[str, str]) -> str | None:  # fmt: skip
+                   lora_ids: dict[str, str], served: Served) -> str | None:  # fmt: skip
         asked, sampling = request.asked, request.sampling
         if asked.seed is None or sampling is None:
             return None  # random seeds are never served from the cache
@@ -250,9 +268,7 @@ class GenerationService:
             "owner": None if shared else who.key_id,
             **({"mark": request.mark.model_dump()} if request.mark else {}),
         }
-        return cache_key(
-            material, self.model.model_id, self.model.weights_id, preset, asked.output_format
-        )
+        return cache_key(material, served.model_id, served.weights_id, preset, asked.output_format)
 
 
 def _same_request(existing: Task, command: GenerationCommand, idempotency_key: str) -> Task:

@@ -148,6 +148,7 @@ class NewTask:
     batch_key: str | None = None
     image_count: int = 1
     webhook_url: str | None = None
+    model_revision: int | None = None  # the weights it is served with (None: any worker's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +184,7 @@ class Task:
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
     model: str | None = None
+    model_revision: int | None = None
     images: list[ImageRecord] = field(default_factory=list)
     queue_position: int | None = None  # 1 = next to run; None unless pending
 

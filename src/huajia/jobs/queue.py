@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Select, Subquery, case, func, select
+from sqlalchemy import Select, Subquery, case, func, or_, select
 
 from huajia.jobs.model import Priority, TaskState
 from huajia.jobs.tables import tasks
@@ -30,7 +30,7 @@ def _last_served_per_owner() -> Subquery:
     )
 
 
-def _ranked_pending(model: str | None) -> Subquery:
+def _ranked_pending(model: str | None, revision: int | None = None) -> Subquery:
     """Pending tasks with their sort keys: (priority, owner's turn, last served, age, id)."""
     served = _last_served_per_owner()
     owner_turn = func.row_number().over(
@@ -49,6 +49,10 @@ def _ranked_pending(model: str | None) -> Subquery:
     )
     if model is not None:
         query = query.where(tasks.c.model == model)
+    if revision is not None:  # tasks pinned to another revision wait for a worker holding it
+        query = query.where(
+            or_(tasks.c.model_revision == revision, tasks.c.model_revision.is_(None))
+        )
     return query.subquery("ranked")
 
 
@@ -62,9 +66,9 @@ def _order(ranked: Subquery) -> tuple[Any, ...]:
     )
 
 
-def next_to_claim(model: str | None = None) -> Select[str]:
+def next_to_claim(model: str | None = None, revision: int | None = None) -> Select[str]:
     """The id of the next task, row-locked, skipping rows other claimers hold (PostgreSQL)."""
-    ranked = _ranked_pending(model)
+    ranked = _ranked_pending(model, revision)
     return (
         select(tasks.c.id)
         .join(ranked, ranked.c.id == tasks.c.id)

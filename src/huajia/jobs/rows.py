@@ -56,6 +56,7 @@ def task_values(new: NewTask, state: TaskState, now: datetime) -> dict[str, Any]
         "state": state.value,
         "request": encode_request(new.request),
         "model": new.request.model,
+        "model_revision": new.model_revision,
         "progress_step": 0,
         "progress_total": 0,
         "created_at": now,

@@ -47,6 +47,7 @@ from huajia.jobs.policy_store import PolicyStore
 from huajia.jobs.preset_store import PresetStore, SqlPresetStore
 from huajia.jobs.purge import PurgeStore, SqlPurgeStore
 from huajia.jobs.review import BlobDeletions, ReviewStore, SqlReviewStore
+from huajia.jobs.revisions import RevisionStore, SqlRevisionStore
 from huajia.jobs.rows import (
     group_images,
     image_from_row,
@@ -83,6 +84,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         self._outbox = SqlOutboxStore(engine, clock)
         self._policy = SqlPolicyStore(engine, clock)
         self._presets = SqlPresetStore(engine, clock)
+        self._revisions = SqlRevisionStore(engine, clock)
         self._loras = SqlLoraStore(engine, clock)
 
     @property
@@ -112,6 +114,10 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
     @property
     def presets(self) -> PresetStore:
         return self._presets
+
+    @property
+    def revisions(self) -> RevisionStore:
+        return self._revisions
 
     @property
     def loras(self) -> LoraStore:
@@ -204,16 +210,18 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
 
     # The worker's side
 
-    def claim(self, worker_id: str, lease_seconds: float, model: str | None = None) -> Task | None:
-        claimed = self.claim_batch(worker_id, lease_seconds, max_images=1, model=model)
+    def claim(self, worker_id: str, lease_seconds: float, model: str | None = None,
+              revision: int | None = None) -> Task | None:  # fmt: skip
+        claimed = self.claim_batch(worker_id, lease_seconds, 1, model, revision)
         return claimed[0] if claimed else None
 
     def claim_batch(
-        self, worker_id: str, lease_seconds: float, max_images: int, model: str | None = None
-    ) -> builtins.list[Task]:
+        self, worker_id: str, lease_seconds: float, max_images: int, model: str | None = None,
+        revision: int | None = None,
+    ) -> builtins.list[Task]:  # fmt: skip
         now = self.clock()
         with self._write() as connection:
-            first = connection.execute(queue.next_to_claim(model)).scalar_one_or_none()
+            first = connection.execute(queue.next_to_claim(model, revision)).scalar_one_or_none()
             if first is None:
                 return []
             ids = [first, *self._batch_mates(connection, first, max_images)]

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from huajia.jobs.outbox import OutboxStore
     from huajia.jobs.purge import PurgeStore
     from huajia.jobs.review import BlobDeletions, ReviewStore
+    from huajia.jobs.revisions import RevisionStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +121,16 @@ class TaskQueue(ABC):
         """1-based places in the claim order for those ids still pending."""
 
     @abstractmethod
-    def claim(self, worker_id: str, lease_seconds: float, model: str | None = None) -> Task | None:
-        """Atomically take the next pending task (priority, then fair between owners)."""
+    def claim(self, worker_id: str, lease_seconds: float, model: str | None = None,
+              revision: int | None = None) -> Task | None:  # fmt: skip
+        """Atomically take the next pending task (priority, then fair between owners), of
+        that model and revision when given."""
 
     @abstractmethod
     def claim_batch(
-        self, worker_id: str, lease_seconds: float, max_images: int, model: str | None = None
-    ) -> builtins.list[Task]:
+        self, worker_id: str, lease_seconds: float, max_images: int, model: str | None = None,
+        revision: int | None = None,
+    ) -> builtins.list[Task]:  # fmt: skip
         """The next task plus compatible ones (same batch key) up to max_images in all."""
 
     @abstractmethod
@@ -295,6 +299,11 @@ class TaskStore(TaskQueue, ProgressLog, ImageRecords, AuditLog, TaskWebhooks, Wo
     @abstractmethod
     def presets(self) -> PresetStore:
         """Versioned style presets kept in the same database."""
+
+    @property
+    @abstractmethod
+    def revisions(self) -> RevisionStore:
+        """Which model files and weights new work is served with."""
 
     @property
     @abstractmethod

@@ -78,6 +78,8 @@ tasks = Table(
     Column("state", String(16), nullable=False),
     Column("request", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
     Column("model", String(200)),  # the model the request names: claims filter on it
+    # The model revision (weights) it was submitted under: only a worker holding it claims it.
+    Column("model_revision", Integer),
     Column("progress_step", Integer, nullable=False, default=0),
     Column("progress_total", Integer, nullable=False, default=0),
     Column("created_at", UtcDateTime, nullable=False),
@@ -113,6 +115,7 @@ tasks = Table(
     Index(None, "owner", "started_at"),
     Index(None, "webhook_next_at"),
     Index(None, "state", "model"),
+    Index(None, "state", "model_revision"),
 )
 
 images = Table(
@@ -279,4 +282,22 @@ loras = Table(
     Column("report", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("retired_at", UtcDateTime),
+)
+
+# What new work is served with: the model's files and the fine-tuned weights, one row per
+# change (`huajia reload`); the newest that did not fail to load is current.
+model_revisions = Table(
+    "model_revisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(200), nullable=False),
+    Column("model_id", String(200), nullable=False),
+    Column("weights", String(2000)),
+    Column("weights_id", String(300)),
+    Column("source", String(16), nullable=False),  # settings | reload
+    Column("actor", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("failed_at", UtcDateTime),
+    Column("error", Text),
+    Index(None, "model", "id"),
 )

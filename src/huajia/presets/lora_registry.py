@@ -95,6 +95,29 @@ class LoraRegistry:
                 report = {"name": name, "path": str(path), "checked": False}
             self.store.loras.seed(name, str(path), content_identity(path), report)
 
+    def refresh(self, who: Principal) -> tuple[list[str], dict[str, str]]:
+        """Re-read every registered LoRA file: one whose bytes changed gets its new identity
+        once it passes the check again (workers then reload it); one that no longer passes
+        keeps its old identity, so workers keep the adapter they hold. Returns the names
+        changed and, for those refused, why."""
+        changed: list[str] = []
+        refused: dict[str, str] = {}
+        for record in self.store.loras.list():
+            path = Path(record.path)
+            try:
+                identity = content_identity(path)
+                if identity == record.identity:
+                    continue
+                report = self._check(record.name, path)
+            except (OSError, ModelFileRejected) as error:
+                refused[record.name] = getattr(error, "message", None) or type(error).__name__
+                continue
+            self.store.loras.seed(record.name, record.path, identity, report)
+            facts = {"identity": identity, "was": record.identity}
+            self.store.audit(who.key_id, who.name, "lora.refresh", record.name, facts)
+            changed.append(record.name)
+        return changed, refused
+
     def _register(self, who: Principal, name: str, path: Path) -> LoraRecord:
         report = self._check(name, path)
         record = self.store.loras.register(name, str(path), content_identity(path), report)

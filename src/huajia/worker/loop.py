@@ -25,6 +25,7 @@ from huajia.jobs.rows import new_id
 from huajia.jobs.store import TaskStore
 from huajia.storage.base import BlobStore, held_key, new_image_key, thumbnail_key
 from huajia.worker.edits import edit_job
+from huajia.worker.revisions import ServedRevision
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +120,11 @@ class Worker:
     def __init__(self, store: TaskStore, engine: Engine, blobs: BlobStore, worker_id: str,
                  lease_seconds: float, batch_max_images: int = 4, model: str | None = None,
                  poll_seconds: float = 0.05, requeue_seconds: float = 1.0,
-                 labeler: Labeler | None = None) -> None:  # fmt: skip
+                 labeler: Labeler | None = None, served: ServedRevision | None = None,
+                 ) -> None:  # fmt: skip
         self.store = store
-        self.engine = engine
+        self._engine = engine
+        self.served = served  # the model revision held, when revisions are followed
         self.blobs = blobs
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
@@ -132,6 +135,10 @@ class Worker:
         self.labeler = labeler or Labeler.ephemeral()
         self._next_requeue = 0.0
         self._running: list[Lease] = []
+
+    @property
+    def engine(self) -> Engine:
+        return self.served.engine if self.served is not None else self._engine
 
     def hand_back(self) -> None:
         """Stop the running batch at its next step and give its tasks back to the queue
@@ -150,16 +157,21 @@ class Worker:
         if time.monotonic() >= self._next_requeue:
             self.store.requeue_expired()
             self._next_requeue = time.monotonic() + self.requeue_seconds
+        newer = self.served.newer() if self.served is not None else None
         # A read first: idle polling must not take SQLite's write lock 20 times a second.
-        if self.store.pending_count() == 0:
-            return False
-        tasks = self.store.claim_batch(
-            self.worker_id, self.lease_seconds, self.batch_max_images, model=self.model
-        )
-        if not tasks:
-            return False
-        self.run_batch(tasks)
-        return True
+        tasks = []
+        if self.store.pending_count():
+            revision = self.served.revision_id if self.served is not None else None
+            tasks = self.store.claim_batch(self.worker_id, self.lease_seconds,
+                                           self.batch_max_images, self.model, revision)  # fmt: skip
+        if tasks:
+            self.run_batch(tasks)
+            return True
+        if newer is not None and self.served is not None:
+            # Nothing of the revision held waits any more: move to the newer one.
+            self.served.switch(newer)
+            return True
+        return False
 
     def run_batch(self, tasks: list[Task]) -> None:
         """Compatible tasks in one pipeline call; each finishes on its own (fenced) lease."""

@@ -103,7 +103,19 @@ def health_of(services: Services, full: bool = False) -> Health:
         auth_required=services.auth.keys_required(),
         version=__version__,
         c2pa="signing" if services.settings.c2pa_cert_file else "not configured",
+        **_revision_state(services),
     )
+
+
+def _revision_state(services: Services) -> dict[str, Any]:
+    model = services.generation.model.spec.name
+    current = services.store.revisions.current(model)
+    newest = services.store.revisions.newest(model)
+    failed = newest is not None and newest.error is not None
+    return {
+        "model_revision": current.identity if current else None,
+        "reload_error": newest.error if failed and newest else None,
+    }
 
 
 @router.get(

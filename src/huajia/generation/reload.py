@@ -1,0 +1,107 @@
+"""Taking up new weights, a changed model folder or changed LoRA files without a restart.
+
+`huajia reload` (or `POST /api/v1/admin/reload`) records a new model revision when the model's
+files or the weights changed, and re-reads every registered LoRA file. Tasks submitted from
+then on are pinned to the new revision; workers finish the tasks of the revision they hold,
+then load the new one (a file that fails to load leaves them serving the old one, and health
+says why). No torch here: the API process runs this too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from huajia.auth.keys import Principal
+from huajia.auth.policy import require_admin
+from huajia.engine.models import ModelSpec
+from huajia.engine.weights import read_headers, split_components
+from huajia.errors import ModelFileRejected, PathNotAllowed
+from huajia.generation.cache import model_identity, weights_identity
+from huajia.jobs.revisions import ModelRevision
+from huajia.jobs.store import TaskStore
+from huajia.presets.lora_registry import LoraRegistry
+
+
+@dataclass(frozen=True)
+class ReloadReport:
+    revision: ModelRevision | None
+    changed: bool
+    loras_changed: list[str] = field(default_factory=list)
+    loras_refused: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "revision": self.revision.identity if self.revision else None,
+            "changed": self.changed,
+            "loras_changed": self.loras_changed,
+            "loras_refused": self.loras_refused,
+        }
+
+
+def seed_revision(store: TaskStore, spec: ModelSpec, weights: Path | None) -> ModelRevision:
+    """At start (API or worker): the settings' model and weights become a revision when they
+    changed since the settings last said so; a reload made since then stays in force."""
+    model_id = model_identity(spec.source)
+    weights_id = weights_identity(weights)
+    path = str(weights.resolve()) if weights is not None else None
+    last = store.revisions.newest(spec.name, source="settings")
+    current = store.revisions.current(spec.name)
+    same = last is not None and (last.model_id, last.weights, last.weights_id) == (
+        model_id, path, weights_id,
+    )  # fmt: skip
+    if same and current is not None:
+        return current
+    return store.revisions.add(spec.name, model_id, path, weights_id, "settings", "settings")
+
+
+class ModelReloads:
+    def __init__(self, store: TaskStore, spec: ModelSpec, loras: LoraRegistry,
+                 weights_folders: list[Path] | None = None) -> None:  # fmt: skip
+        self.store = store
+        self.spec = spec
+        self.loras = loras
+        # None: any path (the operator's command line); else weights must be inside these.
+        self.weights_folders = (
+            [folder.resolve() for folder in weights_folders] if weights_folders is not None
+            else None
+        )  # fmt: skip
+
+    def seed(self, weights: Path | None) -> ModelRevision:
+        return seed_revision(self.store, self.spec, weights)
+
+    def reload(self, who: Principal, weights: str | None = None,
+               clear_weights: bool = False) -> ReloadReport:  # fmt: skip
+        """Record what the model's files, the weights and the LoRA files are now."""
+        require_admin(who)
+        current = self.store.revisions.current(self.spec.name)
+        path = None if clear_weights else (weights or (current.weights if current else None))
+        checked = self._checked(Path(path)) if path else None
+        model_id = model_identity(self.spec.source)
+        weights_id = weights_identity(checked)
+        changed_loras, refused = self.loras.refresh(who)
+        text = str(checked) if checked is not None else None
+        if current is not None and (current.model_id, current.weights, current.weights_id) == (
+            model_id, text, weights_id,
+        ):  # fmt: skip
+            return ReloadReport(current, False, changed_loras, refused)
+        revision = self.store.revisions.add(
+            self.spec.name, model_id, text, weights_id, "reload", who.key_id
+        )
+        detail = {"revision": revision.id, "weights": weights_id, "model_id": model_id}
+        self.store.audit(who.key_id, who.name, "model.reload", self.spec.name, detail)
+        return ReloadReport(revision, True, changed_loras, refused)
+
+    def _checked(self, path: Path) -> Path:
+        """A readable safetensors file with transformer weights (the worker checks the fit)."""
+        resolved = path.expanduser().resolve()
+        if self.weights_folders is not None and not any(
+            resolved.is_relative_to(folder) for folder in self.weights_folders
+        ):
+            allowed = ", ".join(str(folder) for folder in self.weights_folders)
+            raise PathNotAllowed(f"weights files must be inside the weights_dirs ({allowed})")
+        headers, _ = read_headers(resolved)
+        if not split_components(headers).transformer:
+            raise ModelFileRejected(f"{resolved.name} holds no transformer weights")
+        return resolved
