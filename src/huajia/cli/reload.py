@@ -13,6 +13,9 @@ from huajia.cli.common import load_settings, one_line_errors
 
 
 def reload(
+    model: Annotated[
+        str | None, typer.Option("--model", help="The model served (as given to serve).")
+    ] = None,
     weights: Annotated[
         Path | None, typer.Option(help="A .safetensors file to serve from now on.")
     ] = None,
@@ -29,7 +32,7 @@ def reload(
     from huajia.presets.lora_registry import LoraRegistry
 
     with one_line_errors():
-        settings = load_settings()
+        settings = load_settings().with_overrides(model=model)
         store = open_task_store(settings)
         try:
             spec = resolve_model(settings.model, settings.registry())

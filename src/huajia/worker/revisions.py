@@ -12,6 +12,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from huajia.errors import HuajiaError
@@ -71,6 +72,8 @@ class ServedRevision:
             engine = self._load(target)
         except Exception as error:  # a broken file: keep serving the old revision
             reason = error.message if isinstance(error, HuajiaError) else type(error).__name__
+            if target.weights:  # health shows the reason: a file's name, never its path
+                reason = reason.replace(target.weights, Path(target.weights).name)
             self.error = f"revision {target.id}: {reason}"
             log.error("could not load model revision %s: %s; still serving revision %s",
                       target.id, reason, self.revision_id)  # fmt: skip

@@ -68,7 +68,8 @@ def list_presets(
 # What an unauthenticated health check may say about a worker's engine: no file paths.
 PUBLIC_ENGINE_FIELDS = frozenset(
     {"model", "family", "random_weights", "device", "dtype", "offload",
-     "vram_used_bytes", "vram_total_bytes", "vram_source", "error_code"}
+     "vram_used_bytes", "vram_total_bytes", "vram_source", "error_code", "revision",
+     "reload_error"}
 )  # fmt: skip
 
 
