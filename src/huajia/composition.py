@@ -123,5 +123,5 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
         presets=presets,
         preset_admin=PresetAdmin(store, model.spec.limits),
         loras=loras,
-        auth=AuthGate(settings.auth, store.keys),
+        auth=AuthGate(settings.auth, store.keys, settings.api_key_cache_seconds),
     )
