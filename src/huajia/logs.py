@@ -61,16 +61,6 @@ def bind_request(request_id: str) -> None:
 
 
 @contextmanager
-def about_request(request_id: str) -> Iterator[None]:
-    """Every line logged inside names this request."""
-    token = _request_id.set(request_id)
-    try:
-        yield
-    finally:
-        _request_id.reset(token)
-
-
-@contextmanager
 def about_task(task_id: str, request_id: str | None) -> Iterator[None]:
     """Every line logged inside names this task and the request that created it."""
     task_token, request_token = _task_id.set(task_id), _request_id.set(request_id)
