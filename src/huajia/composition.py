@@ -127,5 +127,5 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
         preset_admin=PresetAdmin(store, model.spec.limits),
         loras=loras,
         reloads=reloads,
-        auth=AuthGate(settings.auth, store.keys),
+        auth=AuthGate(settings.auth, store.keys, settings.api_key_cache_seconds),
     )

@@ -198,6 +198,18 @@ class Settings(BaseSettings):
         None, description="CKEditor 5 browser build for /demo/ckeditor (default: the npm install)."
     )
 
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="Log lines of serve and worker: json (one object per line), text, or auto "
+        "(text when stderr is a terminal, json otherwise).",
+    )
+    api_key_cache_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="A valid API key is looked up again after this long: a key revoked "
+        "elsewhere (CLI, another API process) is refused within it; 0 looks up every request.",
+    )
+
     @field_validator("data_dir", "weights", "presets_file", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -11,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -72,6 +74,18 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:]
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """Every line of the log file as JSON (the server's format when stderr is a file)."""
+        records = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                raise AssertionError(f"not a JSON log line: {line!r}") from None
+            assert isinstance(record, dict), line
+            records.append(record)
+        return records
 
     def kill_group(self) -> None:
         """kill -9 of every Huajia process: the server and its worker child."""

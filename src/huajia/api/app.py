@@ -18,6 +18,7 @@ from huajia.api.deps import Services
 from huajia.api.errors import install_error_handlers
 from huajia.api.hosts import AllowedHosts, HostCheck
 from huajia.api.limits import BodyLimitMiddleware, BodyLimits
+from huajia.api.request_log import RequestLog
 from huajia.api.routes import (
     admin,
     audit,
@@ -112,8 +113,14 @@ def create_app(services: Services) -> FastAPI:
             CORSMiddleware,
             allow_origins=services.settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
-            expose_headers=["Retry-After", "Location"],
+            allow_headers=[
+                "Authorization",
+                "X-API-Key",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-Request-ID",
+            ],
+            expose_headers=["Retry-After", "Location", "X-Request-ID"],
         )
     _check_hosts_and_proxies(app, services.settings)
     routers = (
@@ -123,10 +130,10 @@ def create_app(services: Services) -> FastAPI:
     for module in routers:
         app.include_router(module.router)
     _include_web(app, services)
-    # Keep this the last middleware added: add_middleware puts each layer outside those added
-    # before it, and a body's size must be checked before anything (CORS, host and proxy
-    # checks, auth, parsing) touches the body.
+    # add_middleware puts each layer outside those added before it, and a body's size must be
+    # checked before anything (CORS, host and proxy checks, auth, parsing) touches the body.
     _limit_bodies(app, services.settings)
+    app.add_middleware(RequestLog)  # outside all: every request, refused ones too, gets an id
     return app
 
 

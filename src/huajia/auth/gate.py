@@ -16,11 +16,15 @@ The `auth` setting chooses:
 from __future__ import annotations
 
 import ipaddress
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from huajia.auth.key_cache import KeyCache
 from huajia.auth.keys import Principal, hash_key, looks_like_key
 from huajia.errors import ConfigurationError, Unauthorized
+from huajia.jobs.model import ApiKey
 from huajia.jobs.store import ApiKeyStore
 from huajia.settings import AuthMode
 
@@ -59,9 +63,11 @@ class Caller:
 class AuthGate:
     """Turns a caller into a principal, or refuses it; never falls open."""
 
-    def __init__(self, mode: AuthMode, keys: ApiKeyStore) -> None:
+    def __init__(self, mode: AuthMode, keys: ApiKeyStore, cache_seconds: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self._mode = mode
         self._keys = keys
+        self._cache = KeyCache(keys, cache_seconds, clock=clock)  # 0: every request reads keys
         self._keys_required = mode == "keys"
 
     def keys_required(self) -> bool:
@@ -69,6 +75,11 @@ class AuthGate:
         if not self._keys_required and self._mode == "auto":
             self._keys_required = self._keys.ever_created()
         return self._keys_required
+
+    def revoke(self, key_id: str) -> ApiKey:
+        """Revoke a key; this process refuses it from its next request (others within the
+        cache's seconds)."""
+        return self._cache.revoke(key_id)
 
     def principal(self, caller: Caller) -> Principal:
         if caller.secret is not None:
@@ -93,10 +104,10 @@ class AuthGate:
     def _find(self, secret: str) -> Principal | None:
         if not looks_like_key(secret):
             return None
-        key = self._keys.find_by_hash(hash_key(secret))
+        key = self._cache.find(hash_key(secret))
         if key is None:
             return None
-        self._keys.touch(key.id)
+        self._cache.used(key.id)
         return Principal(key_id=key.id, name=key.name, role=key.role)
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NoReturn, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import typer
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
+from huajia import logs
 from huajia.errors import HuajiaError
 from huajia.settings import Settings
 
@@ -54,14 +55,28 @@ def guarded(func: Callable[[], T]) -> T:
 QUIET_LIBRARIES = ("alembic", "httpx", "httpcore")
 
 
-def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(verbose: bool, settings: Settings | None = None) -> None:
+    """Text lines for one-off commands; the format the settings choose (JSON lines unless
+    stderr is a terminal, by default) for `serve` and `worker`, never showing their secrets."""
+    level = logging.INFO if verbose else logging.WARNING
+    if settings is None:
+        logs.configure(level, "text")
+    else:
+        logs.configure(level, settings.log_format, secret_values(settings))
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret setting's value (and the database URL's password) to keep out of logs."""
+    values = [
+        value.get_secret_value() for value in vars(settings).values()
+        if isinstance(value, SecretStr)
+    ]  # fmt: skip
+    if settings.database_url is not None:
+        password = urlsplit(settings.database_url.get_secret_value()).password
+        values.append(unquote(password or ""))
+    return [value for value in values if value]
 
 
 def _first_error(error: ValidationError) -> str:

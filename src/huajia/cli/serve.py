@@ -48,11 +48,11 @@ def serve(
     verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
 ) -> None:
     """Start the HTTP API and its GPU worker (SQLite and a local folder by default)."""
-    configure_logging(True)
     settings = load_settings().with_overrides(
         model=model, host=host, port=port, data_dir=data_dir,
         gpus=[gpu.strip() for gpu in gpus.split(",") if gpu.strip()] if gpus else None,
     )  # fmt: skip
+    configure_logging(True, settings)
     with one_line_errors():
         _serve(settings, worker, verbose)
 
@@ -97,7 +97,8 @@ def _serve(settings: Settings, with_worker: bool, verbose: bool) -> None:
         # Typed int by uvicorn, but only ever handed to loop.call_later: seconds as float.
         timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]
         timeout_graceful_shutdown=CLOSE_SECONDS,
-        log_level="info" if verbose else "warning", access_log=verbose,
+        # Our handlers and format; one access line per request comes from RequestLog.
+        log_config=None, log_level="info" if verbose else "warning", access_log=False,
     )  # fmt: skip
     wait = settings.drain_seconds + WORKER_EXIT_GRACE_S
 
@@ -124,8 +125,8 @@ def worker(
     verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
 ) -> None:
     """Run one GPU worker: claim tasks from the shared store, generate, store, report."""
-    configure_logging(True)
     settings = load_settings().with_overrides(model=model, data_dir=data_dir)
+    configure_logging(True, settings)
     with one_line_errors():
         _work(settings, supervised)
 

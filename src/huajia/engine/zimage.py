@@ -305,6 +305,9 @@ def _load_pipeline(spec: ModelSpec, device: str, local_files_only: bool) -> Any:
     # Their per-file loading bars would interleave with the service's own logs.
     diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()
+    for library in (diffusers_logging, transformers_logging):  # their lines in our format
+        library.disable_default_handler()
+        library.enable_propagation()
 
     dtype = memory.pick_dtype(device, spec.dtype)
     try:

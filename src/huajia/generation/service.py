@@ -86,9 +86,14 @@ class GenerationService:
         self.draining = False  # set once when the process starts to stop
 
     def submit(
-        self, who: Principal, command: GenerationCommand, idempotency_key: str | None
+        self,
+        who: Principal,
+        command: GenerationCommand,
+        idempotency_key: str | None,
+        request_id: str | None = None,
     ) -> Submitted:
-        """Check the request, answer from the cache where allowed, else queue it."""
+        """Check the request, answer from the cache where allowed, else queue it (noting the
+        id of the HTTP request it came in, for the worker's log lines)."""
         if self.draining:
             raise Draining("this server is stopping and takes no new work; retry shortly")
         priority = Priority(command.priority)
@@ -104,6 +109,7 @@ class GenerationService:
             asked=command, model=self.model.spec.name, operation=planned.operation,
             sampling=Sampling.of(resolved), preset_version=chosen.version if chosen else None,
             review=self.needs_review(policy, chosen), mark=self.mark_for(policy, chosen),
+            request_id=request_id,
         )  # fmt: skip
         served = self.served()
         key = self._cache_key(who, request, chosen, lora_ids, served)

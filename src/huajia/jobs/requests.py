@@ -196,6 +196,9 @@ class TaskRequest(_Value):
     mark: VisibleMark | None = None
     # The version of `asked.style_preset` that was expanded (presets are edited at run time).
     preset_version: int | None = None
+    # The X-Request-ID of the HTTP request that created the task: the worker's log lines
+    # about the task carry it.
+    request_id: str | None = None
 
     @property
     def sampled(self) -> Sampling:

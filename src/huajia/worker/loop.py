@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from huajia.jobs.model import NewImage, Task
 from huajia.jobs.requests import AiEdit, result_origin
 from huajia.jobs.rows import new_id
 from huajia.jobs.store import TaskStore
+from huajia.logs import about_task
 from huajia.storage.base import BlobStore, held_key, new_image_key, thumbnail_key
 from huajia.worker.edits import edit_job
 from huajia.worker.revisions import ServedRevision
@@ -178,16 +180,28 @@ class Worker:
         leases = [Lease(self.store, task, self.worker_id, self.lease_seconds) for task in tasks]
         stop_renewing = _keep_renewing(leases, self.lease_seconds / 3)
         self._running = leases
+        started = time.monotonic()
         try:
-            runnable = [lease for lease in leases if self._checked(lease)]
+            runnable = [lease for lease in leases if self._started(lease)]
             for lease in runnable:
                 lease.total = lease.task.request.sampled.steps
-            outcomes = self._run(runnable) if runnable else []
+            with _about_batch([lease.task for lease in runnable]):
+                outcomes = self._run(runnable) if runnable else []
             for lease, outcome in zip(runnable, outcomes, strict=True):
-                lease.settle(lambda: self._finish(lease, outcome))  # noqa: B023
+                with _about(lease.task):
+                    lease.settle(lambda: self._finish(lease, outcome))  # noqa: B023
+                    log.info("task %s: %s after %.2f s", lease.task.id,
+                             _outcome(lease, outcome), time.monotonic() - started)  # fmt: skip
         finally:
             self._running = []
             stop_renewing.set()
+
+    def _started(self, lease: Lease) -> bool:
+        task = lease.task
+        with _about(task):
+            log.info("task %s: %s, attempt %d", task.id, task.request.operation.kind,
+                     task.attempts)  # fmt: skip
+            return self._checked(lease)
 
     def _checked(self, lease: Lease) -> bool:
         """Checks the API may not have made (it cannot always read the tokenizer)."""
@@ -197,6 +211,7 @@ class Worker:
         except HuajiaError as error:
             code, message = error.code, error.message
             lease.settle(lambda: self.store.fail(*lease.held, code, message))
+            log.info("task %s: failed: %s", lease.task.id, code)
             return False
         return True
 
@@ -286,6 +301,28 @@ class Worker:
         )  # fmt: skip
 
 
+def _about(task: Task) -> AbstractContextManager[None]:
+    """The worker's log lines inside name this task and the HTTP request that created it."""
+    return about_task(task.id, task.request.request_id)
+
+
+def _about_batch(tasks: list[Task]) -> AbstractContextManager[None]:
+    """The engine's lines for a batch of one are about its task; for more, about several."""
+    return _about(tasks[0]) if len(tasks) == 1 else nullcontext()
+
+
+def _outcome(lease: Lease, outcome: Outcome) -> str:
+    if lease.lost:
+        return "result dropped (lease lost)"
+    if isinstance(outcome, GenerationCanceled):
+        return "handed back" if lease.handing_back else "canceled"
+    if isinstance(outcome, HuajiaError):
+        return f"failed: {outcome.code}"
+    if isinstance(outcome, Exception):
+        return "failed: generation_failed"
+    return f"done, {len(outcome.images)} image(s)"
+
+
 def _batch_item(lease: Lease) -> BatchItem:
     request = lease.task.request.sampled.to_engine()
     return BatchItem(request, on_progress=lease.beat, cancel=lease.cancel)
@@ -298,10 +335,11 @@ def _keep_renewing(leases: list[Lease], every: float) -> threading.Event:
     def renew() -> None:
         while not stop.wait(every):
             for lease in leases:
-                try:
-                    lease.beat()
-                except Exception:  # a busy database: the next beat (or step) renews it
-                    log.exception("could not renew the lease of task %s", lease.task.id)
+                with _about(lease.task):
+                    try:
+                        lease.beat()
+                    except Exception:  # a busy database: the next beat (or step) renews it
+                        log.exception("could not renew the lease of task %s", lease.task.id)
 
     threading.Thread(target=renew, name="lease-renewal", daemon=True).start()
     return stop

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
 from huajia.api.schemas import GenerateRequest, TaskAccepted
+from huajia.logs import current_request_id
 
 router = APIRouter(prefix="/api/v1", tags=["generate"])
 
@@ -42,7 +43,7 @@ async def generate(
 ) -> TaskAccepted:
     """Queue a generation task. The same Idempotency-Key returns the same task."""
     submitted = await run_in_threadpool(
-        services.generation.submit, who, body.to_command(), idempotency_key
+        services.generation.submit, who, body.to_command(), idempotency_key, current_request_id()
     )
     task = submitted.task
     url = f"/api/v1/tasks/{task.id}/status"

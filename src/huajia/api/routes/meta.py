@@ -83,11 +83,15 @@ def _shown(worker: dict[str, Any], full: bool) -> dict[str, Any]:
     return {**worker, "worker_id": label, "engine": shown}
 
 
+def _loaded(worker: dict[str, Any]) -> bool:
+    return worker.get("state") in ("ready", "busy")
+
+
 def health_of(services: Services, full: bool = False) -> Health:
     """The service's state; `full` (admins) names each worker's host and process."""
     stats = services.store.stats()
     workers = [_shown(worker, full) for worker in services.store.live_workers()]
-    loaded = [w for w in workers if w.get("state") == "ready" or w.get("state") == "busy"]
+    loaded = [worker for worker in workers if _loaded(worker)]
     engine: dict[str, Any] = loaded[0].get("engine", {}) if loaded else {}
     draining = services.generation.draining
     return Health(
@@ -151,10 +155,12 @@ async def health(services: ServicesDep, who: OptionalPrincipalDep) -> Health:
 )
 async def ready(services: ServicesDep) -> JSONResponse:
     """200 once a worker has loaded the model, 503 before and while stopping (load balancers
-    move away from a draining server)."""
-    state = await run_in_threadpool(health_of, services)
-    is_ready = state.model_loaded and not state.draining
-    body = {"ready": is_ready, "model": state.model, "draining": state.draining}
+    move away from a draining server). Cheap enough to poll often: one small query."""
+    draining = services.generation.draining
+    workers = [] if draining else await run_in_threadpool(services.store.live_workers)
+    is_ready = not draining and any(_loaded(worker) for worker in workers)
+    model = services.generation.model.spec.name
+    body = {"ready": is_ready, "model": model, "draining": draining}
     return JSONResponse(body, status_code=200 if is_ready else 503)
 
 

@@ -22,6 +22,7 @@ from huajia.api.schemas import GenerateRequest, OutputFormat, Text
 from huajia.auth.keys import Principal
 from huajia.errors import EngineUnavailable, GenerationCanceled, InvalidRequest, error_for_code
 from huajia.jobs.model import Task, TaskState
+from huajia.logs import current_request_id
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
 
@@ -105,7 +106,7 @@ async def create_image(
     """Generate and wait: the answer carries the finished images."""
     generate = to_generate_request(body, services.generation.model.spec.name)
     submitted = await run_in_threadpool(
-        services.generation.submit, who, generate.to_command(), None
+        services.generation.submit, who, generate.to_command(), None, current_request_id()
     )
     task = await wait_for_task(services, who, submitted.task, request)
     return await images_answer(services, request, task, body.response_format, body.output_format)

@@ -33,6 +33,7 @@ from huajia.images.masks import (
 )
 from huajia.images.sources import SourceImage, from_pixels, load_upload
 from huajia.jobs.requests import GenerationCommand
+from huajia.logs import current_request_id
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
 
@@ -67,7 +68,9 @@ async def edit_image(
     )
     if model is not None and model not in OPENAI_MODEL_NAMES:
         command = command.model_copy(update={"model": model})
-    submitted = await run_in_threadpool(services.generation.submit, who, command, None)
+    submitted = await run_in_threadpool(
+        services.generation.submit, who, command, None, current_request_id()
+    )
     task = await wait_for_task(services, who, submitted.task, request)
     return await images_answer(services, request, task, response_format, output_format)
 
