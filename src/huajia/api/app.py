@@ -130,10 +130,11 @@ def create_app(services: Services) -> FastAPI:
     for module in routers:
         app.include_router(module.router)
     _include_web(app, services)
-    # add_middleware puts each layer outside those added before it, and a body's size must be
-    # checked before anything (CORS, host and proxy checks, auth, parsing) touches the body.
+    # add_middleware puts each layer outside those added before it. Request ids and the access
+    # log wrap everything the app does (host refusals included); a body's size is checked
+    # outermost, before anything at all touches the body.
+    app.add_middleware(RequestLog)
     _limit_bodies(app, services.settings)
-    app.add_middleware(RequestLog)  # outside all: every request, refused ones too, gets an id
     return app
 
 
