@@ -266,3 +266,32 @@ def test_a_fetched_image_names_its_record_in_its_tc260_label(client: httpx.Clien
         label = read_label(read_xmp(client.get(image["url"]).content) or "")
         assert label is not None and (label.Label, label.ProduceID) == ("1", image["id"])
     assert client.get("/api/v1/health").json()["c2pa"] == "not configured"
+
+
+def test_a_follower_resuming_with_last_event_id_gets_only_the_steps_it_missed(
+    client: httpx.Client,
+) -> None:
+    task = submit(client, steps=4, seed=77, prompt="resume me")
+    events = read_events(client, task["task_id"])
+    ids = [data for name, data in events if name == "progress"]
+    assert [step["current_step"] for step in ids] == [1, 2, 3, 4]
+
+    with client.stream(
+        "GET", f"/api/v1/tasks/{task['task_id']}/events", headers={"Last-Event-ID": "0"}
+    ) as stream:
+        raw = "".join(stream.iter_text())
+    first_id = int(raw.split("id: ", 1)[1].split("\n", 1)[0])
+    with client.stream(
+        "GET",
+        f"/api/v1/tasks/{task['task_id']}/events",
+        headers={"Last-Event-ID": str(first_id)},
+    ) as stream:
+        resumed = "".join(stream.iter_text())
+
+    steps = [int(part.split('"current_step": ', 1)[1].split(",", 1)[0])
+             for part in resumed.split("event: progress")[1:]]  # fmt: skip
+    assert steps == [2, 3, 4]
+    assert "event: completed" in resumed
+    bad = client.get(f"/api/v1/tasks/{task['task_id']}/events",
+                     headers={"Last-Event-ID": "yesterday"})  # fmt: skip
+    assert bad.status_code == 422

@@ -119,6 +119,7 @@ def create_app(services: Services) -> FastAPI:
                 "Content-Type",
                 "Idempotency-Key",
                 "X-Request-ID",
+                "Last-Event-ID",
             ],
             expose_headers=["Retry-After", "Location", "X-Request-ID"],
         )

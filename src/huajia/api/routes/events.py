@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
@@ -16,14 +17,17 @@ from huajia.api.presenters import image_out, task_result, task_status
 from huajia.api.streams import SlottedStream, StreamSlots
 from huajia.api.watch import TaskWatcher
 from huajia.jobs.model import ImageRecord, Task, TaskState
+from huajia.jobs.store import ProgressEvent
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
 
 KEEPALIVE_SECONDS = 15.0
 
 
-def sse(event: str, data: object) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, default=str, ensure_ascii=False)}\n\n"
+def sse(event: str, data: object, event_id: int | None = None) -> str:
+    """One event; progress events carry the id a reconnecting client resumes after."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, default=str, ensure_ascii=False)}\n\n"
 
 
 def terminal_event(task: Task) -> str:
@@ -36,11 +40,13 @@ def terminal_event(task: Task) -> str:
     return sse("canceled", {"task_id": task.id})
 
 
-def progress_event(task_id: str, step: int, total: int) -> str:
-    share = round(min(1.0, step / total), 4) if total else 0.0
+def progress_event(task_id: str, step: ProgressEvent) -> str:
+    total = step.total
+    share = round(min(1.0, step.step / total), 4) if total else 0.0
     return sse(
         "progress",
-        {"task_id": task_id, "current_step": step, "total_steps": total, "progress": share},
+        {"task_id": task_id, "current_step": step.step, "total_steps": total, "progress": share},
+        event_id=step.id,
     )
 
 
@@ -59,10 +65,17 @@ def awaiting_review(task: Task) -> bool:
     return any(image.review_state == "pending_review" for image in task.images)
 
 
-async def follow(request: Request, watcher: TaskWatcher, first: Task) -> AsyncIterator[str]:
+async def follow(request: Request, watcher: TaskWatcher, first: Task,
+                 resume_after: int | None = None, missed: list[ProgressEvent] | None = None,
+                 ) -> AsyncIterator[str]:  # fmt: skip
     """Every step from the store's progress log, queue moves, then the terminal event; then,
-    while images wait for a reviewer, each decision as a `review` event."""
+    while images wait for a reviewer, each decision as a `review` event. A client resuming
+    after an event id first gets the steps it `missed` (from any API process's log)."""
     yield sse("status", task_status(first).model_dump(mode="json"))
+    last = resume_after or 0
+    for step in missed or []:
+        yield progress_event(first.id, step)
+        last = step.id
     if first.state.terminal:  # a late subscriber gets the terminal event at once
         yield terminal_event(first)
         if not awaiting_review(first):
@@ -82,7 +95,9 @@ async def follow(request: Request, watcher: TaskWatcher, first: Task) -> AsyncIt
                 return
             task = snapshot.task
             for step in snapshot.steps:
-                yield progress_event(task.id, step.step, step.total)
+                if step.id > last:  # not sent already (a resumed stream replayed it)
+                    yield progress_event(task.id, step)
+                    last = step.id
             if task.state.terminal and not ended:
                 ended = True
                 yield terminal_event(task)
@@ -108,14 +123,26 @@ async def follow(request: Request, watcher: TaskWatcher, first: Task) -> AsyncIt
     responses={200: {"content": {"text/event-stream": {}}, "description": "SSE stream"}},
 )
 async def task_events(
-    task_id: str, request: Request, who: PrincipalDep, services: ServicesDep
+    task_id: str,
+    request: Request,
+    who: PrincipalDep,
+    services: ServicesDep,
+    last_event_id: Annotated[
+        int | None,
+        Header(ge=0, le=2**62, description="Resume after this event (EventSource sends it)."),
+    ] = None,
 ) -> StreamingResponse:
-    """status, queued, progress per step, then one of completed / failed / canceled; for
-    images that wait for a reviewer, the stream stays open and sends `review` per decision."""
+    """status, queued, progress per step (each with an `id:`), then one of completed / failed /
+    canceled; for images that wait for a reviewer, the stream stays open and sends `review` per
+    decision. Reconnecting with `Last-Event-ID` (on any API process) replays the steps after
+    it first."""
     first = await run_in_threadpool(services.generation.get, who, task_id)
+    missed = None
+    if last_event_id is not None:
+        missed = await run_in_threadpool(services.store.progress_since, task_id, last_event_id)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     watcher: TaskWatcher = request.app.state.watcher
     streams: StreamSlots = request.app.state.streams
     slot = streams.take(who.key_id)  # 429 too_many_streams before the stream starts
-    events = follow(request, watcher, first)
+    events = follow(request, watcher, first, last_event_id, missed)
     return SlottedStream(slot, events, media_type="text/event-stream", headers=headers)

@@ -135,7 +135,7 @@ async function errorFrom(response) {
 export async function* readServerEvents(body) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
-  let event = { name: 'message', data: [] };
+  let event = { name: 'message', data: [], id: null };
   // The caller may stop early (the task ended, or it only wanted one event): close the stream
   // then, or the server would keep it open (and count it) while images wait for review.
   try {
@@ -147,14 +147,15 @@ export async function* readServerEvents(body) {
       buffer = lines.pop();
       for (const line of lines) {
         if (line === '') {
-          if (event.data.length) yield { event: event.name, data: event.data.join('\n') };
-          event = { name: 'message', data: [] };
+          if (event.data.length) yield { event: event.name, data: event.data.join('\n'), id: event.id };
+          event = { name: 'message', data: [], id: null };
         } else if (!line.startsWith(':')) {
           const colon = line.indexOf(':');
           const field = colon < 0 ? line : line.slice(0, colon);
           const text = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
           if (field === 'event') event.name = text;
           else if (field === 'data') event.data.push(text);
+          else if (field === 'id') event.id = text;
         }
       }
     }
@@ -178,10 +179,13 @@ function sleep(ms, signal) {
 export async function followTask(client, taskId, on, signal) {
   let delay = 500;
   let streaming = true;
+  // The last progress event's id: a reconnect (to whichever API process answers) resumes
+  // after it, so no step is shown twice or skipped.
+  const seen = { lastId: null };
   for (;;) {
     if (streaming) {
       try {
-        const end = await streamOnce(client, taskId, on, signal, () => { delay = 500; });
+        const end = await streamOnce(client, taskId, on, signal, () => { delay = 500; }, seen);
         if (end) return end;
       } catch (err) {
         if (signal.aborted) throw err;
@@ -198,9 +202,10 @@ export async function followTask(client, taskId, on, signal) {
   }
 }
 
-async function streamOnce(client, taskId, on, signal, onAlive) {
+async function streamOnce(client, taskId, on, signal, onAlive, seen) {
+  const extra = seen.lastId ? { 'Last-Event-ID': seen.lastId } : {};
   const response = await fetch(client.url(`/api/v1/tasks/${enc(taskId)}/events`), {
-    headers: client.headers({ Accept: 'text/event-stream' }),
+    headers: client.headers({ Accept: 'text/event-stream', ...extra }),
     signal,
     cache: 'no-store',
   });
@@ -208,6 +213,7 @@ async function streamOnce(client, taskId, on, signal, onAlive) {
   on.connection?.('open');
   for await (const message of readServerEvents(response.body)) {
     onAlive();
+    if (message.id) seen.lastId = message.id;
     const data = message.data ? JSON.parse(message.data) : {};
     const end = await handleEvent(client, taskId, message.event, data, on, signal);
     if (end) return end;
