@@ -10,6 +10,7 @@ from huajia.edits import FontLibrary
 from huajia.engine.models import resolve_model
 from huajia.engine.tokens import PromptMeter
 from huajia.errors import InvalidRequest
+from huajia.generation.batches import BatchService
 from huajia.generation.cache import model_identity, weights_identity
 from huajia.generation.editing import EditingService
 from huajia.generation.purge import Purger
@@ -127,5 +128,6 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
         preset_admin=PresetAdmin(store, model.spec.limits),
         loras=loras,
         reloads=reloads,
+        batches=BatchService(store, generation, blobs),
         auth=AuthGate(settings.auth, store.keys, settings.api_key_cache_seconds),
     )

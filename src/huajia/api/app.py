@@ -22,6 +22,7 @@ from huajia.api.request_log import RequestLog
 from huajia.api.routes import (
     admin,
     audit,
+    batches,
     edits,
     events,
     generate,
@@ -126,7 +127,7 @@ def create_app(services: Services) -> FastAPI:
     _check_hosts_and_proxies(app, services.settings)
     routers = (
         generate, tasks, events, images, edits, review, meta, openai, openai_edits, audit,
-        policy, presets, loras, admin,
+        policy, presets, loras, admin, batches,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

@@ -12,6 +12,7 @@ from huajia.auth.gate import FORWARDING_HEADERS, AuthGate, Caller
 from huajia.auth.keys import Principal
 from huajia.auth.policy import parse_credentials
 from huajia.errors import Unauthorized
+from huajia.generation.batches import BatchService
 from huajia.generation.editing import EditingService
 from huajia.generation.purge import Purger
 from huajia.generation.reload import ModelReloads
@@ -38,6 +39,7 @@ class Services:
     editing: EditingService
     review: ReviewService
     reloads: ModelReloads
+    batches: BatchService
     purger: Purger
     preset_admin: PresetAdmin
     loras: LoraRegistry

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from huajia.errors import NotFound, TaskNotFound
 from huajia.jobs import admission, queue
 from huajia.jobs.admission import Admission
+from huajia.jobs.batch_store import BatchStore, SqlBatchStore
 from huajia.jobs.database import connect, migrate, transaction
 from huajia.jobs.filters import gallery_filters, task_filters
 from huajia.jobs.keys import SqlApiKeyStore
@@ -85,6 +86,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         self._policy = SqlPolicyStore(engine, clock)
         self._presets = SqlPresetStore(engine, clock)
         self._revisions = SqlRevisionStore(engine, clock)
+        self._batches = SqlBatchStore(engine, clock)
         self._loras = SqlLoraStore(engine, clock)
 
     @property
@@ -114,6 +116,10 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
     @property
     def presets(self) -> PresetStore:
         return self._presets
+
+    @property
+    def batches(self) -> BatchStore:
+        return self._batches
 
     @property
     def revisions(self) -> RevisionStore:

@@ -30,6 +30,7 @@ from huajia.jobs.policy_store import PolicyStore
 from huajia.jobs.preset_store import PresetStore
 
 if TYPE_CHECKING:
+    from huajia.jobs.batch_store import BatchStore
     from huajia.jobs.outbox import OutboxStore
     from huajia.jobs.purge import PurgeStore
     from huajia.jobs.review import BlobDeletions, ReviewStore
@@ -299,6 +300,11 @@ class TaskStore(TaskQueue, ProgressLog, ImageRecords, AuditLog, TaskWebhooks, Wo
     @abstractmethod
     def presets(self) -> PresetStore:
         """Versioned style presets kept in the same database."""
+
+    @property
+    @abstractmethod
+    def batches(self) -> BatchStore:
+        """Campaign batches: sheets of prompts and the tasks their rows became."""
 
     @property
     @abstractmethod

@@ -301,3 +301,30 @@ model_revisions = Table(
     Column("error", Text),
     Index(None, "model", "id"),
 )
+
+# Campaign batches: one row per sheet, one per line of it (its task, or why it has none).
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("canceled_at", UtcDateTime),
+    Column("warnings", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Index(None, "owner", "created_at"),
+)
+
+batch_rows = Table(
+    "batch_rows",
+    metadata,
+    Column("batch_id", String(32), ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True),
+    Column("row", Integer, primary_key=True),
+    Column("task_id", String(32), ForeignKey("tasks.id", ondelete="SET NULL")),
+    Column("prompt", Text, nullable=False),
+    Column("style", String(64)),
+    Column("filename", String(100)),
+    Column("alt", Text),
+    Column("error", Text),
+    Index(None, "task_id"),
+)

@@ -1,0 +1,161 @@
+"""Campaign batches: a CSV or XLSX sheet (or pasted lines) → one task per row; progress,
+cancel, and a zip of the images with a manifest."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from huajia.api.deps import PrincipalDep, ServicesDep
+from huajia.api.errors import ERROR_RESPONSES
+from huajia.api.hosts import public_base
+from huajia.api.presenters import image_out
+from huajia.errors import InvalidRequest
+from huajia.generation.batch_sheet import Sheet, read_items, read_lines, read_sheet
+from huajia.generation.batches import BatchView, LineState
+
+router = APIRouter(prefix="/api/v1/batches", tags=["generate"], responses=ERROR_RESPONSES)
+
+MAX_SHEET_BYTES = 8 * 1024 * 1024
+
+
+class BatchItemsIn(BaseModel):
+    """JSON form: rows with the sheet's column names, or `lines` (one prompt per line)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=200)
+    items: list[dict[str, str | int | float | None]] | None = Field(None, max_length=500)
+    lines: str | None = Field(None, max_length=500_000)
+
+
+def _view_json(view: BatchView) -> dict[str, Any]:
+    batch = view.batch
+    return {
+        "batch_id": batch.id,
+        "name": batch.name,
+        "created_at": batch.created_at,
+        "canceled": batch.canceled_at is not None,
+        "finished": view.finished,
+        "counts": view.counts(),
+        "warnings": batch.warnings,
+        "rows": [_line_json(line) for line in view.lines],
+    }
+
+
+def _line_json(line: LineState) -> dict[str, Any]:
+    images = sorted(line.task.images, key=lambda i: i.index) if line.task is not None else []
+    return {
+        "row": line.line.row,
+        "prompt": line.line.prompt,
+        "state": line.state,
+        "task_id": line.line.task_id,
+        "error": line.line.error,
+        "filename": line.line.filename,
+        "alt_text": line.line.alt,
+        "images": [image_out(image).model_dump(mode="json") for image in images],
+    }
+
+
+async def _sheet_of(request: Request) -> tuple[Sheet, str]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=4)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InvalidRequest("send the sheet in the multipart field 'file' (CSV or XLSX)")
+        data = await upload.read(MAX_SHEET_BYTES + 1)
+        if len(data) > MAX_SHEET_BYTES:
+            raise InvalidRequest(f"a sheet may be at most {MAX_SHEET_BYTES // 1024 // 1024} MiB")
+        name = str(form.get("name") or upload.filename or "batch")[:200]
+        return await run_in_threadpool(read_sheet, data, upload.filename), name
+    try:
+        body = BatchItemsIn.model_validate_json(await request.body())
+    except ValueError as error:
+        raise InvalidRequest(
+            f"expected JSON {{'items': [...]}} or {{'lines': '...'}}: {error}"
+        ) from None
+    if body.items is not None:
+        return read_items([dict(item) for item in body.items]), body.name or "batch"
+    if body.lines is not None:
+        return read_lines(body.lines), body.name or "batch"
+    raise InvalidRequest("send 'items' (rows) or 'lines' (one prompt per line), or a sheet file")
+
+
+@router.post(
+    "",
+    operation_id="createBatch",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "name": {"type": "string"},
+                        },
+                        "required": ["file"],
+                    }
+                },
+                "application/json": {"schema": BatchItemsIn.model_json_schema()},
+            }
+        }
+    },
+)
+async def create_batch(request: Request, who: PrincipalDep, services: ServicesDep
+                       ) -> dict[str, Any]:  # fmt: skip
+    """A CSV or XLSX sheet in field `file` (columns: prompt, style, size or slot, count,
+    filename, alt; others ignored with a warning), or JSON `items` / `lines`. Every good row
+    becomes a task (quotas and policy per row); each bad row says why, and sinks nothing else."""
+    sheet, name = await _sheet_of(request)
+    view = await run_in_threadpool(services.batches.submit, who, sheet, name)
+    return _view_json(view)
+
+
+@router.get("/{batch_id}", operation_id="getBatch")
+async def get_batch(batch_id: str, who: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    """The batch's rows: each one's state, images or error; counts per state."""
+    return _view_json(await run_in_threadpool(services.batches.view, who, batch_id))
+
+
+@router.post("/{batch_id}/cancel", operation_id="cancelBatch")
+async def cancel_batch(batch_id: str, who: PrincipalDep, services: ServicesDep
+                       ) -> dict[str, Any]:  # fmt: skip
+    """Stop every row still waiting or running; finished rows keep their images."""
+    return _view_json(await run_in_threadpool(services.batches.cancel, who, batch_id))
+
+
+@router.get(
+    "/{batch_id}/zip",
+    operation_id="downloadBatch",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+async def batch_zip(batch_id: str, request: Request, who: PrincipalDep, services: ServicesDep
+                    ) -> StreamingResponse:  # fmt: skip
+    """The batch's images (those editors may use) named by the sheet's filename column, with
+    manifest.csv (file, row, prompt, seed, preset, alt_text, image_url) and errors.csv."""
+    base = public_base(services.settings, request.app.state.allowed_hosts,
+                       request.headers.get("host"), request.url.scheme)  # fmt: skip
+    spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115
+    await run_in_threadpool(services.batches.write_zip, who, batch_id, spool, base)
+    spool.seek(0)
+
+    def chunks() -> Any:
+        try:
+            while block := spool.read(1024 * 1024):
+                yield block
+        finally:
+            spool.close()
+
+    stamp = datetime.now().strftime("%Y%m%d")
+    headers = {"Content-Disposition": f'attachment; filename="huajia-batch-{stamp}.zip"'}
+    return StreamingResponse(chunks(), media_type="application/zip", headers=headers)

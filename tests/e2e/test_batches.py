@@ -1,0 +1,121 @@
+"""Campaign batches through a real server: a sheet of prompts in, a zip of images out.
+
+A CSV of 12 rows with two bad ones gives ten rows' images, a manifest that matches the zip
+and two clear per-row errors; an XLSX reads the same; canceling a batch stops what waits.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import time
+import zipfile
+from typing import Any
+
+import httpx
+import pytest
+from openpyxl import Workbook
+
+from tests.e2e.test_drain import worker_pid
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+HEADER = "prompt,style,size,count,filename,alt,notes\n"
+
+
+def sheet_csv() -> bytes:
+    rows = [
+        f"Product shot {n},,64x64,{1 + n % 2},sale-{n:02d}.png,A product on a table {n},x"
+        for n in range(1, 11)
+    ]
+    rows.insert(3, ",,64x64,1,empty.png,no prompt,x")  # row 4: no prompt
+    rows.insert(8, "Window display,,huge,1,window.png,,x")  # row 9: a size that is not a size
+    return (HEADER + "\n".join(rows) + "\n").encode()
+
+
+def wait_finished(client: httpx.Client, batch_id: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        batch = client.get(f"/api/v1/batches/{batch_id}").json()
+        if batch["finished"]:
+            return dict(batch)
+        time.sleep(0.2)
+    raise AssertionError(f"batch {batch_id} did not finish: {batch['counts']}")
+
+
+def test_a_sheet_with_two_bad_rows_gives_ten_rows_of_images_and_two_errors(
+    client: httpx.Client,
+) -> None:
+    answer = client.post(
+        "/api/v1/batches", files={"file": ("spring-sale.csv", sheet_csv(), "text/csv")}
+    )
+    assert answer.status_code == 201, answer.text
+    created = answer.json()
+    assert created["warnings"] == [
+        "column 'notes' is not used (known: prompt, style, size, slot, count, filename, alt)"
+    ]
+    errors = {row["row"]: row["error"] for row in created["rows"] if row["error"]}
+    assert sorted(errors) == [4, 9]
+    assert errors[4] == "the prompt is empty"
+    assert "is not WIDTHxHEIGHT" in errors[9]
+
+    batch = wait_finished(client, created["batch_id"])
+    zipped = client.get(f"/api/v1/batches/{batch['batch_id']}/zip")
+    archive = zipfile.ZipFile(io.BytesIO(zipped.content))
+
+    assert batch["counts"] == {"completed": 10, "error": 2}
+    manifest = list(csv.DictReader(io.StringIO(archive.read("manifest.csv").decode("utf-8-sig"))))
+    images = sorted(name for name in archive.namelist() if name.endswith(".png"))
+    assert sorted(row["file"] for row in manifest) == images
+    assert len({row["row"] for row in manifest}) == 10
+    assert len(images) == sum(1 + n % 2 for n in range(1, 11))  # counts 2,1,2,1...
+    first = next(row for row in manifest if row["file"].startswith("sale-01"))
+    assert first["prompt"] == "Product shot 1"
+    assert first["alt_text"] == "A product on a table 1"
+    assert first["image_url"].startswith("http") and "/generated-images/" in first["image_url"]
+    assert client.get(first["image_url"]).status_code == 200
+    refused = list(csv.reader(io.StringIO(archive.read("errors.csv").decode("utf-8-sig"))))
+    assert [row[0] for row in refused[1:]] == ["4", "9"]
+
+
+def test_an_xlsx_sheet_and_pasted_lines_are_read_too(client: httpx.Client) -> None:
+    book = Workbook()
+    book.active.append(["Prompt", "Size", "Alt text"])
+    book.active.append(["港口的清晨", "64x64", "清晨的港口"])
+    book.active.append(["A red kite", "64x64", None])
+    data = io.BytesIO()
+    book.save(data)
+
+    from_xlsx = client.post("/api/v1/batches", files={"file": ("kites.xlsx", data.getvalue())})
+    from_lines = client.post("/api/v1/batches", json={"lines": "a lamp\n\n  a chair  \n"})
+    nothing = client.post("/api/v1/batches", json={"lines": ""})
+    not_a_sheet = client.post("/api/v1/batches", files={"file": ("x.csv", b"\xff\xfe\x00bad")})
+
+    assert from_xlsx.status_code == 201, from_xlsx.text
+    rows = from_xlsx.json()["rows"]
+    assert [(r["prompt"], r["alt_text"], r["error"]) for r in rows] == [
+        ("港口的清晨", "清晨的港口", None), ("A red kite", None, None),
+    ]  # fmt: skip
+    assert [r["prompt"] for r in from_lines.json()["rows"]] == ["a lamp", "a chair"]
+    assert nothing.status_code == 422
+    assert not_a_sheet.status_code == 422
+    assert "CSV UTF-8" in not_a_sheet.json()["error"]["message"]
+
+
+def test_canceling_a_batch_stops_its_waiting_rows(
+    client: httpx.Client, server: ServerProcess
+) -> None:
+    worker = worker_pid(server)
+    os.kill(worker, signal.SIGSTOP)  # everything the batch queues stays waiting
+    try:
+        lines = "\n".join(f"a poster {n}" for n in range(6))
+        created = client.post("/api/v1/batches", json={"lines": lines}).json()
+        canceled = client.post(f"/api/v1/batches/{created['batch_id']}/cancel").json()
+    finally:
+        os.kill(worker, signal.SIGCONT)
+
+    assert canceled["counts"] == {"canceled": 6}
+    assert canceled["canceled"] is True
