@@ -51,6 +51,10 @@ def web_router(ckeditor_dist: Path | None, ckeditor_plugin: Path | None = None) 
     def presets_page() -> Response:
         return _page("presets.html")
 
+    @router.get("/batches")
+    def batches_page() -> Response:
+        return _page("batches.html")
+
     @router.get("/review")
     def review_page() -> Response:
         return _page("review.html")
