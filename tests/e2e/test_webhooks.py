@@ -97,6 +97,24 @@ def test_a_signed_webhook_arrives_and_a_failed_delivery_is_retried(
                 assert httpx.get(url).status_code == 200
             time.sleep(1)
             assert len(receiver.received) == 2, "an accepted delivery is not sent again"
+
+            # A campaign batch says once that its last row ended.
+            body = {"lines": "a cup\na saucer", "webhook_url": receiver.url, "name": "crockery"}
+            batch = client.post("/api/v1/batches", json=body).json()
+            deadline = time.monotonic() + 60
+            while len(receiver.received) < 3 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert len(receiver.received) == 3
+            announced = receiver.received[-1]
+            headers = {key.lower(): value for key, value in announced["headers"].items()}
+            assert verify(SECRET, headers["huajia-signature"], announced["body"])
+            assert headers["huajia-event"] == "batch.completed"
+            news = json.loads(announced["body"])["batch"]
+            assert (news["batch_id"], news["name"]) == (batch["batch_id"], "crockery")
+            assert news["counts"] == {"completed": 2}
+            assert news["zip_url"] == f"{server.url}/api/v1/batches/{batch['batch_id']}/zip"
+            time.sleep(2.5)
+            assert len(receiver.received) == 3, "announced once"
     finally:
         server.stop()
 

@@ -44,6 +44,8 @@ from huajia.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
+BATCH_CHECK_SECONDS = 2.0
+
 DESCRIPTION = """Huajia (画架) generates images with the Z-Image model on your own GPU.
 
 Submit with `POST /api/v1/generate`, follow `GET /api/v1/tasks/{id}/events` (Server-Sent
@@ -62,6 +64,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         asyncio.create_task(app.state.watcher.run(stop), name="watcher"),
         asyncio.create_task(_purge_regularly(services, stop), name="purge"),
     ]
+    if services.settings.webhook_secret is not None:
+        running.append(asyncio.create_task(_announce_batches(services, stop), name="batches"))
     dispatcher = _webhook_dispatcher(services)
     if dispatcher is not None:
         running.append(asyncio.create_task(dispatcher.run(stop), name="webhooks"))
@@ -82,6 +86,17 @@ async def _purge_regularly(services: Services, stop: asyncio.Event) -> None:
             log.exception("purging expired tasks failed; trying again later")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
+
+
+async def _announce_batches(services: Services, stop: asyncio.Event) -> None:
+    """Queue `batch.completed` for batches whose last row has ended (every few seconds)."""
+    while not stop.is_set():
+        try:
+            await run_in_threadpool(services.batches.announce_finished)
+        except Exception:  # a database hiccup: the next round announces it
+            log.exception("announcing finished batches failed; trying again")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), BATCH_CHECK_SECONDS)
 
 
 def _webhook_dispatcher(services: Services) -> WebhookDispatcher | None:

@@ -60,18 +60,23 @@ class BatchService:
         self.blobs = blobs
 
     def submit(self, who: Principal, sheet: Sheet, name: str,
-               idempotency_prefix: str | None = None) -> BatchView:  # fmt: skip
-        """Queue one task per good row; bad rows and refused ones keep their reason."""
-        batch = self.store.batches.create(who.key_id, name, sheet.warnings)
+               webhook_url: str | None = None) -> BatchView:  # fmt: skip
+        """Queue one task per good row; bad rows and refused ones keep their reason. With a
+        `webhook_url`, a signed `batch.completed` follows once every row has ended."""
+        if webhook_url is not None:
+            self.generation.check_webhook(webhook_url)
+        batch = self.store.batches.create(who.key_id, name, sheet.warnings, webhook_url)
         slots = self._slots()
         lines = []
         for row in sheet.rows:
-            lines.append(self._submit_row(who, batch.id, row, slots, idempotency_prefix))
+            lines.append(self._submit_row(who, batch.id, row, slots))
         self.store.batches.add_lines(batch.id, lines)
         return self.view(who, batch.id)
 
     def view(self, who: Principal, batch_id: str) -> BatchView:
-        batch = self._own(who, batch_id)
+        return self._view(self._own(who, batch_id))
+
+    def _view(self, batch: Batch) -> BatchView:
         states = [LineState(line, self._task(line.task_id)) for line in batch.lines]
         return BatchView(batch, states)
 
@@ -123,10 +128,25 @@ class BatchService:
                 archive.writestr("errors.csv", errors.getvalue().encode("utf-8-sig"))
         return written
 
+    def announce_finished(self) -> int:
+        """Queue `batch.completed` for every finished batch that asked for it; how many."""
+        announced = 0
+        for batch_id in self.store.batches.finished_unannounced():
+            view = self._view(self.store.batches.get(batch_id))
+            payload = {
+                "event": "batch.completed",
+                "batch": {
+                    "batch_id": batch_id, "name": view.batch.name, "counts": view.counts(),
+                    "canceled": view.batch.canceled_at is not None,
+                    "zip_url": f"/api/v1/batches/{batch_id}/zip",
+                },
+            }  # fmt: skip
+            announced += self.store.batches.announce(batch_id, "batch.completed", payload)
+        return announced
+
     def _submit_row(
-        self, who: Principal, batch_id: str, row: SheetRow, slots: dict[str, tuple[int, int]],
-        prefix: str | None,
-    ) -> BatchLine:  # fmt: skip
+        self, who: Principal, batch_id: str, row: SheetRow, slots: dict[str, tuple[int, int]]
+    ) -> BatchLine:
         line = BatchLine(row.row, row.prompt, None, row.style, row.filename, row.alt, row.error)
         if row.error is not None:
             return line
@@ -140,7 +160,7 @@ class BatchService:
             prompt=row.prompt, style_preset=row.style, num_images=row.count, width=width,
             height=height,
         )  # fmt: skip
-        key = f"{prefix or 'batch-' + batch_id}-{row.row}"
+        key = f"batch-{batch_id}-{row.row}"
         try:
             submitted = self.generation.submit(who, command, key)
         except HuajiaError as error:

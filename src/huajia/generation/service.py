@@ -100,7 +100,7 @@ class GenerationService:
         check_priority(who, priority.value)
         self._check_model(command.model)
         if command.webhook_url is not None:
-            self._check_webhook(command.webhook_url)
+            self.check_webhook(command.webhook_url)
         policy = self.policies.admit(who, command.prompt)
         planned = plan_operation(self.store, who, command, self.model.spec.limits)
         chosen, lora_ids = self.presets.choose(command.style_preset), self.lora_ids()
@@ -183,7 +183,7 @@ class GenerationService:
         facts = {"num_images": task.image_count, "priority": task.priority.value, **detail}
         self.store.audit(who.key_id, who.name, action, task.id, facts)
 
-    def _check_webhook(self, url: str) -> None:
+    def check_webhook(self, url: str) -> None:
         if self.webhooks is None:
             raise InvalidRequest(
                 "webhook_url needs webhooks switched on: the operator sets HUAJIA_WEBHOOK_SECRET"

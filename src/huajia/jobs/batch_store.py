@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, exists, insert, select, update
 
 from huajia.errors import NotFound
 from huajia.jobs.database import transaction
+from huajia.jobs.model import TaskState
 from huajia.jobs.rows import new_id
-from huajia.jobs.tables import batch_rows, batches
+from huajia.jobs.tables import batch_rows, batches, tasks, webhook_outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +39,22 @@ class Batch:
     canceled_at: datetime | None = None
     warnings: list[str] = field(default_factory=list)
     lines: list[BatchLine] = field(default_factory=list)
+    webhook_url: str | None = field(default=None, repr=False)
 
 
 class BatchStore(ABC):
     @abstractmethod
-    def create(self, owner: str, name: str, warnings: Sequence[str]) -> Batch:
+    def create(self, owner: str, name: str, warnings: Sequence[str],
+               webhook_url: str | None = None) -> Batch:  # fmt: skip
         """A new, empty batch."""
+
+    @abstractmethod
+    def finished_unannounced(self, limit: int = 20) -> builtins.list[str]:
+        """Batches with a webhook whose every row has ended and that were not announced."""
+
+    @abstractmethod
+    def announce(self, batch_id: str, event: str, payload: Mapping[str, object]) -> bool:
+        """Queue the batch's webhook once (False if it was already queued)."""
 
     @abstractmethod
     def add_lines(self, batch_id: str, lines: Sequence[BatchLine]) -> None:
@@ -67,11 +78,12 @@ class SqlBatchStore(BatchStore):
         self.engine = engine
         self.clock = clock
 
-    def create(self, owner: str, name: str, warnings: Sequence[str]) -> Batch:
-        batch = Batch(new_id(), owner, name, self.clock(), None, list(warnings))
+    def create(self, owner: str, name: str, warnings: Sequence[str],
+               webhook_url: str | None = None) -> Batch:  # fmt: skip
+        batch = Batch(new_id(), owner, name, self.clock(), None, list(warnings), [], webhook_url)
         values = {
             "id": batch.id, "owner": owner, "name": name, "created_at": batch.created_at,
-            "warnings": list(warnings),
+            "warnings": list(warnings), "webhook_url": webhook_url,
         }  # fmt: skip
         with transaction(self.engine, write=True) as connection:
             connection.execute(insert(batches).values(values))
@@ -98,7 +110,7 @@ class SqlBatchStore(BatchStore):
             for r in found
         ]
         return Batch(row.id, row.owner, row.name, row.created_at, row.canceled_at,
-                     list(row.warnings), lines)  # fmt: skip
+                     list(row.warnings), lines, row.webhook_url)  # fmt: skip
 
     def list(self, owner: str | None, limit: int = 50) -> builtins.list[Batch]:
         query = select(batches).order_by(batches.c.created_at.desc()).limit(limit)
@@ -109,6 +121,47 @@ class SqlBatchStore(BatchStore):
                 Batch(r.id, r.owner, r.name, r.created_at, r.canceled_at, list(r.warnings))
                 for r in connection.execute(query)
             ]
+
+    def finished_unannounced(self, limit: int = 20) -> builtins.list[str]:
+        running = (
+            select(batch_rows.c.batch_id)
+            .join(tasks, tasks.c.id == batch_rows.c.task_id)
+            .where(
+                batch_rows.c.batch_id == batches.c.id,
+                tasks.c.state.in_([TaskState.PENDING.value, TaskState.PROCESSING.value]),
+            )
+        )
+        query = (
+            select(batches.c.id)
+            .where(
+                batches.c.webhook_url.is_not(None),
+                batches.c.notified_at.is_(None),
+                ~exists(running),
+            )
+            .order_by(batches.c.created_at)
+            .limit(limit)
+        )
+        with transaction(self.engine, write=False) as connection:
+            return list(connection.execute(query).scalars())
+
+    def announce(self, batch_id: str, event: str, payload: Mapping[str, object]) -> bool:
+        now = self.clock()
+        with transaction(self.engine, write=True) as connection:
+            claimed = connection.execute(
+                update(batches)
+                .where(batches.c.id == batch_id, batches.c.notified_at.is_(None))
+                .values(notified_at=now)
+                .returning(batches.c.webhook_url)
+            ).one_or_none()
+            if claimed is None or claimed.webhook_url is None:
+                return False
+            connection.execute(
+                insert(webhook_outbox).values(
+                    task_id=None, event=event, url=claimed.webhook_url, payload=payload,
+                    created_at=now, next_at=now,
+                )
+            )  # fmt: skip
+        return True
 
     def mark_canceled(self, batch_id: str) -> None:
         with transaction(self.engine, write=True) as connection:

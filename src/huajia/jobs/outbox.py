@@ -22,7 +22,7 @@ from huajia.jobs.tables import webhook_outbox
 @dataclass(frozen=True, slots=True)
 class OutboxEvent:
     id: int
-    task_id: str
+    task_id: str | None
     event: str
     url: str = field(repr=False)
     payload: dict[str, Any]

@@ -168,7 +168,8 @@ webhook_outbox = Table(
     "webhook_outbox",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("task_id", String(32), ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    # The task it is about (none for a batch's end); its deletion drops what is still owed.
+    Column("task_id", String(32), ForeignKey("tasks.id", ondelete="CASCADE")),
     Column("event", String(64), nullable=False),
     Column("url", String(2000), nullable=False),
     Column("payload", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
@@ -312,6 +313,8 @@ batches = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("canceled_at", UtcDateTime),
     Column("warnings", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Column("webhook_url", String(2000)),  # told `batch.completed` once every row has ended
+    Column("notified_at", UtcDateTime),
     Index(None, "owner", "created_at"),
 )
 

@@ -143,7 +143,7 @@ class WebhookDispatcher:
 
     async def _deliver_event(self, client: httpx.AsyncClient, event: OutboxEvent) -> None:
         payload = self._absolute(event.payload)
-        delivery = f"{event.task_id}-{event.event}-{event.id}-{event.attempts + 1}"
+        delivery = f"{event.task_id or 'batch'}-{event.event}-{event.id}-{event.attempts + 1}"
         error = await self._attempt(client, event.task_id, event.url, event.event, delivery,
                                     payload)  # fmt: skip
         retry = self._retry_after(event.attempts)
@@ -153,13 +153,19 @@ class WebhookDispatcher:
             log.exception("recording the outcome of webhook event %s failed", event.id)
 
     def _absolute(self, payload: dict[str, Any]) -> dict[str, Any]:
-        image = dict(payload.get("image") or {})
-        for field in ("url", "thumbnail_url"):
-            if image.get(field):
-                image[field] = self._public_url + image[field]
-        return {**payload, "image": image} if image else payload
+        """Relative links in an event (an image's URLs, a batch's zip) made absolute."""
+        absolute = dict(payload)
+        for part, fields in (("image", ("url", "thumbnail_url")), ("batch", ("zip_url",))):
+            if not isinstance(payload.get(part), dict):
+                continue
+            inner = dict(payload[part])
+            for field in fields:
+                if inner.get(field):
+                    inner[field] = self._public_url + inner[field]
+            absolute[part] = inner
+        return absolute
 
-    async def _attempt(self, client: httpx.AsyncClient, task_id: str, url: str, event: str,
+    async def _attempt(self, client: httpx.AsyncClient, task_id: str | None, url: str, event: str,
                        delivery: str, payload: dict[str, Any]) -> str | None:  # fmt: skip
         """None if the receiver accepted, else the reason the submitter is shown."""
         try:
@@ -190,7 +196,7 @@ class WebhookDispatcher:
         async with client.stream("POST", url, content=body, headers=headers) as response:
             return response.status_code
 
-    def _failed(self, task_id: str, reason: str, cause: BaseException | None) -> str:
+    def _failed(self, task_id: str | None, reason: str, cause: BaseException | None) -> str:
         detail = f"{type(cause).__name__}: {cause}" if cause is not None else "-"
         log.warning("webhook for task %s failed: %s (%s)", task_id, reason, detail)
         return reason

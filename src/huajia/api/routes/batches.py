@@ -31,6 +31,9 @@ class BatchItemsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, max_length=200)
+    webhook_url: str | None = Field(
+        None, max_length=2000, description="Signed `batch.completed` once every row ended."
+    )
     items: list[dict[str, str | int | float | None]] | None = Field(None, max_length=500)
     lines: str | None = Field(None, max_length=500_000)
 
@@ -63,7 +66,7 @@ def _line_json(line: LineState) -> dict[str, Any]:
     }
 
 
-async def _sheet_of(request: Request) -> tuple[Sheet, str]:
+async def _sheet_of(request: Request) -> tuple[Sheet, str, str | None]:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         form = await request.form(max_files=1, max_fields=4)
@@ -74,7 +77,9 @@ async def _sheet_of(request: Request) -> tuple[Sheet, str]:
         if len(data) > MAX_SHEET_BYTES:
             raise InvalidRequest(f"a sheet may be at most {MAX_SHEET_BYTES // 1024 // 1024} MiB")
         name = str(form.get("name") or upload.filename or "batch")[:200]
-        return await run_in_threadpool(read_sheet, data, upload.filename), name
+        hook = form.get("webhook_url")
+        webhook = hook if isinstance(hook, str) and hook else None
+        return await run_in_threadpool(read_sheet, data, upload.filename), name, webhook
     try:
         body = BatchItemsIn.model_validate_json(await request.body())
     except ValueError as error:
@@ -82,9 +87,13 @@ async def _sheet_of(request: Request) -> tuple[Sheet, str]:
             f"expected JSON {{'items': [...]}} or {{'lines': '...'}}: {error}"
         ) from None
     if body.items is not None:
-        return read_items([dict(item) for item in body.items]), body.name or "batch"
+        return (
+            read_items([dict(item) for item in body.items]),
+            body.name or "batch",
+            body.webhook_url,
+        )
     if body.lines is not None:
-        return read_lines(body.lines), body.name or "batch"
+        return read_lines(body.lines), body.name or "batch", body.webhook_url
     raise InvalidRequest("send 'items' (rows) or 'lines' (one prompt per line), or a sheet file")
 
 
@@ -101,6 +110,7 @@ async def _sheet_of(request: Request) -> tuple[Sheet, str]:
                         "properties": {
                             "file": {"type": "string", "format": "binary"},
                             "name": {"type": "string"},
+                            "webhook_url": {"type": "string"},
                         },
                         "required": ["file"],
                     }
@@ -115,8 +125,8 @@ async def create_batch(request: Request, who: PrincipalDep, services: ServicesDe
     """A CSV or XLSX sheet in field `file` (columns: prompt, style, size or slot, count,
     filename, alt; others ignored with a warning), or JSON `items` / `lines`. Every good row
     becomes a task (quotas and policy per row); each bad row says why, and sinks nothing else."""
-    sheet, name = await _sheet_of(request)
-    view = await run_in_threadpool(services.batches.submit, who, sheet, name)
+    sheet, name, webhook = await _sheet_of(request)
+    view = await run_in_threadpool(services.batches.submit, who, sheet, name, webhook)
     return _view_json(view)
 
 

@@ -43,7 +43,7 @@ def upgrade() -> None:
     op.create_table(
         "webhook_outbox",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("task_id", sa.String(32), nullable=False),
+        sa.Column("task_id", sa.String(32), nullable=True),
         sa.Column("event", sa.String(64), nullable=False),
         sa.Column("url", sa.String(2000), nullable=False),
         sa.Column("payload", _JSON, nullable=False),

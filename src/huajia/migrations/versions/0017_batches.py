@@ -26,6 +26,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("canceled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("warnings", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+        sa.Column("webhook_url", sa.String(2000), nullable=True),
+        sa.Column("notified_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_batches"),
     )
     op.create_index("ix_batches_owner_created_at", "batches", ["owner", "created_at"])
