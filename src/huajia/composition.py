@@ -21,6 +21,7 @@ from huajia.images.labeler import Labeler
 from huajia.images.mark import VisibleMark
 from huajia.images.sources import SourceLimits
 from huajia.jobs import open_store
+from huajia.jobs.database import Pool
 from huajia.jobs.store import TaskStore
 from huajia.outbound import OutboundPolicy
 from huajia.presets.admin import PresetAdmin
@@ -46,7 +47,8 @@ def served_model(settings: Settings) -> ServedModel:
 
 def open_task_store(settings: Settings) -> TaskStore:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return open_store(settings.resolved_database_url())
+    pool = Pool(settings.database_pool_size, settings.database_max_overflow)
+    return open_store(settings.resolved_database_url(), pool)
 
 
 def image_store(settings: Settings) -> BlobStore:

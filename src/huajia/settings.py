@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     )
 
     database_url: SecretStr | None = Field(None, description="Default: SQLite in data_dir.")
+    database_pool_size: int = Field(
+        5,
+        ge=1,
+        description="Database connections each process keeps open (claimer threads, "
+        "API requests and watchers share them).",
+    )
+    database_max_overflow: int = Field(
+        10, ge=0, description="Extra connections a process may open at a peak beyond the pool."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     auth: AuthMode = Field(

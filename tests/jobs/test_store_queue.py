@@ -336,3 +336,22 @@ def test_a_task_canceled_while_running_is_canceled_not_handed_back(store: TaskSt
     assert claimed is not None
     store.request_cancel(claimed.id)
     assert store.release(claimed.id, "worker-1", 1).state is TaskState.CANCELED
+
+
+def test_tasks_queued_while_others_run_keep_turns_fair(store: TaskStore) -> None:
+    """One GPU, work arriving over time: an owner whose task runs now waits behind a newcomer,
+    and a newcomer's second task waits behind the others' next turn."""
+    first = store.create(a_task(owner="alice")).id
+    running = store.claim("worker-1", LEASE)
+    assert running is not None and running.id == first
+    alices_next = store.create(a_task(owner="alice")).id
+    bobs = store.create(a_task(owner="bob")).id
+    bobs_next = store.create(a_task(owner="bob")).id
+    carols = store.create(a_task(owner="carol")).id
+    store.complete(first, "worker-1", 1, [])
+
+    waiting = store.queue_positions([alices_next, bobs, bobs_next, carols])
+    order = [task.id for task in claim_all(store)]
+
+    assert order == [bobs, carols, alices_next, bobs_next]
+    assert sorted(waiting, key=waiting.__getitem__) == order

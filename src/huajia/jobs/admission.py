@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, func, or_, select, text
 
 from huajia.errors import QueueFull, QuotaExceeded
+from huajia.jobs import queue
 from huajia.jobs.model import TaskState
 from huajia.jobs.tables import tasks
 
@@ -52,13 +53,13 @@ def admit(connection: Connection, admission: Admission, owner: str, wanted: int)
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ADMISSION_LOCK_ID})
     if admission.quota is not None:
         _check_quota(connection, admission.quota, owner, wanted)
-    if admission.queue_max is not None:
-        waiting = pending_count(connection)
-        if waiting >= admission.queue_max:
-            raise QueueFull(
-                f"the queue is full ({admission.queue_max} tasks waiting); retry in a little while",
-                retry_after=10,
-            )
+    # Counted only as far as the limit: the cost does not grow with a deeper queue.
+    limit = admission.queue_max
+    if limit is not None and queue.pending_at_least(connection, limit) >= limit:
+        raise QueueFull(
+            f"the queue is full ({admission.queue_max} tasks waiting); retry in a little while",
+            retry_after=10,
+        )
 
 
 def _check_quota(connection: Connection, quota: Quota, owner: str, wanted: int) -> None:
@@ -72,7 +73,7 @@ def _check_quota(connection: Connection, quota: Quota, owner: str, wanted: int) 
 
 
 def pending_count(connection: Connection) -> int:
-    query = select(func.count()).select_from(tasks).where(tasks.c.state == PENDING)
+    query = select(func.count()).select_from(tasks).where(queue.IS_PENDING)
     count: int = connection.execute(query).scalar_one()
     return count
 

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
+from sqlalchemy.pool import QueuePool
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -27,21 +29,34 @@ _WRITE = "huajia_write"
 _MIGRATION_LOCK_ID = 0x48_75_61_6A_69_61
 
 
-def connect(url: str) -> Engine:
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """Connections one process keeps (`size`) and may add at a peak (`overflow`)."""
+
+    size: int = 5
+    overflow: int = 10
+
+
+def connect(url: str, pool: Pool | None = None) -> Engine:
     """An engine for a SQLite or PostgreSQL URL, with Huajia's connection settings."""
     parsed = make_url(url)
+    sizes = pool or Pool()
+    pooling = {"pool_size": sizes.size, "max_overflow": sizes.overflow}
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, pooling)
     if parsed.drivername == "postgresql":
         # psycopg (3) is the driver Huajia installs; SQLAlchemy would otherwise pick psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True)
+    return create_engine(parsed, pool_pre_ping=True, **pooling)
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, pooling: dict[str, int]) -> Engine:
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    # An in-memory database lives in one connection (SQLAlchemy's SingletonThreadPool).
     engine = create_engine(url)
+    if isinstance(engine.pool, QueuePool):  # a file: sized like PostgreSQL's pool
+        engine = create_engine(url, **pooling)
     event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine

@@ -1,104 +1,139 @@
-"""The claim order, as SQL both dialects run: priority class, then fair between owners.
+"""The claim order, kept as an indexed key on each row: (priority class, turn, age, id).
 
-Inside a class every owner's k-th waiting task ranks k, so one caller's fifty images
-interleave with another caller's one instead of starving it. Among equal ranks the owner
-served least recently goes first (this is what makes turns alternate when each task finishes
-before the next claim, as with one GPU), then the older task. Queue positions use the very
-same order.
+A task's turn is fixed when it is queued, so claims, batch mates and queue positions read
+one partial index over the pending rows instead of ranking the whole queue each time:
+
+- an owner with nothing waiting or running joins the round being served now: the lowest
+  turn among the waiting and running tasks of its class (0 when the class is idle);
+- an owner with work waiting or running takes the turn after its last one.
+
+So inside a class every owner's k-th waiting task sits k turns on, and one caller's fifty
+images interleave with another caller's one instead of starving it. Turns never shift when a
+task is claimed, which is what makes them alternate when each task finishes before the next
+claim (one GPU): the owner just served already holds the next turn, a newcomer joins the
+current one. Requeued tasks keep their turn and so go back to the front.
+
+Every query names the pending state as a literal, so that SQLite and PostgreSQL (also with
+generic prepared plans) can prove the partial indexes apply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Select, Subquery, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
 
 from huajia.jobs.model import Priority, TaskState
 from huajia.jobs.tables import tasks
 
-_PRIORITY_RANK = case({priority.value: priority.rank for priority in Priority},
-                      value=tasks.c.priority, else_=len(Priority))  # fmt: skip
+IS_PENDING: ColumnElement[bool] = tasks.c.state == literal_column(f"'{TaskState.PENDING.value}'")
+IS_RUNNING: ColumnElement[bool] = tasks.c.state == literal_column(f"'{TaskState.PROCESSING.value}'")
+ORDER = (tasks.c.queue_class, tasks.c.queue_turn, tasks.c.created_at, tasks.c.id)
 
 
-def _last_served_per_owner() -> Subquery:
-    return (
-        select(tasks.c.owner, func.max(tasks.c.started_at).label("last_served"))
-        .where(tasks.c.started_at.is_not(None))
-        .group_by(tasks.c.owner)
-        .subquery("served")
-    )
-
-
-def _ranked_pending(model: str | None, revision: int | None = None) -> Subquery:
-    """Pending tasks with their sort keys: (priority, owner's turn, last served, age, id)."""
-    served = _last_served_per_owner()
-    owner_turn = func.row_number().over(
-        partition_by=(tasks.c.owner, tasks.c.priority), order_by=(tasks.c.created_at, tasks.c.id)
-    )
-    query = (
+def fair_key(connection: Connection, owner: str, priority: Priority) -> dict[str, int]:
+    """The (queue_class, queue_turn) of a task the owner queues now: a few index probes."""
+    klass = priority.rank
+    in_class = tasks.c.queue_class == klass
+    mine = tasks.c.owner == owner
+    lowest_waiting = select(func.min(tasks.c.queue_turn)).where(IS_PENDING, in_class)
+    lowest_running = select(func.min(tasks.c.queue_turn)).where(IS_RUNNING, in_class)
+    my_waiting = select(func.max(tasks.c.queue_turn)).where(IS_PENDING, in_class, mine)
+    my_running = select(func.max(tasks.c.queue_turn)).where(IS_RUNNING, in_class, mine)
+    row = connection.execute(
         select(
-            tasks.c.id,
-            _PRIORITY_RANK.label("priority_rank"),
-            owner_turn.label("owner_rank"),
-            served.c.last_served,
-            tasks.c.created_at,
+            lowest_waiting.scalar_subquery(),
+            lowest_running.scalar_subquery(),
+            my_waiting.scalar_subquery(),
+            my_running.scalar_subquery(),
         )
-        .select_from(tasks.outerjoin(served, served.c.owner == tasks.c.owner))
-        .where(tasks.c.state == TaskState.PENDING.value)
-    )
-    if model is not None:
-        query = query.where(tasks.c.model == model)
-    if revision is not None:  # tasks pinned to another revision wait for a worker holding it
-        query = query.where(
-            or_(tasks.c.model_revision == revision, tasks.c.model_revision.is_(None))
-        )
-    return query.subquery("ranked")
+    ).one()
+    served_now = min((turn for turn in row[:2] if turn is not None), default=0)
+    mine_last = max((turn for turn in row[2:] if turn is not None), default=None)
+    turn = served_now if mine_last is None else max(mine_last + 1, served_now)
+    return {"queue_class": klass, "queue_turn": turn}
 
 
-def _order(ranked: Subquery) -> tuple[Any, ...]:
-    return (
-        ranked.c.priority_rank,
-        ranked.c.owner_rank,
-        ranked.c.last_served.nulls_first(),
-        ranked.c.created_at,
-        ranked.c.id,
-    )
+def _revision_filter(revision: int | None) -> list[ColumnElement[bool]]:
+    if revision is None:
+        return []
+    # Tasks pinned to another revision wait for a worker holding it.
+    return [or_(tasks.c.model_revision == revision, tasks.c.model_revision.is_(None))]
 
 
-def next_to_claim(model: str | None = None, revision: int | None = None) -> Select[str]:
+def next_to_claim(model: str | None = None, revision: int | None = None) -> Select[Any]:
     """The id of the next task, row-locked, skipping rows other claimers hold (PostgreSQL)."""
-    ranked = _ranked_pending(model, revision)
+    where = [IS_PENDING, *_revision_filter(revision)]
+    if model is not None:
+        where.append(tasks.c.model == model)
     return (
-        select(tasks.c.id)
-        .join(ranked, ranked.c.id == tasks.c.id)
-        .where(tasks.c.state == TaskState.PENDING.value)
-        .order_by(*_order(ranked))
-        .limit(1)
-        .with_for_update(skip_locked=True, of=tasks)
+        select(tasks.c.id).where(*where).order_by(*ORDER).limit(1).with_for_update(skip_locked=True)
     )
 
 
-def compatible_pending(first_id: str, batch_key: str, limit: int) -> Select[Any]:
+def compatible_pending(first_id: str, batch_key: str, limit: int, revision: int | None = None
+                       ) -> Select[Any]:  # fmt: skip
     """(id, image_count) of pending tasks that may join `first_id`'s batch, in claim order."""
-    ranked = _ranked_pending(None)
     return (
         select(tasks.c.id, tasks.c.image_count)
-        .join(ranked, ranked.c.id == tasks.c.id)
         .where(
-            tasks.c.state == TaskState.PENDING.value,
+            IS_PENDING,
             tasks.c.batch_key == batch_key,
             tasks.c.id != first_id,
+            *_revision_filter(revision),
         )
-        .order_by(*_order(ranked))
+        .order_by(*ORDER)
         .limit(limit)
-        .with_for_update(skip_locked=True, of=tasks)
+        .with_for_update(skip_locked=True)
     )
 
 
-def positions(task_ids: Collection[str]) -> Select[str, int]:
-    """(id, 1-based place in the claim order) for those of the ids still pending."""
-    ranked = _ranked_pending(None)
-    place = func.row_number().over(order_by=_order(ranked)).label("position")
-    numbered = select(ranked.c.id, place).subquery("numbered")
-    return select(numbered.c.id, numbered.c.position).where(numbered.c.id.in_(list(task_ids)))
+def any_pending(connection: Connection) -> bool:
+    """Whether anything waits: one index probe, however deep the queue."""
+    return connection.execute(select(tasks.c.id).where(IS_PENDING).limit(1)).first() is not None
+
+
+def pending_at_least(connection: Connection, limit: int) -> int:
+    """min(pending tasks, limit): a count that stops at `limit` rows of the index."""
+    some = select(tasks.c.id).where(IS_PENDING).limit(limit).subquery("some")
+    count: int = connection.execute(select(func.count()).select_from(some)).scalar_one()
+    return count
+
+
+def _key_values(key: Sequence[Any]) -> ColumnElement[Any]:
+    return tuple_(*(literal(value, column.type) for column, value in zip(ORDER, key, strict=True)))
+
+
+def positions(connection: Connection, task_ids: Collection[str]) -> dict[str, int]:
+    """1-based places in the claim order of those ids still pending.
+
+    The ids are sorted by their keys and the index is counted between consecutive keys, so
+    all of them together read the index only as far as the deepest of them.
+    """
+    if not task_ids:
+        return {}
+    keyed = connection.execute(
+        select(*ORDER).where(IS_PENDING, tasks.c.id.in_(list(task_ids))).order_by(*ORDER)
+    ).all()
+    places: dict[str, int] = {}
+    ahead, previous = 0, None
+    for key in keyed:
+        between = [IS_PENDING, tuple_(*ORDER) < _key_values(key)]
+        if previous is not None:
+            between.append(tuple_(*ORDER) >= _key_values(previous))
+        some = select(tasks.c.id).where(*between).subquery("ahead")
+        ahead += connection.execute(select(func.count()).select_from(some)).scalar_one()
+        places[key.id] = ahead + 1
+        previous = key
+    return places

@@ -33,6 +33,8 @@ def task_from_row(
     values["priority"] = Priority(values["priority"])
     values["state"] = TaskState(values["state"])
     values["request"] = decode_request(dict(values["request"]))
+    for internal in ("queue_class", "queue_turn"):  # the claim order's key, not the task's
+        values.pop(internal, None)
     return Task(**values, images=list(images), queue_position=position)
 
 

@@ -29,7 +29,7 @@ from huajia.errors import NotFound, TaskNotFound
 from huajia.jobs import admission, queue
 from huajia.jobs.admission import Admission
 from huajia.jobs.batch_store import BatchStore, SqlBatchStore
-from huajia.jobs.database import connect, migrate, transaction
+from huajia.jobs.database import Pool, connect, migrate, transaction
 from huajia.jobs.filters import gallery_filters, task_filters
 from huajia.jobs.keys import SqlApiKeyStore
 from huajia.jobs.leases import after_lost_lease, handed_back, held_row, locked_row
@@ -153,6 +153,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             with self._write() as connection:
                 if limits is not None:
                     admission.admit(connection, limits, new.owner, new.image_count)
+                values |= queue.fair_key(connection, new.owner, new.priority)
                 connection.execute(insert(tasks).values(values))
                 self._insert_images(connection, values["id"], new_images, values["created_at"])
         except IntegrityError:
@@ -204,6 +205,10 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         with self._read() as connection:
             return admission.pending_count(connection)
 
+    def has_pending(self) -> bool:
+        with self._read() as connection:
+            return queue.any_pending(connection)
+
     def images_requested_since(self, owner: str, since: datetime) -> int:
         with self._read() as connection:
             return admission.images_requested_since(connection, owner, since)
@@ -212,7 +217,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         if not task_ids:
             return {}
         with self._read() as connection:
-            return _positions(connection, task_ids)
+            return queue.positions(connection, task_ids)
 
     # The worker's side
 
@@ -230,7 +235,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             first = connection.execute(queue.next_to_claim(model, revision)).scalar_one_or_none()
             if first is None:
                 return []
-            ids = [first, *self._batch_mates(connection, first, max_images)]
+            ids = [first, *self._batch_mates(connection, first, max_images, revision)]
             check_transition(TaskState.PENDING, TaskState.PROCESSING)
             connection.execute(
                 update(tasks)
@@ -248,8 +253,8 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             )
             return [self._load_one(connection, task_id) for task_id in ids]
 
-    def _batch_mates(self, connection: Connection, first_id: str, max_images: int
-                     ) -> builtins.list[str]:  # fmt: skip
+    def _batch_mates(self, connection: Connection, first_id: str, max_images: int,
+                     revision: int | None) -> builtins.list[str]:  # fmt: skip
         """Compatible pending tasks that fit beside the first within max_images."""
         row = connection.execute(
             select(tasks.c.batch_key, tasks.c.image_count).where(tasks.c.id == first_id)
@@ -259,7 +264,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             return []
         mates = []
         for mate_id, count in connection.execute(
-            queue.compatible_pending(first_id, row.batch_key, limit=max_images)
+            queue.compatible_pending(first_id, row.batch_key, max_images, revision)
         ).all():
             if count <= room:
                 mates.append(mate_id)
@@ -463,7 +468,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         ids = [row.id for row in rows]
         by_task = group_images(_images_of(connection, ids))
         waiting = [row.id for row in rows if row.state == PENDING]
-        places = _positions(connection, waiting) if waiting else {}
+        places = queue.positions(connection, waiting)
         return [task_from_row(row, by_task.get(row.id, []), places.get(row.id)) for row in rows]
 
     def _insert_images(
@@ -482,13 +487,9 @@ def _images_of(connection: Connection, task_ids: builtins.list[str]) -> builtins
     return [image_from_row(row) for row in connection.execute(query)]
 
 
-def _positions(connection: Connection, task_ids: Collection[str]) -> dict[str, int]:
-    return {row.id: row.position for row in connection.execute(queue.positions(task_ids))}
-
-
-def open_store(url: str) -> SqlTaskStore:
+def open_store(url: str, pool: Pool | None = None) -> SqlTaskStore:
     """Connect to a SQLite or PostgreSQL URL, migrate it to the newest schema, return the store."""
-    engine = connect(url)
+    engine = connect(url, pool)
     try:
         migrate(engine)
     except BaseException:

@@ -113,6 +113,10 @@ class TaskQueue(ABC):
     def pending_count(self) -> int:
         """How many tasks wait in the queue."""
 
+    def has_pending(self) -> bool:
+        """Whether any task waits (cheaper than counting a deep queue)."""
+        return self.pending_count() > 0
+
     @abstractmethod
     def images_requested_since(self, owner: str, since: datetime) -> int:
         """Images the owner asked for since then that cost GPU time (for quotas)."""

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
@@ -69,6 +70,19 @@ metadata = MetaData(
     }
 )
 
+_WAITING = text("state = 'pending'")
+# Partial indexes over the waiting rows only: claim order, per model, per batch, per owner.
+_QUEUE_ORDER = ("queue_class", "queue_turn", "created_at", "id")
+QUEUE_INDEXES = [
+    Index(f"ix_tasks_queue{suffix}", *columns, sqlite_where=_WAITING, postgresql_where=_WAITING)
+    for suffix, columns in [
+        ("", _QUEUE_ORDER),
+        ("_model", ("model", *_QUEUE_ORDER)),
+        ("_batch", ("batch_key", *_QUEUE_ORDER)),
+        ("_owner", ("owner", "queue_class", "queue_turn")),
+    ]
+]
+
 tasks = Table(
     "tasks",
     metadata,
@@ -105,6 +119,9 @@ tasks = Table(
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("lease_owner", String(128)),
     Column("lease_expires_at", UtcDateTime),
+    # The claim order (see jobs/queue.py): priority rank, then the owner's turn, fixed at queueing.
+    Column("queue_class", Integer, nullable=False, server_default="0"),
+    Column("queue_turn", Integer, nullable=False, server_default="0"),
     UniqueConstraint("owner", "idempotency_key"),
     CheckConstraint(_one_of("state", TaskState), name="state"),
     CheckConstraint(_one_of("priority", Priority), name="priority"),
@@ -116,6 +133,7 @@ tasks = Table(
     Index(None, "webhook_next_at"),
     Index(None, "state", "model"),
     Index(None, "state", "model_revision"),
+    *QUEUE_INDEXES,
 )
 
 images = Table(

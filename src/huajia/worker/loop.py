@@ -162,7 +162,7 @@ class Worker:
         newer = self.served.newer() if self.served is not None else None
         # A read first: idle polling must not take SQLite's write lock 20 times a second.
         tasks = []
-        if self.store.pending_count():
+        if self.store.has_pending():
             revision = self.served.revision_id if self.served is not None else None
             tasks = self.store.claim_batch(self.worker_id, self.lease_seconds,
                                            self.batch_max_images, self.model, revision)  # fmt: skip

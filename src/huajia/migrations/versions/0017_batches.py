@@ -1,7 +1,7 @@
 """Campaign batches: a sheet of prompts, one task per row (or the row's error).
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0015
 Create Date: 2026-11-29
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0017"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
