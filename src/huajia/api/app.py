@@ -25,6 +25,7 @@ from huajia.api.routes import (
     edits,
     events,
     generate,
+    image_detail,
     images,
     loras,
     meta,
@@ -126,7 +127,7 @@ def create_app(services: Services) -> FastAPI:
     _check_hosts_and_proxies(app, services.settings)
     routers = (
         generate, tasks, events, images, edits, review, meta, openai, openai_edits, audit,
-        policy, presets, loras, admin,
+        policy, presets, loras, admin, image_detail,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)
