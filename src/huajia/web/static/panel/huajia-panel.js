@@ -44,6 +44,7 @@ export class HuajiaPanel extends HTMLElement {
       client: () => this.#client, language: () => this.#lang, busy: () => this.busy,
       moreLikeThis: (index) => this.#moreLikeThis(index), edit: (index) => this.#edit.open(this.#view.set.image(index), index + 1, { prompt: this.#lastPrompt() }),
       emit: (type, detail) => this.#emit(type, detail),
+      preset: (name) => this.#catalog.presets.find((p) => p.name === name) || null,
     });
     this.#edit = new EditTools(this.#refs, this.#editHost());
     this.#refs.lang.replaceChildren(...LANGUAGES.map(({ code, name }) => new Option(name, code)));
