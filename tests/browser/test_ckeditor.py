@@ -128,3 +128,28 @@ def test_destroying_the_editor_while_generating_closes_the_panels_event_stream(
     expect(dialog).to_be_visible()
     expect(dialog.get_by_label("Prompt", exact=True)).to_be_focused()
     expect(dialog.get_by_role("button", name="Generate", exact=True)).to_be_enabled()
+
+
+def test_the_plugin_brings_the_block_image_it_inserts_into(
+    huajia: ServerProcess, open_page: Any
+) -> None:
+    """An editor configured without the Image plugin still gets figures (the plugin requires
+    the block image's editing part), and labels follow the editor's translations."""
+    page = open_editor(open_page, huajia.url + "/demo/ckeditor?lang=en", "en-US")
+    data = page.evaluate(
+        """async () => {
+          await window.editor.destroy();
+          const { ClassicEditor, Essentials, Paragraph } = await import('ckeditor5');
+          const { HuajiaImageGenerator } = await import('/integrations/ckeditor5/src/index.js');
+          window.editor = await ClassicEditor.create(document.querySelector('#editor'), {
+            licenseKey: 'GPL', plugins: [Essentials, Paragraph, HuajiaImageGenerator],
+            toolbar: ['huajiaGenerateImage'], huajia: { endpoint: location.origin },
+            translations: [{ en: { dictionary: { 'Generate image': 'Make a picture' } } }],
+          });
+          editor.plugins.get('HuajiaImageGenerator').insertImages({ caption: '', images: [
+            { url: '/static/app/favicon.svg', width: 64, height: 64, alt: 'A tiny icon' }] });
+          return editor.getData();
+        }"""
+    )
+    assert re.search(r'<figure class="image">\s*<img[^>]+alt="A tiny icon"', data), data
+    expect(page.get_by_role("button", name="Make a picture")).to_be_visible()

@@ -97,3 +97,17 @@ def test_gallery_search_by_prompt_preset_owner_and_favourite(store: TaskStore) -
     assert total == 3
     assert [item.image.id for item in items] == [boat.images[0].id]
     assert items[0].task.request.prompt == "a boat at 100% zoom"
+
+
+def test_an_images_children_are_the_images_made_from_it(store: TaskStore) -> None:
+    parent = run_to_completion(store, a_task(), images=1).images[0]
+    first = replace(an_image(0), parent_id=parent.id, origin="variation")
+    second = replace(an_image(1), parent_id=parent.id, origin="variation")
+    edit = store.create_completed(a_task(), [first, second])
+    store.create_completed(a_task(), [an_image(0)])  # unrelated
+
+    children = store.image_children(parent.id)
+
+    assert [item.image.id for item in children] == [image.id for image in edit.images]
+    assert all(item.task.id == edit.id and item.image.parent_id == parent.id for item in children)
+    assert store.image_children(edit.images[0].id) == []

@@ -1,20 +1,16 @@
-import { ButtonView, Plugin } from 'ckeditor5';
+import { ButtonView, ImageBlockEditing, ImageUtils, Plugin } from 'ckeditor5';
 
 import { HuajiaEditImageCommand, editSource, replaceImage } from './editimagecommand.js';
 import { IMAGE_ID, registerImageIdConversion } from './imageid.js';
+import { MESSAGES, label, panelLanguage } from './labels.js';
 import { PanelDialog } from './paneldialog.js';
 
-const LABELS = { 'zh-CN': 'AI 生成图片', en: 'Generate image' };
-const EDIT_LABELS = { 'zh-CN': '用画架编辑', en: 'Edit with Huajia' };
 
 const EDIT_ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 20 20"><path d="M3 4a1 1 0 0 1 1-1h8v2H5v10h10V9h2v7a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V4Zm3 9 2.5-3.5 1.8 2.3 1.2-1.3L14 13H6Zm9.6-10.9 2.3 2.3-5.6 5.6H9V7.7l5.6-5.6Z"/></svg>';
 
 const ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 20 20"><path d="M3 3h14a1 1 0 0 1 1 1v12a1 1 0 0 1-1 1H3a1 1 0 0 1-1-1V4a1 1 0 0 1 1-1Zm1 2v8.6l3.3-3.3a1 1 0 0 1 1.4 0l2.3 2.3 1.3-1.3a1 1 0 0 1 1.4 0L16 13.6V5H4Zm9.5 1.2.6 1.4 1.4.6-1.4.6-.6 1.4-.6-1.4-1.4-.6 1.4-.6.6-1.4Z"/></svg>';
 
-/** The two languages the panel speaks; anything else falls back to English. */
-export function panelLanguage(tag) {
-  return String(tag || '').toLowerCase().startsWith('zh') ? 'zh-CN' : 'en';
-}
+export { panelLanguage };
 
 /**
  * Adds the `huajiaGenerateImage` toolbar button. It opens the Huajia panel (served by the
@@ -25,11 +21,19 @@ export function panelLanguage(tag) {
  * With the Image plugin loaded it also adds `huajiaEditImage` (for `config.image.toolbar`):
  * "Edit with Huajia" opens the panel on the selected image and replaces it in place.
  *
+ * It requires the block image's editing part (schema, conversion, ImageUtils), so an editor
+ * without the Image plugin still gets figures; add Image, ImageCaption and ImageToolbar for the
+ * image toolbar and captions. Labels follow the editor's locale (see labels.js).
+ *
  * Configuration: `config.huajia = { endpoint, apiKey, language, panelUrl }`.
  */
 export class HuajiaImageGenerator extends Plugin {
   static get pluginName() {
     return 'HuajiaImageGenerator';
+  }
+
+  static get requires() {
+    return [ImageBlockEditing, ImageUtils];
   }
 
   static get isOfficialPlugin() {
@@ -106,7 +110,10 @@ export class HuajiaImageGenerator extends Plugin {
         endpoint: config.endpoint || globalThis.location.origin,
         apiKey: config.apiKey,
         language,
-        labels: { generate: LABELS[language], edit: EDIT_LABELS[language] },
+        labels: {
+          generate: label(this.editor.locale, MESSAGES.GENERATE, config.language),
+          edit: label(this.editor.locale, MESSAGES.EDIT, config.language),
+        },
         panelUrl: config.panelUrl,
         onInsert: (detail) => this.insertImages(detail),
         onReplace: (detail) => this.replaceTarget(detail),
@@ -121,7 +128,7 @@ export class HuajiaImageGenerator extends Plugin {
     const button = new ButtonView(locale);
     const config = this.editor.config.get('huajia');
     button.set({
-      label: EDIT_LABELS[panelLanguage(config.language || locale.uiLanguage)], icon: EDIT_ICON, tooltip: true, withText: true,
+      label: label(locale, MESSAGES.EDIT, config.language), icon: EDIT_ICON, tooltip: true, withText: true,
     });
     button.bind('isEnabled').to(command, 'isEnabled');
     this.listenTo(button, 'execute', () => command.execute());
@@ -133,7 +140,7 @@ export class HuajiaImageGenerator extends Plugin {
     const button = new ButtonView(locale);
     const config = editor.config.get('huajia');
     button.set({
-      label: LABELS[panelLanguage(config.language || locale.uiLanguage)],
+      label: label(locale, MESSAGES.GENERATE, config.language),
       icon: ICON,
       tooltip: true,
       withText: true,

@@ -5,3 +5,4 @@
 export { HuajiaImageGenerator } from './huajiaimagegenerator.js';
 export { HuajiaEditImageCommand } from './editimagecommand.js';
 export { PanelDialog } from './paneldialog.js';
+export { MESSAGES, label, panelLanguage } from './labels.js';

@@ -26,6 +26,7 @@ from huajia.api.routes import (
     edits,
     events,
     generate,
+    image_detail,
     images,
     loras,
     meta,
@@ -142,7 +143,7 @@ def create_app(services: Services) -> FastAPI:
     _check_hosts_and_proxies(app, services.settings)
     routers = (
         generate, tasks, events, images, edits, review, meta, openai, openai_edits, audit,
-        policy, presets, loras, admin, batches,
+        policy, presets, loras, admin, batches, image_detail,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

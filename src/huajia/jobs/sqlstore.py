@@ -407,6 +407,15 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             image = image_from_row(row)
             return GalleryItem(image, self._load_one(connection, image.task_id))
 
+    def image_children(self, image_id: str) -> builtins.list[GalleryItem]:
+        query = select(images).where(images.c.parent_id == image_id)
+        with self._read() as connection:
+            rows = connection.execute(query.order_by(images.c.created_at, images.c.id)).all()
+            found = [image_from_row(row) for row in rows]
+            makers = select(tasks).where(tasks.c.id.in_({image.task_id for image in found}))
+            by_id = {task.id: task for task in self._load(connection, makers)}
+        return [GalleryItem(image, by_id[image.task_id]) for image in found]
+
     def set_favourite(self, image_id: str, owner: str | None, value: bool) -> ImageRecord:
         mine = [images.c.id == image_id] + ([tasks.c.owner == owner] if owner else [])
         query = select(images.c.id).join(tasks, tasks.c.id == images.c.task_id).where(*mine)

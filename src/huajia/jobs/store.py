@@ -205,6 +205,10 @@ class ImageRecords(ABC):
         """One image record with the task that made it; NotFound if there is none."""
 
     @abstractmethod
+    def image_children(self, image_id: str) -> builtins.list[GalleryItem]:
+        """The images made from this one (its edits and variations), oldest first."""
+
+    @abstractmethod
     def set_favourite(self, image_id: str, owner: str | None, value: bool) -> ImageRecord:
         """Mark an image (of this owner's task; None = any owner); NotFound otherwise."""
 

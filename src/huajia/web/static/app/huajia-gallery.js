@@ -1,7 +1,10 @@
 // <huajia-gallery>: the caller's own images, searchable by prompt, filterable by style, with favourites.
 // Edit on a card emits huajia-edit {image}; the web app hands the image to the panel's edit tools.
+// Details (or the picture) opens <huajia-image-detail>; checked cards download as one zip.
 import { ApiError, HuajiaClient } from '../panel/client.js';
 import { applyTranslations, pickLabel, translate } from '../panel/i18n.js';
+import { detailText } from './image-detail.js';
+import { downloadZip } from './image-files.js';
 
 const PAGE = 24;
 const CSS_HREF = new URL('./huajia-gallery.css', import.meta.url).href;
@@ -17,14 +20,18 @@ const MARKUP = `
   </form>
   <p class="message" data-ref="message" role="status"></p>
   <ul class="cards" data-ref="cards"></ul>
+  <button type="button" data-ref="zip" disabled></button>
   <button type="button" data-ref="more" data-t="loadMore" hidden></button>
-</section>`;
+</section>
+<huajia-image-detail data-ref="detail"></huajia-image-detail>`;
 
 export class HuajiaGallery extends HTMLElement {
   #refs = {};
   #lang = 'en';
   #client = new HuajiaClient('');
   #presets = [];
+  #sizes = [];
+  #selected = new Set();
   #images = [];
   #total = 0;
   #searchTimer = 0;
@@ -44,13 +51,15 @@ export class HuajiaGallery extends HTMLElement {
       this.#searchTimer = setTimeout(() => this.refresh(), 300);
     });
     this.#refs.more.addEventListener('click', () => this.#load(this.#images.length));
+    this.#refs.zip.addEventListener('click', () => this.#zip());
   }
 
   /** Called by the page when the panel's language, key or style presets change. */
-  configure({ lang, client, presets }) {
+  configure({ lang, client, presets, sizes }) {
     if (lang) this.#lang = lang;
     if (client) this.#client = client;
     if (presets) this.#presets = presets;
+    if (sizes) this.#sizes = sizes;
     applyTranslations(this.shadowRoot, this.#lang);
     const select = this.#refs.filters.elements.preset;
     const keep = select.value;
@@ -85,11 +94,53 @@ export class HuajiaGallery extends HTMLElement {
   }
 
   #render() {
-    this.#refs.cards.replaceChildren(...this.#images.map((image) => this.#card(image)));
+    this.#refs.cards.replaceChildren(...this.#images.map((image, index) => this.#card(image, index)));
     this.#refs.more.hidden = this.#images.length >= this.#total;
+    this.#showSelection();
   }
 
-  #card(image) {
+  /** Open the detail view on the card at `index`; ←/→ there move through the loaded cards. */
+  openDetail(index) {
+    const visible = this.#images.filter((image) => image.review?.state !== 'rejected');
+    const at = visible.indexOf(this.#images[index]);
+    this.#refs.detail.show(visible, Math.max(0, at), { client: this.#client, lang: this.#lang, sizes: this.#sizes });
+  }
+
+  #detailControls(image, index, tools) {
+    const details = document.createElement('button');
+    details.type = 'button';
+    details.textContent = detailText(this.#lang, 'details');
+    details.setAttribute('aria-label', `${detailText(this.#lang, 'details')}: ${image.prompt || image.id}`);
+    details.addEventListener('click', () => this.openDetail(index));
+    const pick = document.createElement('input');
+    pick.type = 'checkbox';
+    pick.checked = this.#selected.has(image.id);
+    pick.setAttribute('aria-label', `${detailText(this.#lang, 'select')}: ${image.prompt || image.id}`);
+    pick.addEventListener('change', () => {
+      if (pick.checked) this.#selected.add(image.id);
+      else this.#selected.delete(image.id);
+      this.#showSelection();
+    });
+    tools.append(details, pick);
+  }
+
+  #showSelection() {
+    const known = new Set(this.#images.map((image) => image.id));
+    for (const id of this.#selected) if (!known.has(id)) this.#selected.delete(id);
+    const { zip } = this.#refs;
+    zip.textContent = `${detailText(this.#lang, 'zip')} (${this.#selected.size})`;
+    zip.disabled = this.#selected.size === 0;
+  }
+
+  async #zip() {
+    try {
+      await downloadZip(this.#client, [...this.#selected]);
+    } catch (err) {
+      this.#refs.message.textContent = err.message;
+    }
+  }
+
+  #card(image, index) {
     const card = document.createElement('li');
     const img = document.createElement('img');
     img.alt = image.prompt || '';
@@ -132,7 +183,11 @@ export class HuajiaGallery extends HTMLElement {
     tools.className = 'tools';
     tools.append(star);
     if (image.url) tools.append(download);
-    if (state !== 'rejected') tools.append(edit);
+    if (state !== 'rejected') {
+      tools.append(edit);
+      this.#detailControls(image, index, tools);
+      img.addEventListener('click', () => this.openDetail(index));
+    }
     card.append(...(state === 'rejected' ? [] : [img]), caption, review, tools);
     return card;
   }

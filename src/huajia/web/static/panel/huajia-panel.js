@@ -9,6 +9,7 @@ import { LANGUAGES, applyTranslations, normalizeLanguage, resolveLanguage, trans
 import { panelMarkup } from './panel-template.js';
 import { ProgressView } from './panel-progress.js';
 import { errorSummary, renderError } from './panel-errors.js';
+import { applySettings } from './form-fill.js';
 import { fillChoices, readForm, rememberPrefs, restorePrefs, showCustomSize } from './panel-form.js';
 import { ResultsView } from './results-view.js';
 import { TaskRun } from './panel-run.js';
@@ -44,6 +45,7 @@ export class HuajiaPanel extends HTMLElement {
       client: () => this.#client, language: () => this.#lang, busy: () => this.busy,
       moreLikeThis: (index) => this.#moreLikeThis(index), edit: (index) => this.#edit.open(this.#view.set.image(index), index + 1, { prompt: this.#lastPrompt() }),
       emit: (type, detail) => this.#emit(type, detail),
+      preset: (name) => this.#catalog.presets.find((p) => p.name === name) || null,
     });
     this.#edit = new EditTools(this.#refs, this.#editHost());
     this.#refs.lang.replaceChildren(...LANGUAGES.map(({ code, name }) => new Option(name, code)));
@@ -89,6 +91,12 @@ export class HuajiaPanel extends HTMLElement {
   get replacing() { return this.#view.replacing !== null; }
 
   focusPrompt() { this.#form.elements.prompt.focus(); }
+
+  /** "Use these settings": fill the form from an image's parameters (see form-fill.js). */
+  useSettings(parameters) {
+    applySettings(this.#form, this.#refs.custom, this.#catalog, parameters);
+    this.focusPrompt();
+  }
 
   /**
    * Open the edit tools on `source`: an image of the service ({id, url, width?, height?}) or any

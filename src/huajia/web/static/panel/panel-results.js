@@ -2,17 +2,6 @@
 // (generated images) and Edit; an edit is marked with what made it and the image it came from.
 import { translate } from './i18n.js';
 
-const ALT_MAX = 150;
-
-/** Alt text suggested from the prompt: one line, cut at a word boundary. */
-export function altFromPrompt(prompt) {
-  const line = String(prompt || '').replace(/\s+/g, ' ').trim();
-  if (line.length <= ALT_MAX) return line;
-  const cut = line.slice(0, ALT_MAX);
-  const space = cut.lastIndexOf(' ');
-  return `${(space > ALT_MAX / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;
-}
-
 function downloadName(image, index) {
   const ext = image.format || (image.url || '').split('.').pop() || 'png';
   return `huajia-${image.seed ?? index + 1}.${ext}`;

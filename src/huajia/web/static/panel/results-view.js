@@ -1,13 +1,14 @@
 // The results part of the panel: the grid of a ResultSet, what is chosen, and Insert (or, while
 // an article's image is being edited, "Replace image" with exactly one chosen image).
 import { translate } from './i18n.js';
-import { altFromPrompt, insertDetail, renderResults, replaceDetail, setGridBusy } from './panel-results.js';
+import { proposeAlt } from './alt-text.js';
+import { insertDetail, renderResults, replaceDetail, setGridBusy } from './panel-results.js';
 import { ResultSet } from './result-set.js';
 import { ReviewWatch } from './review-watch.js';
 
 /**
  * `refs`: the panel's elements; `host`: {client(), language(), busy(), moreLikeThis(index),
- * edit(index), emit(type, detail)}.
+ * edit(index), emit(type, detail), preset(name)}.
  */
 export class ResultsView {
   set = new ResultSet();
@@ -35,7 +36,7 @@ export class ResultsView {
     const client = this.#host.client();
     if (client) this.reviews.follow(client, taskId, images);
     const alt = this.#refs.alt;
-    if (!edit || !alt.value.trim()) alt.value = altFromPrompt(request.prompt);
+    if (!edit || !alt.value.trim()) alt.value = proposeAlt(request.prompt, this.#host.preset?.(request.style_preset));
     this.render();
   }
 
