@@ -54,6 +54,15 @@ def huajia(
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def forget_server_prefs(request: pytest.FixtureRequest) -> None:
+    """Panel preferences live on the server now (they follow the editor): each test on the
+    shared server starts from none, as a fresh browser profile used to."""
+    if "huajia" in request.fixturenames:
+        server: ServerProcess = request.getfixturevalue("huajia")
+        httpx.put(server.url + "/api/v1/me/prefs", json={}, timeout=10).raise_for_status()
+
+
 @pytest.fixture
 def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
     """Open a page in a fresh context (own localStorage) with the browser language given.

@@ -29,6 +29,7 @@ from huajia.api.routes import (
     image_detail,
     images,
     loras,
+    me,
     meta,
     openai,
     openai_edits,
@@ -143,7 +144,7 @@ def create_app(services: Services) -> FastAPI:
     _check_hosts_and_proxies(app, services.settings)
     routers = (
         generate, tasks, events, images, edits, review, meta, openai, openai_edits, audit,
-        policy, presets, loras, admin, batches, image_detail,
+        policy, presets, loras, admin, batches, image_detail, me,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

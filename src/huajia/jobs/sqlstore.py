@@ -45,6 +45,7 @@ from huajia.jobs.model import (
 )
 from huajia.jobs.outbox import OutboxStore, SqlOutboxStore
 from huajia.jobs.policy_store import PolicyStore
+from huajia.jobs.prefs_store import PrefsStore, SqlPrefsStore
 from huajia.jobs.preset_store import PresetStore, SqlPresetStore
 from huajia.jobs.purge import PurgeStore, SqlPurgeStore
 from huajia.jobs.review import BlobDeletions, ReviewStore, SqlReviewStore
@@ -87,6 +88,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         self._presets = SqlPresetStore(engine, clock)
         self._revisions = SqlRevisionStore(engine, clock)
         self._batches = SqlBatchStore(engine, clock)
+        self._prefs = SqlPrefsStore(engine, clock)
         self._loras = SqlLoraStore(engine, clock)
 
     @property
@@ -120,6 +122,10 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
     @property
     def batches(self) -> BatchStore:
         return self._batches
+
+    @property
+    def prefs(self) -> PrefsStore:
+        return self._prefs
 
     @property
     def revisions(self) -> RevisionStore:

@@ -32,6 +32,7 @@ from huajia.jobs.preset_store import PresetStore
 if TYPE_CHECKING:
     from huajia.jobs.batch_store import BatchStore
     from huajia.jobs.outbox import OutboxStore
+    from huajia.jobs.prefs_store import PrefsStore
     from huajia.jobs.purge import PurgeStore
     from huajia.jobs.review import BlobDeletions, ReviewStore
     from huajia.jobs.revisions import RevisionStore
@@ -308,6 +309,11 @@ class TaskStore(TaskQueue, ProgressLog, ImageRecords, AuditLog, TaskWebhooks, Wo
     @abstractmethod
     def presets(self) -> PresetStore:
         """Versioned style presets kept in the same database."""
+
+    @property
+    @abstractmethod
+    def prefs(self) -> PrefsStore:
+        """What each key's panel remembers, and its prompt history."""
 
     @property
     @abstractmethod

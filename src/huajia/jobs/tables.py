@@ -349,3 +349,13 @@ batch_rows = Table(
     Column("error", Text),
     Index(None, "task_id"),
 )
+
+# What the panel remembers for a key (last style, size, count, language, advanced settings),
+# so it follows the editor to another browser or machine.
+key_prefs = Table(
+    "key_prefs",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("prefs", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

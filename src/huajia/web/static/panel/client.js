@@ -100,6 +100,16 @@ export class HuajiaClient {
     return this.request('GET', `/api/v1/images?${params}`);
   }
 
+  /** The caller's panel preferences, kept by the service (they follow the editor). */
+  prefs() { return this.request('GET', '/api/v1/me/prefs'); }
+  savePrefs(prefs) { return this.request('PUT', '/api/v1/me/prefs', prefs); }
+  /** The caller's distinct past prompts, newest first; `q` searches them. */
+  history(q = '') {
+    const params = new URLSearchParams({ limit: '20' });
+    if (q) params.set('q', q);
+    return this.request('GET', `/api/v1/me/history?${params}`);
+  }
+
   setFavourite(imageId, favourite) {
     return this.request('POST', `/api/v1/images/${enc(imageId)}/favourite`, { favourite });
   }

@@ -11,6 +11,7 @@ import { ProgressView } from './panel-progress.js';
 import { errorSummary, renderError } from './panel-errors.js';
 import { applySettings } from './form-fill.js';
 import { fillChoices, readForm, rememberPrefs, restorePrefs, showCustomSize } from './panel-form.js';
+import { PromptHistory } from './panel-history.js';
 import { ResultsView } from './results-view.js';
 import { TaskRun } from './panel-run.js';
 import { EditTools } from './edit-tools.js';
@@ -24,6 +25,7 @@ export class HuajiaPanel extends HTMLElement {
 
   #refs = {};
   #lang = 'en';
+  #history;
   #catalog = { presets: [], sizes: [], model: null };
   /** The TaskRun in progress, from the click (request still being sent) to the task's end. */
   #task = null;
@@ -48,6 +50,9 @@ export class HuajiaPanel extends HTMLElement {
       preset: (name) => this.#catalog.presets.find((p) => p.name === name) || null,
     });
     this.#edit = new EditTools(this.#refs, this.#editHost());
+    this.#history = new PromptHistory(this.#refs, {
+      client: () => this.#client, language: () => this.#lang, form: () => this.#form,
+    });
     this.#refs.lang.replaceChildren(...LANGUAGES.map(({ code, name }) => new Option(name, code)));
     this.#wire();
   }
@@ -199,7 +204,7 @@ export class HuajiaPanel extends HTMLElement {
     if (this.#error?.status === 401) this.#clearError();
     this.#refs.notice.hidden = !model?.random_weights;
     fillChoices(this.#form, this.#refs.custom, this.#catalog, this.#lang);
-    restorePrefs(this.#form, this.#refs.custom);
+    restorePrefs(this.#form, this.#refs.custom, await this.#client.prefs().catch(() => null));
     this.#edit.refresh();
   }
 
@@ -207,7 +212,7 @@ export class HuajiaPanel extends HTMLElement {
     event.preventDefault();
     if (this.busy || !this.#form.reportValidity()) return;
     const request = readForm(this.#form, this.#catalog);
-    rememberPrefs(this.#form, request);
+    rememberPrefs(this.#form, request, this.#client);
     this.#run(request);
   }
 

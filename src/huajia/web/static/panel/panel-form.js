@@ -40,8 +40,10 @@ export function showCustomSize(form, customRow) {
   for (const name of ['width', 'height']) form.elements[name].required = custom;
 }
 
-export function restorePrefs(form, customRow) {
-  const prefs = loadPrefs();
+/** Put the remembered choices back: the service's copy (it follows the editor to any browser)
+ * over this browser's. */
+export function restorePrefs(form, customRow, serverPrefs = null) {
+  const prefs = { ...loadPrefs(), ...(serverPrefs || {}) };
   const fields = form.elements;
   if (prefs.style !== undefined && [...fields.style.options].some((o) => o.value === prefs.style)) {
     fields.style.value = prefs.style;
@@ -55,10 +57,16 @@ export function restorePrefs(form, customRow) {
   showCustomSize(form, customRow);
 }
 
-export function rememberPrefs(form, request) {
+export function rememberPrefs(form, request, client = null) {
   const size = form.elements.size.value;
-  savePrefs({ style: request.style_preset || '', count: request.num_images, size,
-    width: request.width, height: request.height });
+  const prefs = { style: request.style_preset || '', count: request.num_images, size,
+    width: request.width, height: request.height };
+  savePrefs(prefs);
+  if (!client) return;
+  const remote = { style: prefs.style || null, size, count: prefs.count };
+  if (size === CUSTOM) Object.assign(remote, { width: prefs.width, height: prefs.height });
+  // Remembering is a convenience: a service that cannot keep them loses nothing else.
+  client.savePrefs(remote).catch(() => {});
 }
 
 /** The API request the form describes; empty advanced fields take the model's defaults. */

@@ -26,6 +26,11 @@ export function panelMarkup(cssHref) {
   <form class="form" data-ref="form">
     <label class="field"><span data-t="prompt"></span>
       <textarea name="prompt" rows="3" required data-t-placeholder="promptPlaceholder"></textarea></label>
+    <details class="history" data-ref="history"><summary data-t="historyTitle"></summary>
+      <input type="search" data-ref="historySearch" data-t-aria-label="historySearch" data-t-placeholder="historySearch">
+      <p class="detail" data-ref="historyEmpty" hidden></p>
+      <ul class="history-list" data-ref="historyList"></ul>
+    </details>
     <div class="row">
       <div class="field"><label for="hj-style" data-t="style"></label><select id="hj-style" name="style"></select></div>
       <div class="field"><label for="hj-size" data-t="size"></label><select id="hj-size" name="size"></select></div>
