@@ -20,7 +20,7 @@ install: $(BIN)/python
 	else echo "npm not found: /demo/ckeditor needs it (the web app and API do not)"; fi
 
 dev: install
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,accel]"
 
 $(TINY)/model_index.json:
 	$(BIN)/huajia model create-tiny $(TINY)

@@ -49,6 +49,22 @@ class Settings(BaseSettings):
     vae_tiling_min_pixels: int = Field(
         1536 * 1536, description="Decode images at least this large with VAE tiling."
     )
+    # Optional accelerations (huajia.engine.accel), each off by default.
+    compile_blocks: bool = Field(
+        False, description="torch.compile the transformer blocks (first images slow to compile)."
+    )
+    attention_backend: str | None = Field(
+        None, description="diffusers attention backend, e.g. 'flash' or 'sage' (kernels needed)."
+    )
+    step_cache: bool = Field(
+        False, description="Reuse transformer residuals across similar steps (cache-dit)."
+    )
+    step_cache_threshold: float = Field(
+        0.08, gt=0, description="Step cache: the change below which a step reuses the cache."
+    )
+    step_cache_warmup_steps: int = Field(
+        3, ge=1, description="Step cache: the first steps always computed in full."
+    )
     weights: Path | None = Field(None, description="Fine-tuned transformer .safetensors.")
     weights_min_match: float = Field(
         0.9, ge=0.0, le=1.0, description="Refuse weights matching fewer of the model's keys."

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,20 +12,13 @@ import pytest
 from huajia.engine.checks import resolve_request
 from huajia.engine.types import BatchItem, GenerationRequest, ResolvedRequest
 from huajia.engine.zimage import ZImageEngine
-from huajia.jobs import TaskStore, open_store
+from huajia.jobs import TaskStore
 from huajia.jobs.model import NewTask, TaskState
 from huajia.jobs.requests import GenerationCommand, Sampling, TaskRequest
 from huajia.storage.local import LocalBlobStore
 from huajia.worker.loop import Worker
 
 LEASE = 30.0
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[TaskStore]:
-    opened = open_store(f"sqlite:///{tmp_path / 'huajia.db'}")
-    yield opened
-    opened.close()
 
 
 def queue(store: TaskStore, engine: ZImageEngine, prompt: str = "a kite", **fields: Any) -> str:
@@ -85,26 +79,31 @@ def test_an_over_long_prompt_fails_in_the_worker_instead_of_being_cut(
 
 
 class CancelMidway:
-    """The real engine; at step 2 someone cancels the first task of the batch."""
+    """The real engine; at step 2 someone cancels the first task of the batch, and the step
+    is held (as a slow GPU step would be) until the worker's reporter has read the cancel."""
 
     def __init__(self, engine: ZImageEngine, store: TaskStore, victim: str) -> None:
         self.engine, self.store, self.victim = engine, store, victim
-        self.victim_state_at_step_3: TaskState | None = None
+        self.victim_state_before_step_3: TaskState | None = None
+        self.victim_steps: list[int] = []
 
     def check_prompts(self, request: ResolvedRequest) -> None:
         self.engine.check_prompts(request)
 
     def generate_batch(self, items: Sequence[BatchItem]) -> list[Any]:
         first = items[0]
-        report = first.on_progress
+        report, cancel = first.on_progress, first.cancel
 
         def on_progress(step: int, total: int) -> None:
-            assert report is not None
+            assert report is not None and cancel is not None
             report(step, total)
+            self.victim_steps.append(step)
             if step == 2:
                 self.store.request_cancel(self.victim)
-            if step == 3:
-                self.victim_state_at_step_3 = self.store.get(self.victim).state
+                deadline = time.monotonic() + 10
+                while not cancel.canceled and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                self.victim_state_before_step_3 = self.store.get(self.victim).state
 
         watched = [BatchItem(first.request, on_progress, first.cancel), *items[1:]]
         return self.engine.generate_batch(watched)
@@ -116,9 +115,11 @@ def test_canceling_one_task_of_a_batch_ends_it_within_a_step(
     victim = queue(store, tiny_engine, prompt="first")
     mate = queue(store, tiny_engine, prompt="second")
     engine = CancelMidway(tiny_engine, store, victim)
-    worker = Worker(store, engine, LocalBlobStore(tmp_path / "images"), "w", LEASE)
+    # A 3 s lease: with no step coming, the reporter still reads the cancel within 1 s.
+    worker = Worker(store, engine, LocalBlobStore(tmp_path / "images"), "w", 3.0)
     assert worker.run_once()
-    assert engine.victim_state_at_step_3 is TaskState.CANCELED
+    assert engine.victim_state_before_step_3 is TaskState.CANCELED
+    assert engine.victim_steps == [1, 2], "the canceled task ran no further step"
     assert store.get(victim).state is TaskState.CANCELED
     assert store.get(victim).images == []
     done = store.get(mate)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from huajia.engine.accel import Accelerations
 from huajia.engine.zimage import EngineOptions
 from huajia.settings import Settings
 
@@ -18,4 +19,11 @@ def engine_options(settings: Settings, weights: Path | None = None) -> EngineOpt
         weights_min_match=settings.weights_min_match,
         loras=dict(settings.loras),
         lora_allow_partial=settings.lora_allow_partial,
+        accel=Accelerations(
+            compile_blocks=settings.compile_blocks,
+            attention_backend=settings.attention_backend,
+            step_cache=settings.step_cache,
+            step_cache_threshold=settings.step_cache_threshold,
+            step_cache_warmup_steps=settings.step_cache_warmup_steps,
+        ),
     )

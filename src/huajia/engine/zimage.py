@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from huajia.engine import memory
+from huajia.engine.accel import Accelerations, accelerate
 from huajia.engine.checks import resolve_request
 from huajia.engine.lora import LoraLibrary
 from huajia.engine.models import ModelSpec
@@ -51,6 +52,7 @@ class EngineOptions:
     loras: dict[str, Path] = field(default_factory=dict)
     lora_allow_partial: bool = False
     local_files_only: bool = False
+    accel: Accelerations = field(default_factory=Accelerations)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class ZImageEngine:
         for name, path in opts.loras.items():
             engine.loras.load(name, path)
         engine.offload = _place(pipe, device, opts.offload)
+        accelerate(pipe, opts.accel)  # after placement: compiled for the device it runs on
         log.info("engine ready: %s on %s (offload %s)", spec.name, device, engine.offload)
         return engine
 
@@ -263,6 +266,7 @@ class ZImageEngine:
             "vram_source": reading.source if reading else None,
             "weights": self.weights.summary() if self.weights else None,
             "loras": self.loras.describe(),
+            "accelerations": self.options.accel.names(),
         }
 
 

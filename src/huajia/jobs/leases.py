@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, insert, select, update
 
 from huajia.errors import LeaseLost, TaskNotFound
+from huajia.jobs.beats import Beat, BeatAnswer
 from huajia.jobs.model import TaskState
-from huajia.jobs.tables import tasks
+from huajia.jobs.tables import task_progress, tasks
 
 WORKER_LOST = "worker_lost"
 
@@ -59,3 +61,40 @@ def handed_back(row: Row[Any], now: datetime) -> tuple[TaskState, dict[str, Any]
         return TaskState.CANCELED, {"finished_at": now}
     return TaskState.PENDING, {"lease_owner": None, "started_at": None, "progress_step": 0,
                                "progress_total": 0, "attempts": row.attempts - 1}  # fmt: skip
+
+
+def renew_all(connection: Connection, beats: Sequence[Beat], now: datetime,
+              lease_seconds: float) -> dict[str, BeatAnswer]:  # fmt: skip
+    """Renew every beat still held and append its steps, in one transaction; a beat whose
+    attempt lost its lease is answered LOST, never raised, so the others still renew."""
+    ids = sorted({beat.task_id for beat in beats})  # one lock order for every worker
+    query = select(tasks).where(tasks.c.id.in_(ids)).order_by(tasks.c.id).with_for_update()
+    rows = {row.id: row for row in connection.execute(query)}
+    answers: dict[str, BeatAnswer] = {}
+    steps: list[dict[str, Any]] = []
+    expires = now + timedelta(seconds=lease_seconds)
+    for beat in beats:
+        row = rows.get(beat.task_id)
+        if row is None or not _holds(row, beat):
+            answers[beat.task_id] = BeatAnswer.LOST
+            continue
+        answers[beat.task_id] = (BeatAnswer.CANCEL_WANTED if row.cancel_requested
+                                 else BeatAnswer.HELD)  # fmt: skip
+        values: dict[str, Any] = {"lease_expires_at": expires, "updated_at": now}
+        fresh = [step for step in beat.steps if step > row.progress_step]  # never twice
+        if fresh:
+            values |= {"progress_step": fresh[-1], "progress_total": beat.total}
+            steps += [{"task_id": beat.task_id, "attempt": beat.attempt, "step": step,
+                       "total": beat.total, "created_at": now} for step in fresh]  # fmt: skip
+        connection.execute(update(tasks).where(tasks.c.id == beat.task_id).values(**values))
+    if steps:
+        connection.execute(insert(task_progress), steps)
+    return answers
+
+
+def _holds(row: Row[Any], beat: Beat) -> bool:
+    return bool(
+        row.state == TaskState.PROCESSING.value
+        and row.lease_owner == beat.worker_id
+        and row.attempts == beat.attempt
+    )

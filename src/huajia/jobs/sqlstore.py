@@ -29,10 +29,11 @@ from huajia.errors import NotFound, TaskNotFound
 from huajia.jobs import admission, queue
 from huajia.jobs.admission import Admission
 from huajia.jobs.batch_store import BatchStore, SqlBatchStore
+from huajia.jobs.beats import Beat, BeatAnswer
 from huajia.jobs.database import Pool, connect, migrate, transaction
 from huajia.jobs.filters import gallery_filters, task_filters
 from huajia.jobs.keys import SqlApiKeyStore
-from huajia.jobs.leases import after_lost_lease, handed_back, held_row, locked_row
+from huajia.jobs.leases import after_lost_lease, handed_back, held_row, locked_row, renew_all
 from huajia.jobs.lora_store import LoraStore, SqlLoraStore
 from huajia.jobs.model import (
     GalleryItem,
@@ -302,6 +303,14 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                 )
             )
             return bool(held.cancel_requested)
+
+    def heartbeat_many(
+        self, beats: builtins.list[Beat], lease_seconds: float
+    ) -> dict[str, BeatAnswer]:
+        if not beats:
+            return {}
+        with self._write() as connection:
+            return renew_all(connection, beats, self.clock(), lease_seconds)
 
     def complete(
         self, task_id: str, worker_id: str, attempt: int, images: builtins.list[NewImage]

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from huajia.jobs.admission import Admission
+from huajia.jobs.beats import Beat, BeatAnswer
 from huajia.jobs.lora_store import LoraStore
 from huajia.jobs.model import (
     ApiKey,
@@ -145,6 +146,13 @@ class TaskQueue(ABC):
         lease_seconds: float,
     ) -> bool:  # fmt: skip
         """Renew the lease and record progress; True when cancel was requested."""
+
+    @abstractmethod
+    def heartbeat_many(
+        self, beats: builtins.list[Beat], lease_seconds: float
+    ) -> dict[str, BeatAnswer]:
+        """Renew many held leases and append their new steps (step > 0, each once, in order)
+        in one transaction; one answer per task id, LOST for an attempt no longer held."""
 
     @abstractmethod
     def complete(

@@ -9,15 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from huajia.engine.edit_types import EditItem
-from huajia.engine.types import BatchItem, CancelToken, GenerationResult, ResolvedRequest
+from huajia.engine.types import BatchItem, GenerationResult, ResolvedRequest
 from huajia.errors import GenerationCanceled, HuajiaError, LeaseLost, TaskNotFound
 from huajia.images.labeler import Labeler
 from huajia.jobs.model import NewImage, Task
@@ -27,6 +26,8 @@ from huajia.jobs.store import TaskStore
 from huajia.logs import about_task
 from huajia.storage.base import BlobStore, held_key, new_image_key, thumbnail_key
 from huajia.worker.edits import edit_job
+from huajia.worker.finisher import Finisher
+from huajia.worker.reporter import Lease, Reporter
 from huajia.worker.revisions import ServedRevision
 
 log = logging.getLogger(__name__)
@@ -63,59 +64,6 @@ class LoraLoader(Protocol):
 Outcome = GenerationResult | Exception
 
 
-@dataclass
-class Lease:
-    """One attempt's hold on a task; heartbeats renew it and carry progress and cancel.
-
-    A cancel request finishes the task at once, even while it shares a GPU batch with
-    others that go on: the caller sees `canceled` within one step either way.
-    """
-
-    store: TaskStore
-    task: Task
-    worker_id: str
-    seconds: float
-    cancel: CancelToken = field(default_factory=CancelToken)
-    lost: bool = False
-    finished: bool = False
-    handing_back: bool = False  # the worker is stopping: give the task back, don't cancel it
-    step: int = 0
-    total: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def beat(self, step: int | None = None, total: int | None = None) -> None:
-        with self._lock:
-            if self.finished or self.lost:
-                return
-            self.step = self.step if step is None else step
-            self.total = self.total if total is None else total
-            try:
-                wanted = self.store.heartbeat(*self.held, self.step, self.total, self.seconds)
-                if wanted:
-                    self.store.finish_canceled(*self.held)
-                    self.finished = True
-            except (LeaseLost, TaskNotFound):  # another attempt has it, or it was deleted
-                self.lost = wanted = True
-        if wanted:
-            self.cancel.cancel()
-
-    @property
-    def held(self) -> tuple[str, str, int]:
-        return self.task.id, self.worker_id, self.task.attempts
-
-    def settle(self, finish: Callable[[], object]) -> None:
-        """Finish the task unless a cancel or another attempt already did."""
-        with self._lock:
-            if self.finished or self.lost:
-                return
-            try:
-                finish()
-            except (LeaseLost, TaskNotFound) as lost:
-                self.lost = True
-                log.warning("task %s: result dropped (%s)", self.task.id, lost.message)
-            self.finished = True
-
-
 class Worker:
     """Claims and runs tasks until told to stop."""
 
@@ -123,6 +71,7 @@ class Worker:
                  lease_seconds: float, batch_max_images: int = 4, model: str | None = None,
                  poll_seconds: float = 0.05, requeue_seconds: float = 1.0,
                  labeler: Labeler | None = None, served: ServedRevision | None = None,
+                 report_interval: float = 0.0, overlap_storing: bool = True,
                  ) -> None:  # fmt: skip
         self.store = store
         self._engine = engine
@@ -137,6 +86,8 @@ class Worker:
         self.labeler = labeler or Labeler.ephemeral()
         self._next_requeue = 0.0
         self._running: list[Lease] = []
+        self.reporter = Reporter(store, lease_seconds, report_interval)
+        self.finisher = Finisher(overlap_storing)  # stores batch N while the GPU runs N+1
 
     @property
     def engine(self) -> Engine:
@@ -150,12 +101,23 @@ class Worker:
             lease.cancel.cancel()
 
     def run_forever(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            if not self.run_once():
-                stop.wait(self.poll_seconds)
+        try:
+            while not stop.is_set():
+                if not self._claim_and_run():
+                    self.finisher.wait()  # nothing to overlap with: finish what was made
+                    stop.wait(self.poll_seconds)
+        finally:
+            self.finisher.close()
 
     def run_once(self) -> bool:
-        """Re-queue dead workers' tasks now and then, claim and run a batch; False when idle."""
+        """Claim and run one batch and store its images; False when idle."""
+        busy = self._claim_and_run()
+        self.finisher.wait()
+        return busy
+
+    def _claim_and_run(self) -> bool:
+        """Re-queue dead workers' tasks now and then, claim and run a batch (its images are
+        stored in the background); False when idle."""
         if time.monotonic() >= self._next_requeue:
             self.store.requeue_expired()
             self._next_requeue = time.monotonic() + self.requeue_seconds
@@ -167,7 +129,7 @@ class Worker:
             tasks = self.store.claim_batch(self.worker_id, self.lease_seconds,
                                            self.batch_max_images, self.model, revision)  # fmt: skip
         if tasks:
-            self.run_batch(tasks)
+            self._run_batch(tasks)
             return True
         if newer is not None and self.served is not None:
             # Nothing of the revision held waits any more: move to the newer one.
@@ -175,26 +137,41 @@ class Worker:
             return True
         return False
 
-    def run_batch(self, tasks: list[Task]) -> None:
+    def _run_batch(self, tasks: list[Task]) -> None:
         """Compatible tasks in one pipeline call; each finishes on its own (fenced) lease."""
-        leases = [Lease(self.store, task, self.worker_id, self.lease_seconds) for task in tasks]
-        stop_renewing = _keep_renewing(leases, self.lease_seconds / 3)
-        self._running = leases
+        leases = [Lease(task, self.worker_id) for task in tasks]
+        self.reporter.watch(leases)  # renewed from now until each task is finished
         started = time.monotonic()
         try:
+            self._running = leases
             runnable = [lease for lease in leases if self._started(lease)]
             for lease in runnable:
                 lease.total = lease.task.request.sampled.steps
             with _about_batch([lease.task for lease in runnable]):
                 outcomes = self._run(runnable) if runnable else []
+        except BaseException:
+            self.reporter.unwatch(leases)
+            raise
+        finally:
+            self._running = []
+        self.finisher.submit(lambda: self._finish_batch(leases, runnable, outcomes, started))
+
+    def _finish_batch(self, leases: list[Lease], runnable: list[Lease], outcomes: list[Outcome],
+                      started: float) -> None:  # fmt: skip
+        """Every step written first, then each task stored and finished on its own."""
+        try:
+            self.reporter.flush(runnable)
             for lease, outcome in zip(runnable, outcomes, strict=True):
                 with _about(lease.task):
-                    lease.settle(lambda: self._finish(lease, outcome))  # noqa: B023
+                    try:
+                        lease.settle(lambda: self._finish(lease, outcome))  # noqa: B023
+                    except Exception:  # e.g. the database is away: the lease expires
+                        log.exception("task %s: could not be finished", lease.task.id)
+                        continue
                     log.info("task %s: %s after %.2f s", lease.task.id,
                              _outcome(lease, outcome), time.monotonic() - started)  # fmt: skip
         finally:
-            self._running = []
-            stop_renewing.set()
+            self.reporter.unwatch(leases)
 
     def _started(self, lease: Lease) -> bool:
         task = lease.task
@@ -229,7 +206,7 @@ class Worker:
         try:
             if leases[0].task.request.operation.kind == "text_to_image":
                 return list(self.engine.generate_batch([_batch_item(lease) for lease in leases]))
-            items = [EditItem(edit_job(lease.task.request, self.blobs), lease.beat, lease.cancel)
+            items = [EditItem(edit_job(lease.task.request, self.blobs), lease.record, lease.cancel)
                      for lease in leases]  # fmt: skip
             return list(self.engine.edit_batch(items))
         except HuajiaError as error:  # canceled, out of memory...: the same for every task
@@ -325,21 +302,4 @@ def _outcome(lease: Lease, outcome: Outcome) -> str:
 
 def _batch_item(lease: Lease) -> BatchItem:
     request = lease.task.request.sampled.to_engine()
-    return BatchItem(request, on_progress=lease.beat, cancel=lease.cancel)
-
-
-def _keep_renewing(leases: list[Lease], every: float) -> threading.Event:
-    """Renew leases between steps too (text encoding, VAE decode can outlast a step)."""
-    stop = threading.Event()
-
-    def renew() -> None:
-        while not stop.wait(every):
-            for lease in leases:
-                with _about(lease.task):
-                    try:
-                        lease.beat()
-                    except Exception:  # a busy database: the next beat (or step) renews it
-                        log.exception("could not renew the lease of task %s", lease.task.id)
-
-    threading.Thread(target=renew, name="lease-renewal", daemon=True).start()
-    return stop
+    return BatchItem(request, on_progress=lease.record, cancel=lease.cancel)

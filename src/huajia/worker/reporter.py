@@ -1,0 +1,174 @@
+"""Leases and their reporter: the GPU records steps in memory; one thread writes them.
+
+The pipeline's step callback only appends the step to its lease (no database round trip
+inside a step). The worker's reporter thread wakes on a new step, or every third of a lease
+when none comes, and renews every watched lease with its new steps in one transaction
+(`TaskStore.heartbeat_many`). A database hiccup costs a tick, never a GPU batch: the steps
+stay unsent and go with the next tick. Cancel requests come back in the answer and stop the
+task at the next step boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from huajia.engine.types import CancelToken
+from huajia.errors import LeaseLost, TaskNotFound
+from huajia.jobs.beats import Beat, BeatAnswer
+from huajia.jobs.model import Task
+from huajia.jobs.store import TaskStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)  # leases compare by identity
+class Lease:
+    """One attempt's hold on a task: steps reached, and whether it still holds the task.
+
+    A cancel request finishes the task at once, even while it shares a GPU batch with
+    others that go on: the caller sees `canceled` at the next step either way.
+    """
+
+    task: Task
+    worker_id: str
+    cancel: CancelToken = field(default_factory=CancelToken)
+    lost: bool = False
+    finished: bool = False
+    handing_back: bool = False  # the worker is stopping: give the task back, don't cancel it
+    step: int = 0
+    total: int = 0
+    wake: threading.Event | None = None
+    _unsent: list[int] = field(default_factory=list)
+    _steps_lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, step: int, total: int) -> None:
+        """The step callback: note the step in memory and wake the reporter; nothing more."""
+        with self._steps_lock:
+            if step <= self.step:
+                return
+            self.step, self.total = step, total
+            self._unsent.append(step)
+        if self.wake is not None:
+            self.wake.set()
+
+    @property
+    def held(self) -> tuple[str, str, int]:
+        return self.task.id, self.worker_id, self.task.attempts
+
+    @property
+    def active(self) -> bool:
+        return not (self.finished or self.lost)
+
+    def take_beat(self) -> Beat:
+        """The beat to send: the steps not sent yet (handed back by `unsent` on failure)."""
+        with self._steps_lock:
+            steps, self._unsent = tuple(self._unsent), []
+            total = self.total
+        return Beat(*self.held, steps, total)
+
+    def unsent(self, beat: Beat) -> None:
+        """A beat that did not reach the store: its steps go first in the next one."""
+        with self._steps_lock:
+            self._unsent[:0] = beat.steps
+
+    def answer(self, answer: BeatAnswer, store: TaskStore) -> None:
+        """Act on the store's reply: finish a task someone canceled, stop one we lost."""
+        if answer is BeatAnswer.HELD:
+            return
+        with self._lock:
+            if answer is BeatAnswer.LOST:
+                self.lost = not self.finished
+            elif self.active:
+                self._finish_canceled(store)
+        self.cancel.cancel()
+
+    def _finish_canceled(self, store: TaskStore) -> None:
+        try:
+            store.finish_canceled(*self.held)
+            self.finished = True
+        except (LeaseLost, TaskNotFound):
+            self.lost = True
+        except Exception:  # the loop finishes it canceled once the engine stops
+            log.warning("task %s: could not record the cancel yet", self.task.id, exc_info=True)
+
+    def settle(self, finish: Callable[[], object]) -> None:
+        """Finish the task unless a cancel or another attempt already did."""
+        with self._lock:
+            if not self.active:
+                return
+            try:
+                finish()
+            except (LeaseLost, TaskNotFound) as lost:
+                self.lost = True
+                log.warning("task %s: result dropped (%s)", self.task.id, lost.message)
+            self.finished = True
+
+
+class Reporter:
+    """One per worker: writes the watched leases' steps and renews them, batched."""
+
+    def __init__(self, store: TaskStore, lease_seconds: float, interval: float = 0.0) -> None:
+        self.store = store
+        self.lease_seconds = lease_seconds
+        self.interval = interval  # the least time between two writes (steps wait, batched)
+        self._renew_every = lease_seconds / 3
+        self._leases: list[Lease] = []
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._sending = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, leases: Sequence[Lease]) -> None:
+        """Renew these leases (and write their steps) until `unwatch`."""
+        with self._lock:
+            for lease in leases:
+                lease.wake = self._wake
+            self._leases.extend(leases)
+            if self._thread is None:  # it stops by itself once nothing is watched
+                self._thread = threading.Thread(target=self._run, name="reporter", daemon=True)
+                self._thread.start()
+
+    def unwatch(self, leases: Sequence[Lease]) -> None:
+        with self._lock:
+            self._leases = [lease for lease in self._leases if lease not in leases]
+        self._wake.set()
+
+    def flush(self, leases: Sequence[Lease]) -> bool:
+        """Send these leases' steps now (before their tasks finish); False if it failed."""
+        return self._send(leases)
+
+    def _run(self) -> None:
+        last = 0.0
+        while True:
+            self._wake.wait(self._renew_every)
+            self._wake.clear()
+            with self._lock:
+                if not self._leases:
+                    self._thread = None
+                    return
+                watched = list(self._leases)
+            time.sleep(max(0.0, last + self.interval - time.monotonic()))
+            last = time.monotonic()
+            self._send(watched)
+
+    def _send(self, leases: Sequence[Lease]) -> bool:
+        with self._sending:  # the thread and a flush never interleave one lease's steps
+            leases = [lease for lease in leases if lease.active]
+            beats = [lease.take_beat() for lease in leases]
+            if not beats:
+                return True
+            try:
+                answers = self.store.heartbeat_many(beats, self.lease_seconds)
+            except Exception:  # a busy or restarting database: the next tick sends them
+                log.warning("could not renew %d lease(s); retrying", len(beats), exc_info=True)
+                for lease, beat in zip(leases, beats, strict=True):
+                    lease.unsent(beat)
+                return False
+        for lease in leases:
+            lease.answer(answers.get(lease.task.id, BeatAnswer.LOST), self.store)
+        return True

@@ -1,0 +1,107 @@
+"""The reporter and the finishing stage, with the real tiny engine and a real SQLite store:
+a database hiccup never fails a GPU batch, every step reaches the progress log, and the
+images of one batch are stored while the next one generates."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from huajia.engine.types import BatchItem, ResolvedRequest
+from huajia.engine.zimage import ZImageEngine
+from huajia.jobs import TaskStore
+from huajia.jobs.beats import Beat, BeatAnswer
+from huajia.jobs.model import TaskState
+from huajia.storage.local import LocalBlobStore
+from huajia.worker.loop import Worker
+from tests.worker.test_loop import LEASE, queue
+
+
+def test_a_database_hiccup_during_the_batch_does_not_fail_it(
+    store: TaskStore,
+    tiny_engine: ZImageEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database refuses the first renewals (a restart, a full pool): steps wait in memory
+    and reach the progress log later, every one of them, in order."""
+    real = store.heartbeat_many
+    refused: list[int] = []
+
+    def flaky(beats: list[Beat], lease_seconds: float) -> dict[str, BeatAnswer]:
+        if len(refused) < 3:
+            refused.append(len(beats))
+            raise OperationalError("UPDATE tasks", {}, Exception("database is locked"))
+        return real(beats, lease_seconds)
+
+    monkeypatch.setattr(store, "heartbeat_many", flaky)
+    first, second = queue(store, tiny_engine, prompt="first"), queue(store, tiny_engine)
+    worker = Worker(store, tiny_engine, LocalBlobStore(tmp_path / "images"), "w", LEASE)
+    assert worker.run_once()
+    assert len(refused) == 3, "the store did refuse"
+    for task_id in (first, second):
+        task = store.get(task_id)
+        assert task.state is TaskState.COMPLETED and len(task.images) == 1
+        assert [(e.step, e.total) for e in store.progress_since(task_id)] == [(1, 3), (2, 3),
+                                                                             (3, 3)]  # fmt: skip
+
+
+class WatchedEngine:
+    """The real engine, telling when each batch starts."""
+
+    def __init__(self, engine: ZImageEngine) -> None:
+        self.engine = engine
+        self.second_started = threading.Event()
+        self.batches = 0
+
+    def check_prompts(self, request: ResolvedRequest) -> None:
+        self.engine.check_prompts(request)
+
+    def generate_batch(self, items: Sequence[BatchItem]) -> list[Any]:
+        self.batches += 1
+        if self.batches == 2:
+            self.second_started.set()
+        return self.engine.generate_batch(items)
+
+
+class SlowUpload(LocalBlobStore):
+    """A real local store whose first upload lasts until the next batch has started."""
+
+    def __init__(self, root: Path, engine: WatchedEngine) -> None:
+        super().__init__(root)
+        self.engine = engine
+        self.overlapped: bool | None = None
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        if self.overlapped is None:
+            self.overlapped = self.engine.second_started.wait(10)
+        super().put(key, data, content_type)
+
+
+def test_one_batch_is_stored_while_the_next_one_generates(
+    store: TaskStore,
+    tiny_engine: ZImageEngine,
+    tmp_path: Path,
+) -> None:
+    engine = WatchedEngine(tiny_engine)
+    disk = SlowUpload(tmp_path / "images", engine)
+    first, second = queue(store, tiny_engine, prompt="first"), queue(store, tiny_engine)
+    worker = Worker(store, engine, disk, "w", LEASE, batch_max_images=1)
+    stop = threading.Event()
+    runner = threading.Thread(target=worker.run_forever, args=(stop,))
+    runner.start()
+    try:
+        assert engine.second_started.wait(30), "the second batch started"
+    finally:
+        stop.set()
+        runner.join(60)
+    assert disk.overlapped is True, "the first batch's upload overlapped the second's steps"
+    for task_id in (first, second):
+        task = store.get(task_id)
+        assert task.state is TaskState.COMPLETED, "a stopping worker finishes what it made"
+        assert all(disk.get(image.key) for image in task.images), "completed after the bytes"
