@@ -425,7 +425,8 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
     def image_children(self, image_id: str) -> builtins.list[GalleryItem]:
         query = select(images).where(images.c.parent_id == image_id)
         with self._read() as connection:
-            rows = connection.execute(query.order_by(images.c.created_at, images.c.id)).all()
+            ordered = query.order_by(images.c.created_at, images.c.task_id, images.c.index)
+            rows = connection.execute(ordered).all()
             found = [image_from_row(row) for row in rows]
             makers = select(tasks).where(tasks.c.id.in_({image.task_id for image in found}))
             by_id = {task.id: task for task in self._load(connection, makers)}
