@@ -6,6 +6,7 @@ TORCH ?= torch==2.13.0
 DATA ?= huajia-data
 TINY := $(DATA)/models/tiny
 CKEDITOR := integrations/ckeditor5
+TINYMCE := integrations/tinymce
 
 .PHONY: run test install dev tiny check lint typecheck pytest bench clean
 
@@ -18,6 +19,8 @@ install: $(BIN)/python
 	$(BIN)/pip install -q -e .
 	@if command -v npm >/dev/null; then npm ci --prefix $(CKEDITOR) --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: /demo/ckeditor needs it (the web app and API do not)"; fi
+	@if command -v npm >/dev/null; then npm ci --prefix $(TINYMCE) --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: /demo/tinymce needs it (the web app and API do not)"; fi
 
 dev: install
 	$(BIN)/pip install -q -e ".[dev,accel]"
@@ -51,4 +54,4 @@ bench: tiny
 	$(BIN)/python bench/service_overhead.py --model $(TINY)
 
 clean:
-	rm -rf $(VENV) $(DATA) test-artifacts $(CKEDITOR)/node_modules
+	rm -rf $(VENV) $(DATA) test-artifacts $(CKEDITOR)/node_modules $(TINYMCE)/node_modules

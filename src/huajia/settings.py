@@ -222,6 +222,9 @@ class Settings(BaseSettings):
     ckeditor_dist_dir: Path | None = Field(
         None, description="CKEditor 5 browser build for /demo/ckeditor (default: the npm install)."
     )
+    tinymce_dist_dir: Path | None = Field(
+        None, description="TinyMCE's package folder for /demo/tinymce (default: the npm install)."
+    )
 
     log_format: Literal["auto", "json", "text"] = Field(
         "auto",
@@ -280,6 +283,13 @@ class Settings(BaseSettings):
             return self.ckeditor_dist_dir
         checkout = Path(__file__).resolve().parents[2]
         candidate = checkout / "integrations/ckeditor5/node_modules/ckeditor5/dist/browser"
+        return candidate if candidate.is_dir() else None
+
+    def tinymce_dist(self) -> Path | None:
+        if self.tinymce_dist_dir is not None:
+            return self.tinymce_dist_dir
+        checkout = Path(__file__).resolve().parents[2]
+        candidate = checkout / "integrations/tinymce/node_modules/tinymce"
         return candidate if candidate.is_dir() else None
 
     def with_overrides(self, **changes: Any) -> Settings:

@@ -169,6 +169,8 @@ def test_invalid_inputs_get_422_with_a_clear_message(
         ("post", "/api/v1/images/%00/favourite", {"favourite": True}),
         ("get", "/static/" + "a" * 300, None),
         ("get", "/vendor/ckeditor5/" + "a" * 300, None),
+        ("get", "/vendor/tinymce/" + "a" * 300, None),
+        ("get", "/integrations/tinymce/src/%2e%2e/package.json", None),
     ],
 )
 def test_odd_input_gets_a_clear_4xx_never_a_500(

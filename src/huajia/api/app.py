@@ -42,6 +42,7 @@ from huajia.api.streams import StreamSlots
 from huajia.api.watch import TaskWatcher
 from huajia.settings import Settings
 from huajia.web.routes import web_router
+from huajia.web.tinymce import tinymce_router
 from huajia.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger(__name__)
@@ -177,3 +178,4 @@ def _check_hosts_and_proxies(app: FastAPI, settings: Settings) -> None:
 def _include_web(app: FastAPI, services: Services) -> None:
     """The built-in web app, the embeddable panel and the demo pages."""
     app.include_router(web_router(services.settings.ckeditor_dist()))
+    app.include_router(tinymce_router(services.settings.tinymce_dist()))

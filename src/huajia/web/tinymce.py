@@ -1,0 +1,62 @@
+"""The TinyMCE demo at `/demo/tinymce`: TinyMCE from the plugin package's npm install.
+
+TinyMCE loads its theme, model, icons, skins and plugins relative to its own script, so its
+whole package folder is served under `/vendor/tinymce/` (through `_asset`, which never leaves
+that folder), and the plugin's sources under `/integrations/tinymce/src/`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from huajia.errors import NotFound
+from huajia.web.routes import WEB_DIR, _asset, _page
+
+INSTALL_HINT = "run `npm ci --prefix integrations/tinymce`"
+
+
+def tinymce_router(tinymce_dist: Path | None, plugin: Path | None = None) -> APIRouter:
+    """Demo routes; `tinymce_dist` is the `tinymce` package folder, if installed.
+
+    `plugin` is the plugin package folder (holding `src/`); by default it is found above
+    `tinymce_dist`'s `node_modules`, or next to the source tree.
+    """
+    vendor = tinymce_dist if tinymce_dist is not None and tinymce_dist.is_dir() else None
+    plugin_src = _plugin_source(vendor, plugin)
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/demo/tinymce")
+    def tinymce_demo() -> Response:
+        if vendor is None or plugin_src is None:
+            return _page("tinymce-missing.html", status_code=503)
+        return _page("demo-tinymce.html")
+
+    @router.get("/vendor/tinymce/{path:path}")
+    def tinymce_file(path: str) -> Response:
+        return _asset(_required(vendor, "TinyMCE"), path)
+
+    @router.get("/integrations/tinymce/src/{path:path}")
+    def plugin_file(path: str) -> Response:
+        return _asset(_required(plugin_src, "the TinyMCE plugin"), path)
+
+    return router
+
+
+def _plugin_source(dist: Path | None, plugin: Path | None) -> Path | None:
+    """The plugin's `src` folder: given, above node_modules, or in a source checkout."""
+    candidates: list[Path] = []
+    if plugin is not None:
+        candidates.append(plugin / "src")
+    if dist is not None and "node_modules" in dist.parts:
+        candidates.append(Path(*dist.parts[: dist.parts.index("node_modules")]) / "src")
+    candidates.append(WEB_DIR.parents[2] / "integrations" / "tinymce" / "src")
+    return next((path for path in candidates if path.is_dir()), None)
+
+
+def _required(folder: Path | None, what: str) -> Path:
+    if folder is None:
+        raise NotFound(f"{what} is not installed: {INSTALL_HINT}")
+    return folder
