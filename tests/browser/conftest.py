@@ -73,10 +73,9 @@ def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
     errors: list[str] = []
 
     def open_(url: str, locale: str = "en-US", **options: Any) -> Any:
-        """`options` go to the browser context (for example has_touch=True)."""
-        context = browser.new_context(
-            locale=locale, accept_downloads=True, viewport={"width": 1280, "height": 900}, **options
-        )
+        """`options` go to the browser context (for example has_touch=True, or a viewport)."""
+        settings = {"viewport": {"width": 1280, "height": 900}, **options}
+        context = browser.new_context(locale=locale, accept_downloads=True, **settings)
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))

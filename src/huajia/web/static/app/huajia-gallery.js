@@ -121,7 +121,11 @@ export class HuajiaGallery extends HTMLElement {
       else this.#selected.delete(image.id);
       this.#showSelection();
     });
-    tools.append(details, pick);
+    // The label is the checkbox's larger hit area on touch screens (see huajia-gallery.css).
+    const hit = document.createElement('label');
+    hit.className = 'hit';
+    hit.append(pick);
+    tools.append(details, hit);
   }
 
   #showSelection() {

@@ -39,6 +39,9 @@ label { display: grid; gap: 2px; font-size: 12px; color: #59636e; }
 button, select { font: inherit; font-size: 13px; border: 1px solid #d0d7de; background: #f6f8fa; border-radius: 6px; padding: 4px 8px; cursor: pointer; }
 .status:empty { display: none; } .status { font-size: 13px; color: #1a7f37; }
 @media (max-width: 640px) { .body { grid-template-columns: 1fr; } }
+@media (max-width: 480px) { dialog { box-sizing: border-box; width: 100%; max-width: 100%; height: 100%;
+  max-height: 100%; margin: 0; padding: 12px; border-radius: 0; } }
+@media (pointer: coarse) { button, select { min-height: 44px; min-width: 44px; font-size: 16px; } }
 </style>
 <dialog data-ref="dialog">
   <header><h2 data-ref="title"></h2><span>
