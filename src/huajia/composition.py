@@ -35,12 +35,10 @@ from huajia.storage.local import LocalBlobStore
 
 def served_model(settings: Settings) -> ServedModel:
     spec = resolve_model(settings.model, settings.registry())
-    loras = {name: weights_identity(path) or name for name, path in settings.loras.items()}
     return ServedModel(
         spec=spec,
         model_id=model_identity(spec.source),
         weights_id=weights_identity(settings.weights),
-        lora_ids=loras,
         meter=PromptMeter.for_source(spec.source),
     )
 

@@ -12,7 +12,7 @@ import pytest
 from huajia.auth.keys import Principal, Role
 from huajia.errors import Forbidden, InvalidRequest, NotFound, TaskNotFound
 from huajia.generation.purge import Purger
-from huajia.generation.review import ReviewService
+from huajia.generation.review import ReviewService, review_wanted
 from huajia.jobs import TaskStore, open_store
 from huajia.jobs.model import NewImage, Task
 from huajia.storage.base import held_key, is_held, new_image_key, thumbnail_key
@@ -292,3 +292,19 @@ def test_purging_a_keys_data_deletes_all_of_its_tasks(
 
     assert (report.tasks, report.blobs) == (3, 6)
     assert [task.id for task in store.list()[0]] == [mine.id]
+
+
+@pytest.mark.parametrize(
+    ("policy", "preset", "setting", "wanted"),
+    [
+        (None, None, False, False),
+        (None, None, True, True),
+        (None, True, False, True),  # a preset that must be reviewed
+        (False, True, True, False),  # a key the policy exempts
+        (True, False, False, True),
+    ],
+)
+def test_the_most_specific_review_flag_that_is_set_wins(
+    policy: bool | None, preset: bool | None, setting: bool, wanted: bool
+) -> None:
+    assert review_wanted(policy, preset, setting) is wanted

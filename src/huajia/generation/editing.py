@@ -18,6 +18,7 @@ from huajia.edits import EditOperation, FontLibrary, apply_edit, describe_edits,
 from huajia.edits.operation import TextOverlay
 from huajia.generation.operations import source_ref
 from huajia.generation.policy import KeyPolicies
+from huajia.generation.review import review_wanted
 from huajia.images.encode import EncodedImage, make_thumbnail
 from huajia.images.labeler import Labeler
 from huajia.images.mark import VisibleMark
@@ -147,9 +148,7 @@ class EditingService:
         """An edit of an image editors may not use yet waits too; else as for generating."""
         if not parent.publishable:
             return True
-        if policy.review_required is not None:
-            return policy.review_required
-        return self.review_required
+        return review_wanted(policy.review_required, None, self.review_required)
 
     def _audit(self, who: Principal, task: Task) -> None:
         action = f"image.{task.request.operation.kind}"

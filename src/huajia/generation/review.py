@@ -27,6 +27,16 @@ MAX_REASON_CHARS = 2000
 IMAGE_ROUTE = "/generated-images/"
 
 
+def review_wanted(policy: bool | None, preset: bool | None, default: bool) -> bool:
+    """Whether new images wait for a reviewer: the key's (or global) policy when it says,
+    else the style preset's flag, else the `review_required` setting."""
+    if policy is not None:
+        return policy
+    if preset is not None:
+        return preset
+    return default
+
+
 @dataclass(frozen=True)
 class ReviewPage:
     items: list[GalleryItem]

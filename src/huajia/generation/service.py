@@ -25,6 +25,7 @@ from huajia.errors import (
 from huajia.generation.cache import cache_key
 from huajia.generation.operations import plan_operation
 from huajia.generation.policy import KeyPolicies
+from huajia.generation.review import review_wanted
 from huajia.images.mark import VisibleMark
 from huajia.jobs.admission import Admission, Quota
 from huajia.jobs.model import NewImage, NewTask, Priority, Task, is_record_id
@@ -45,7 +46,6 @@ class ServedModel:
     spec: ModelSpec
     model_id: str
     weights_id: str | None
-    lora_ids: dict[str, str]
     meter: PromptMeter
 
 
@@ -146,11 +146,8 @@ class GenerationService:
     def needs_review(self, policy: EffectivePolicy, chosen: PresetVersion | None) -> bool:
         """Whether this request's images wait for a reviewer before editors may use them: the
         key's (or global) policy when it says, else the style preset's flag, else the setting."""
-        if policy.review_required is not None:
-            return policy.review_required
-        if chosen is not None and chosen.preset.review_required is not None:
-            return chosen.preset.review_required
-        return self.review_required
+        preset = chosen.preset.review_required if chosen is not None else None
+        return review_wanted(policy.review_required, preset, self.review_required)
 
     def mark_for(self, policy: EffectivePolicy, chosen: PresetVersion | None
                  ) -> VisibleMark | None:  # fmt: skip

@@ -88,22 +88,23 @@ def web_router(ckeditor_dist: Path | None, ckeditor_plugin: Path | None = None) 
     return router
 
 
-def _plugin_source(dist: Path | None, plugin: Path | None) -> Path | None:
+def _plugin_source(dist: Path | None, plugin: Path | None, package: str = "ckeditor5"
+                   ) -> Path | None:  # fmt: skip
     """The plugin's `src` folder: given, above node_modules, or in a source checkout."""
     candidates: list[Path] = []
     if plugin is not None:
         candidates.append(plugin / "src")
     if dist is not None and "node_modules" in dist.parts:
-        package = Path(*dist.parts[: dist.parts.index("node_modules")])
-        candidates.append(package / "src")
+        installed = Path(*dist.parts[: dist.parts.index("node_modules")])
+        candidates.append(installed / "src")
     # src/huajia/web -> repository root, where integrations/ lives in a checkout.
-    candidates.append(WEB_DIR.parents[2] / "integrations" / "ckeditor5" / "src")
+    candidates.append(WEB_DIR.parents[2] / "integrations" / package / "src")
     return next((path for path in candidates if path.is_dir()), None)
 
 
-def _required(folder: Path | None, what: str) -> Path:
+def _required(folder: Path | None, what: str, package: str = "ckeditor5") -> Path:
     if folder is None:
-        raise NotFound(f"{what} is not installed: run `npm ci --prefix integrations/ckeditor5`")
+        raise NotFound(f"{what} is not installed: run `npm ci --prefix integrations/{package}`")
     return folder
 
 

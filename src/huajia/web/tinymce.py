@@ -12,10 +12,9 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from huajia.errors import NotFound
-from huajia.web.routes import WEB_DIR, _asset, _page
+from huajia.web.routes import _asset, _page, _plugin_source, _required
 
-INSTALL_HINT = "run `npm ci --prefix integrations/tinymce`"
+PACKAGE = "tinymce"
 
 
 def tinymce_router(tinymce_dist: Path | None, plugin: Path | None = None) -> APIRouter:
@@ -25,7 +24,7 @@ def tinymce_router(tinymce_dist: Path | None, plugin: Path | None = None) -> API
     `tinymce_dist`'s `node_modules`, or next to the source tree.
     """
     vendor = tinymce_dist if tinymce_dist is not None and tinymce_dist.is_dir() else None
-    plugin_src = _plugin_source(vendor, plugin)
+    plugin_src = _plugin_source(vendor, plugin, PACKAGE)
     router = APIRouter(include_in_schema=False)
 
     @router.get("/demo/tinymce")
@@ -36,27 +35,10 @@ def tinymce_router(tinymce_dist: Path | None, plugin: Path | None = None) -> API
 
     @router.get("/vendor/tinymce/{path:path}")
     def tinymce_file(path: str) -> Response:
-        return _asset(_required(vendor, "TinyMCE"), path)
+        return _asset(_required(vendor, "TinyMCE", PACKAGE), path)
 
     @router.get("/integrations/tinymce/src/{path:path}")
     def plugin_file(path: str) -> Response:
-        return _asset(_required(plugin_src, "the TinyMCE plugin"), path)
+        return _asset(_required(plugin_src, "the TinyMCE plugin", PACKAGE), path)
 
     return router
-
-
-def _plugin_source(dist: Path | None, plugin: Path | None) -> Path | None:
-    """The plugin's `src` folder: given, above node_modules, or in a source checkout."""
-    candidates: list[Path] = []
-    if plugin is not None:
-        candidates.append(plugin / "src")
-    if dist is not None and "node_modules" in dist.parts:
-        candidates.append(Path(*dist.parts[: dist.parts.index("node_modules")]) / "src")
-    candidates.append(WEB_DIR.parents[2] / "integrations" / "tinymce" / "src")
-    return next((path for path in candidates if path.is_dir()), None)
-
-
-def _required(folder: Path | None, what: str) -> Path:
-    if folder is None:
-        raise NotFound(f"{what} is not installed: {INSTALL_HINT}")
-    return folder
