@@ -1,6 +1,6 @@
 """Claims per second at several queue depths, PostgreSQL and SQLite. Prints figures, never fails.
 
-    python bench/queue.py [--processes 4 --threads 4 --seconds 5 --rounds 2]
+    python bench/queue_depth.py [--processes 4 --threads 4 --seconds 5 --rounds 2]
                           [--depths 100,10000,100000] [--postgres URL] [--no-sqlite]
 
 A no-op engine: each claimer thread loops claim → one heartbeat → complete → queue one new
@@ -10,17 +10,12 @@ then interleave across depths (A, B, C, A, B, C …) so a busy machine moves all
 Ratios are against the smallest depth.
 """
 
-# ruff: noqa: E402
 from __future__ import annotations
-
-import sys
-
-# This file is named queue.py: its folder must not shadow the standard library's `queue`.
-sys.path[:] = [entry for entry in sys.path if not entry.rstrip("/").endswith("bench")]
 
 import argparse
 import multiprocessing
 import statistics
+import sys
 import tempfile
 import threading
 import time
