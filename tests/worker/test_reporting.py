@@ -19,6 +19,7 @@ from huajia.jobs.beats import Beat, BeatAnswer
 from huajia.jobs.model import TaskState
 from huajia.storage.local import LocalBlobStore
 from huajia.worker.loop import Worker
+from huajia.worker.reporter import Lease, Reporter
 from tests.worker.test_loop import LEASE, queue
 
 
@@ -49,6 +50,31 @@ def test_a_database_hiccup_during_the_batch_does_not_fail_it(
         assert task.state is TaskState.COMPLETED and len(task.images) == 1
         assert [(e.step, e.total) for e in store.progress_since(task_id)] == [(1, 3), (2, 3),
                                                                              (3, 3)]  # fmt: skip
+
+
+def test_steps_refused_right_before_the_finish_are_written_before_it(
+    store: TaskStore, tiny_engine: ZImageEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last write before a task completes is refused twice: it is tried again, so the
+    progress log still holds every step (a completed task takes no more)."""
+    task_id = queue(store, tiny_engine)
+    (task,) = store.claim_batch("w", LEASE, 4)
+    lease = Lease(task, "w")
+    for step in (1, 2, 3):
+        lease.record(step, 3)
+    real = store.heartbeat_many
+    refused: list[int] = []
+
+    def flaky(beats: list[Beat], lease_seconds: float) -> dict[str, BeatAnswer]:
+        if len(refused) < 2:
+            refused.append(len(beats))
+            raise OperationalError("UPDATE tasks", {}, Exception("database is locked"))
+        return real(beats, lease_seconds)
+
+    monkeypatch.setattr(store, "heartbeat_many", flaky)
+    assert Reporter(store, LEASE).flush([lease]) is True
+    assert refused == [1, 1]
+    assert [(e.step, e.total) for e in store.progress_since(task_id)] == [(1, 3), (2, 3), (3, 3)]
 
 
 class WatchedEngine:

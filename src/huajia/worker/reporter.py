@@ -139,8 +139,17 @@ class Reporter:
         self._wake.set()
 
     def flush(self, leases: Sequence[Lease]) -> bool:
-        """Send these leases' steps now (before their tasks finish); False if it failed."""
-        return self._send(leases)
+        """Send these leases' steps now, before their tasks finish: a finished task takes no
+        more steps, so a refused write is tried again for up to a third of a lease (the
+        tasks' leases are still held meanwhile). False if it never went through."""
+        deadline = time.monotonic() + self._renew_every
+        pause = 0.02
+        while not self._send(leases):
+            if time.monotonic() + pause > deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+        return True
 
     def _run(self) -> None:
         last = 0.0
