@@ -31,6 +31,8 @@ def test_a_sheet_becomes_rows_that_finish_and_a_zip(
         encoding="utf-8",
     )
     page = open_page(huajia.url + "/batches")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
     page.get_by_label("Sheet (CSV or XLSX)").set_input_files(str(sheet))
     page.get_by_role("button", name="Generate the batch").click()
 
@@ -41,6 +43,8 @@ def test_a_sheet_becomes_rows_that_finish_and_a_zip(
     expect(rows.nth(0)).to_contain_text("completed")
     expect(rows.nth(2)).to_contain_text("1 image(s)")
     screenshot(page, "40-campaign-batch")
+    followed = [url for url in asked if "/api/v1/batches/" in url]
+    assert len(followed) == 1 and followed[0].endswith("/events"), "one stream, no polling"
     with page.expect_download() as downloading:
         page.get_by_role("button", name="Download zip").click()
     archive = zipfile.ZipFile(io.BytesIO(Path(downloading.value.path()).read_bytes()))

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import signal
+import threading
 import time
 import zipfile
 from typing import Any
@@ -119,3 +121,47 @@ def test_canceling_a_batch_stops_its_waiting_rows(
 
     assert canceled["counts"] == {"canceled": 6}
     assert canceled["canceled"] is True
+
+
+def batch_events(client: httpx.Client, batch_id: str, seen: list[tuple[str, Any]]) -> None:
+    """Every SSE event of the batch into `seen`, up to `finished` (the stream then closes)."""
+    with client.stream("GET", f"/api/v1/batches/{batch_id}/events", timeout=120) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        name = None
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: ") and name is not None:
+                seen.append((name, json.loads(line.removeprefix("data: "))))
+                name = None
+
+
+def test_a_batch_streams_each_row_as_it_ends_then_finished(
+    client: httpx.Client, server: ServerProcess
+) -> None:
+    worker = worker_pid(server)
+    os.kill(worker, signal.SIGSTOP)  # the rows wait until the stream is open
+    seen: list[tuple[str, Any]] = []
+    try:
+        created = client.post("/api/v1/batches", json={"lines": "a kite\na lamp\na boat"})
+        batch_id = created.json()["batch_id"]
+        follower = threading.Thread(target=batch_events, args=(client, batch_id, seen))
+        follower.start()
+        deadline = time.monotonic() + 30
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    follower.join(120)
+
+    names = [name for name, _ in seen]
+    assert names[0] == "batch" and names[-1] == "finished", names
+    assert [row["state"] for row in seen[0][1]["rows"]] == ["pending"] * 3
+    rows = [data for name, data in seen if name == "row"]
+    last = {row["row"]: row for row in rows}
+    assert sorted(last) == [1, 2, 3], "every row said how it ended"
+    assert all(row["state"] == "completed" and len(row["images"]) == 1 for row in last.values())
+    assert rows[-1]["counts"] == {"completed": 3}
+    assert seen[-1][1] == {"batch_id": batch_id, "counts": {"completed": 3}}
+    other = client.get("/api/v1/batches/not-a-batch/events")
+    assert other.status_code == 404

@@ -36,12 +36,14 @@ class TaskWatcher:
         self._poll_seconds = poll_seconds
         self._followers: dict[str, set[asyncio.Queue[Snapshot | None]]] = {}
         self._after: dict[str, int] = {}
+        self.closed = asyncio.Event()  # for streams that wait on it rather than on snapshots
 
     def close(self) -> None:
         """The server is stopping: every follower gets None (reconnect elsewhere), at once.
 
         Call it on the event loop's thread (`loop.call_soon_threadsafe(watcher.close)`).
         """
+        self.closed.set()
         for followers in self._followers.values():
             for queue in followers:
                 with contextlib.suppress(asyncio.QueueFull):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import IO
 
@@ -16,7 +17,7 @@ from huajia.auth.policy import can_view
 from huajia.errors import Forbidden, HuajiaError, NotFound
 from huajia.generation.batch_sheet import Sheet, SheetRow
 from huajia.generation.service import GenerationService
-from huajia.jobs.batch_store import Batch, BatchLine
+from huajia.jobs.batch_store import Batch, BatchLine, RowState
 from huajia.jobs.model import ImageRecord, Task, TaskState, is_record_id
 from huajia.jobs.requests import GenerationCommand
 from huajia.jobs.store import TaskStore
@@ -79,6 +80,16 @@ class BatchService:
     def _view(self, batch: Batch) -> BatchView:
         states = [LineState(line, self._task(line.task_id)) for line in batch.lines]
         return BatchView(batch, states)
+
+    def row_states(self, batch_id: str) -> dict[int, RowState]:
+        """What a follower (already allowed to see the batch) compares between two looks."""
+        return self.store.batches.row_states(batch_id)
+
+    def lines(self, batch_id: str, rows: Collection[int]) -> list[LineState]:
+        """Those rows as they are now (the ones a follower saw change)."""
+        batch = self.store.batches.get(batch_id)
+        return [LineState(line, self._task(line.task_id)) for line in batch.lines
+                if line.row in rows]  # fmt: skip
 
     def cancel(self, who: Principal, batch_id: str) -> BatchView:
         """Stop every task of the batch that has not finished (running ones at their next

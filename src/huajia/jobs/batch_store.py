@@ -8,13 +8,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, exists, insert, select, update
+from sqlalchemy import Engine, exists, func, insert, select, update
 
 from huajia.errors import NotFound
 from huajia.jobs.database import transaction
 from huajia.jobs.model import TaskState
 from huajia.jobs.rows import new_id
-from huajia.jobs.tables import batch_rows, batches, tasks, webhook_outbox
+from huajia.jobs.tables import batch_rows, batches, images, tasks, webhook_outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,12 @@ class Batch:
     warnings: list[str] = field(default_factory=list)
     lines: list[BatchLine] = field(default_factory=list)
     webhook_url: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RowState:
+    state: TaskState
+    awaiting_review: int
 
 
 class BatchStore(ABC):
@@ -71,6 +77,12 @@ class BatchStore(ABC):
     @abstractmethod
     def mark_canceled(self, batch_id: str) -> None:
         """Remember that the batch was canceled (the first time counts)."""
+
+    @abstractmethod
+    def row_states(self, batch_id: str) -> dict[int, RowState]:
+        """Each row's task state and images waiting for review, in one query however many
+        rows (what a follower compares to see which rows changed). Rows without a task (an
+        error, or purged) are absent."""
 
 
 class SqlBatchStore(BatchStore):
@@ -170,6 +182,24 @@ class SqlBatchStore(BatchStore):
                 .where(batches.c.id == batch_id, batches.c.canceled_at.is_(None))
                 .values(canceled_at=self.clock())
             )
+
+    def row_states(self, batch_id: str) -> dict[int, RowState]:
+        waiting = func.count(images.c.id).filter(images.c.review_state == "pending_review")
+        query = (
+            select(batch_rows.c.row, tasks.c.state, waiting)
+            .select_from(
+                batch_rows.join(tasks, tasks.c.id == batch_rows.c.task_id).outerjoin(
+                    images, images.c.task_id == tasks.c.id
+                )
+            )
+            .where(batch_rows.c.batch_id == batch_id)
+            .group_by(batch_rows.c.row, tasks.c.state)
+        )
+        with transaction(self.engine, write=False) as connection:
+            return {
+                row: RowState(TaskState(state), count)
+                for row, state, count in connection.execute(query)
+            }
 
 
 def _line_values(line: BatchLine) -> dict[str, object]:

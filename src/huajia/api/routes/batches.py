@@ -12,13 +12,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from huajia.api.batch_stream import batch_json, follow_batch
 from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
 from huajia.api.hosts import public_base
-from huajia.api.presenters import image_out
+from huajia.api.streams import SlottedStream, StreamSlots
 from huajia.errors import InvalidRequest
 from huajia.generation.batch_sheet import Sheet, read_items, read_lines, read_sheet
-from huajia.generation.batches import BatchView, LineState
 
 router = APIRouter(prefix="/api/v1/batches", tags=["generate"], responses=ERROR_RESPONSES)
 
@@ -36,34 +36,6 @@ class BatchItemsIn(BaseModel):
     )
     items: list[dict[str, str | int | float | None]] | None = Field(None, max_length=500)
     lines: str | None = Field(None, max_length=500_000)
-
-
-def _view_json(view: BatchView) -> dict[str, Any]:
-    batch = view.batch
-    return {
-        "batch_id": batch.id,
-        "name": batch.name,
-        "created_at": batch.created_at,
-        "canceled": batch.canceled_at is not None,
-        "finished": view.finished,
-        "counts": view.counts(),
-        "warnings": batch.warnings,
-        "rows": [_line_json(line) for line in view.lines],
-    }
-
-
-def _line_json(line: LineState) -> dict[str, Any]:
-    images = sorted(line.task.images, key=lambda i: i.index) if line.task is not None else []
-    return {
-        "row": line.line.row,
-        "prompt": line.line.prompt,
-        "state": line.state,
-        "task_id": line.line.task_id,
-        "error": line.line.error,
-        "filename": line.line.filename,
-        "alt_text": line.line.alt,
-        "images": [image_out(image).model_dump(mode="json") for image in images],
-    }
 
 
 async def _sheet_of(request: Request) -> tuple[Sheet, str, str | None]:
@@ -127,20 +99,39 @@ async def create_batch(request: Request, who: PrincipalDep, services: ServicesDe
     becomes a task (quotas and policy per row); each bad row says why, and sinks nothing else."""
     sheet, name, webhook = await _sheet_of(request)
     view = await run_in_threadpool(services.batches.submit, who, sheet, name, webhook)
-    return _view_json(view)
+    return batch_json(view)
 
 
 @router.get("/{batch_id}", operation_id="getBatch")
 async def get_batch(batch_id: str, who: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """The batch's rows: each one's state, images or error; counts per state."""
-    return _view_json(await run_in_threadpool(services.batches.view, who, batch_id))
+    return batch_json(await run_in_threadpool(services.batches.view, who, batch_id))
+
+
+@router.get(
+    "/{batch_id}/events",
+    operation_id="streamBatchEvents",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE stream"}},
+)
+async def batch_events(batch_id: str, request: Request, who: PrincipalDep,
+                       services: ServicesDep) -> StreamingResponse:  # fmt: skip
+    """`batch` (the whole batch, as `GET` answers), then `row` each time a row's task changes
+    state or a reviewer decides on its images (the row as in `rows`, with the batch's
+    `counts`), then `finished` once every row has ended; the stream then closes."""
+    view = await run_in_threadpool(services.batches.view, who, batch_id)
+    streams: StreamSlots = request.app.state.streams
+    slot = streams.take(who.key_id)  # 429 too_many_streams before the stream starts
+    events = follow_batch(request, request.app.state.watcher, services.batches, view)
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return SlottedStream(slot, events, media_type="text/event-stream", headers=headers)
 
 
 @router.post("/{batch_id}/cancel", operation_id="cancelBatch")
 async def cancel_batch(batch_id: str, who: PrincipalDep, services: ServicesDep
                        ) -> dict[str, Any]:  # fmt: skip
     """Stop every row still waiting or running; finished rows keep their images."""
-    return _view_json(await run_in_threadpool(services.batches.cancel, who, batch_id))
+    return batch_json(await run_in_threadpool(services.batches.cancel, who, batch_id))
 
 
 @router.get(

@@ -1,6 +1,6 @@
 // The campaign batch page (/batches): a sheet (CSV/XLSX) or pasted lines → one task per row;
 // each row's state or error as it goes; cancel the rest; download the images with a manifest.
-import { ApiError, HuajiaClient } from '../panel/client.js';
+import { ApiError, HuajiaClient, readServerEvents } from '../panel/client.js';
 import { LANGUAGES, resolveLanguage } from '../panel/i18n.js';
 import { loadApiKey, loadLanguage, saveApiKey, saveLanguage } from '../panel/prefs.js';
 
@@ -33,6 +33,7 @@ const state = {
   client: new HuajiaClient(endpoint, loadApiKey(endpoint)),
   batch: null,
   timer: 0,
+  follower: null,
 };
 
 function t(key, vars = {}) {
@@ -88,17 +89,35 @@ function render(batch) {
   }));
 }
 
-async function refresh() {
-  clearTimeout(state.timer);
-  if (!state.batch) return;
-  try {
-    const batch = await (await call(`/api/v1/batches/${state.batch.batch_id}`)).json();
-    render(batch);
-    if (!batch.finished) state.timer = setTimeout(refresh, 1000);
-  } catch (err) {
-    say(err.message, true);
-    state.timer = setTimeout(refresh, 3000);
+/** Follow the batch over SSE: the whole batch, then each row as it changes, then finished.
+ * A stream that drops (a restarting server) is opened again a second later. */
+async function follow(batchId) {
+  state.follower?.abort();
+  const follower = new AbortController();
+  state.follower = follower;
+  while (!follower.signal.aborted && state.batch?.batch_id === batchId && !state.batch.finished) {
+    try {
+      const response = await call(`/api/v1/batches/${batchId}/events`, {
+        headers: { Accept: 'text/event-stream' }, signal: follower.signal,
+      });
+      for await (const { event, data } of readServerEvents(response.body)) {
+        if (follower.signal.aborted) return;
+        apply(event, JSON.parse(data));
+      }
+    } catch (err) {
+      if (follower.signal.aborted) return;
+      say(err.message, true);
+    }
+    if (!state.batch.finished) await new Promise((resolve) => { state.timer = setTimeout(resolve, 1000); });
   }
+}
+
+function apply(event, data) {
+  if (event === 'batch') render(data);
+  else if (event === 'row') {
+    const { batch_id: _, counts, ...row } = data;
+    render({ ...state.batch, counts, rows: state.batch.rows.map((old) => (old.row === row.row ? row : old)) });
+  } else if (event === 'finished') render({ ...state.batch, counts: data.counts, finished: true });
 }
 
 async function start(event) {
@@ -119,7 +138,7 @@ async function start(event) {
     }
     render(await (await call('/api/v1/batches', init)).json());
     say('');
-    refresh();
+    follow(state.batch.batch_id);
   } catch (err) {
     say(err.message, true);
   }
