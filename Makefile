@@ -41,8 +41,11 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
+# Two test processes, each taking whole files (a file's server is started once): most of a
+# test's time is a server or a browser starting, which leaves a core idle. TEST_JOBS=0: one.
+TEST_JOBS ?= 2
 pytest:
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_JOBS) --dist loadfile
 
 check: lint typecheck pytest
 
