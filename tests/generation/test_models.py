@@ -92,7 +92,7 @@ def test_models_health_and_metrics_show_each_model(services: Services) -> None:
 
 def test_two_served_models_of_one_name_are_refused_at_start(tiny_model_dir: Path) -> None:
     settings = Settings(models=[str(tiny_model_dir), str(tiny_model_dir)])
-    with pytest.raises(InvalidRequest, match="named alike: tiny.*--name"):
+    with pytest.raises(InvalidRequest, match=r"named alike: tiny.*--name"):
         settings.served_specs()
 
 
