@@ -3,6 +3,8 @@ that keeps a model waiting to be loaded from starving. Real engines, a real SQLi
 
 from __future__ import annotations
 
+import gc
+import weakref
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -125,9 +127,12 @@ def test_lru_keeps_one_model_loaded_and_swaps_on_demand(
     shelf = worker.shelf
     assert shelf is not None and shelf.resident() == ["tiny"], "the default loads at start"
 
+    first_engine = weakref.ref(shelf.served("tiny").engine)
     on_b = queue(store, specs["tiny-b"])
     assert worker.run_once()
     assert shelf.resident() == ["tiny-b"] and shelf.unloads == 1
+    gc.collect()
+    assert first_engine() is None, "nothing keeps the unloaded engine (its memory is freed)"
     on_a = queue(store, specs["tiny"])
     assert worker.run_once()
 

@@ -171,7 +171,8 @@ def _work(settings: Settings, supervised: bool) -> None:
              ", ".join(names), ", ".join(shelf.resident()), shelf.residency,
              time.monotonic() - started)  # fmt: skip
     loop = Worker(
-        store, shelf.default.engine, image_store(settings), worker_id, settings.lease_seconds,
+        # No engine of its own: the shelf holds them, so an unloaded one frees its memory.
+        store, None, image_store(settings), worker_id, settings.lease_seconds,
         batch_max_images=settings.batch_max_images, model=names[0], labeler=labels,
         shelf=shelf,
     )  # fmt: skip
