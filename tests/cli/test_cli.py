@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from huajia.engine.models import spec_for_folder
 from huajia.images.encode import is_ai_generated, read_parameters
 
 
@@ -123,6 +124,16 @@ def test_model_create_tiny_and_info(tmp_path: Path) -> None:
     assert json.loads(weights.stdout)["kind"] == "transformer weights"
     again = huajia("model", "create-tiny", str(target))
     assert again.returncode != 0 and "not empty" in again.stderr
+
+
+def test_a_second_tiny_model_gets_its_own_seed_and_name(tmp_path: Path) -> None:
+    first, second = tmp_path / "tiny", tmp_path / "tiny-b"
+    assert huajia("model", "create-tiny", str(first)).returncode == 0
+    made = huajia("model", "create-tiny", str(second), "--seed", "1", "--name", "tiny-b")
+    assert made.returncode == 0, made.stderr
+    assert (spec_for_folder(first).name, spec_for_folder(second).name) == ("tiny", "tiny-b")
+    weights = "transformer/diffusion_pytorch_model.safetensors"
+    assert (first / weights).read_bytes() != (second / weights).read_bytes(), "other weights"
 
 
 def test_the_api_side_never_imports_torch(tmp_path: Path) -> None:
