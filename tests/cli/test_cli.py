@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,8 +24,16 @@ def huajia(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
         timeout=180,
         check=False,
         cwd=cwd,
-        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+        # PYTHONPATH kept: a worktree's checks run its own code, not an installed copy's.
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **_python_path()},
     )
+
+
+def _python_path() -> dict[str, str]:
+    given = os.environ.get("PYTHONPATH")
+    if not given:
+        return {}
+    return {"PYTHONPATH": os.pathsep.join(str(Path(p).resolve()) for p in given.split(os.pathsep))}
 
 
 def test_generate_writes_pngs_whose_text_chunks_carry_every_parameter(
