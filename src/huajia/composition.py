@@ -7,14 +7,13 @@ from pydantic import SecretStr
 from huajia.api.deps import Services
 from huajia.auth.gate import AuthGate
 from huajia.edits import FontLibrary
-from huajia.engine.models import resolve_model
 from huajia.engine.tokens import PromptMeter
 from huajia.errors import InvalidRequest
 from huajia.generation.batches import BatchService
 from huajia.generation.cache import model_identity, weights_identity
 from huajia.generation.editing import EditingService
 from huajia.generation.purge import Purger
-from huajia.generation.reload import ModelReloads
+from huajia.generation.reload import ModelReloads, seed_revision
 from huajia.generation.review import ReviewService
 from huajia.generation.service import GenerationService, ServedModel
 from huajia.images.labeler import Labeler
@@ -34,13 +33,21 @@ from huajia.storage.local import LocalBlobStore
 
 
 def served_model(settings: Settings) -> ServedModel:
-    spec = resolve_model(settings.model, settings.registry())
-    return ServedModel(
-        spec=spec,
-        model_id=model_identity(spec.source),
-        weights_id=weights_identity(settings.weights),
-        meter=PromptMeter.for_source(spec.source),
-    )
+    """The default model (the first served)."""
+    return served_models(settings)[0]
+
+
+def served_models(settings: Settings) -> list[ServedModel]:
+    """Every served model, the default first; fine-tuned `weights` belong to the default."""
+    return [
+        ServedModel(
+            spec=spec,
+            model_id=model_identity(spec.source),
+            weights_id=weights_identity(settings.weights) if index == 0 else None,
+            meter=PromptMeter.for_source(spec.source),
+        )
+        for index, spec in enumerate(settings.served_specs())
+    ]
 
 
 def open_task_store(settings: Settings) -> TaskStore:
@@ -87,13 +94,15 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
     store = store or open_task_store(settings)
     presets = PresetRegistry(store.presets, load_presets(settings.presets_file))
     presets.seed()
-    model = served_model(settings)
+    model, *others = served_models(settings)
     loras = LoraRegistry(
         store, model.spec.source, settings.lora_folders(), settings.lora_allow_partial
     )
     loras.seed(settings.loras)
     reloads = ModelReloads(store, model.spec, loras, settings.weights_folders())
     reloads.seed(settings.weights)
+    for other in others:  # their revisions, so that their work is pinned like the default's
+        seed_revision(store, other.spec, None)
     generation = GenerationService(
         store=store,
         model=model,
@@ -107,6 +116,7 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
         mark_style=VisibleMark(
             text=settings.visible_mark_text, corner=settings.visible_mark_corner
         ),
+        models=others,
     )
     blobs = image_store(settings)
     fonts = FontLibrary.discover(settings.fonts_dir)

@@ -3,6 +3,7 @@
     HuajiaError                      500 internal_error
     ├── InvalidRequest               422 invalid_request     (bad parameters, caller can fix)
     │   ├── PromptTooLong            422 prompt_too_long
+    │   ├── ModelNotAvailable        422 model_not_available (not served, or no worker holds it)
     │   ├── UnknownModel             422 unknown_model / UnknownPreset 422 unknown_preset
     │   ├── IdempotencyKeyReused     422 idempotency_key_reused
     │   ├── UrlRefused               422 url_refused         (an outbound URL that may not be used)
@@ -69,6 +70,10 @@ class PromptTooLong(InvalidRequest):
 
 class UnknownModel(InvalidRequest):
     code = "unknown_model"
+
+
+class ModelNotAvailable(InvalidRequest):
+    code = "model_not_available"
 
 
 class UnknownPreset(InvalidRequest):

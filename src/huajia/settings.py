@@ -16,7 +16,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from huajia.engine.models import ModelSpec, builtin_models
+from huajia.engine.models import ModelSpec, builtin_models, resolve_model
+from huajia.errors import InvalidRequest
 
 OffloadMode = Literal["none", "model", "sequential", "auto"]
 AuthMode = Literal["auto", "keys", "open-local"]
@@ -34,8 +35,29 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(Path("huajia-data"), description="Database, images and tiny models.")
-    model: str = Field("z-image-turbo", description="Default model: a registry name or a folder.")
-    models: dict[str, ModelSpec] = Field(default_factory=dict, description="Extra named models.")
+    model: str = Field(
+        "z-image-turbo",
+        description="The model served when `models` lists none: a registry name or a folder.",
+    )
+    models: list[str | ModelSpec] | dict[str, ModelSpec] = Field(
+        default_factory=dict,
+        description="A list: the models served (names, folders or inline specs; the first is "
+        "the default). A table ([models.NAME]): extra named models, `model` the one served.",
+    )
+    model_residency: Literal["all", "lru"] = Field(
+        "all",
+        description="A worker holding several models: all keeps every one loaded; lru keeps "
+        "`resident_models` loaded and unloads the least recently used to load another.",
+    )
+    resident_models: int = Field(
+        1, ge=1, description="lru: how many models one worker keeps loaded at once."
+    )
+    model_switch_after: int = Field(
+        4,
+        ge=1,
+        description="lru: after this many batches in a row of loaded models, a task waiting "
+        "for an unloaded one goes first (no model starves).",
+    )
     device: DeviceName = "auto"
     gpus: list[str] = Field(
         default_factory=list, description="`huajia serve` starts one worker per GPU listed."
@@ -256,7 +278,29 @@ class Settings(BaseSettings):
 
     def registry(self) -> dict[str, ModelSpec]:
         """Built-in models overlaid with the configured ones."""
-        return {**builtin_models(), **self.models}
+        if isinstance(self.models, dict):
+            return {**builtin_models(), **self.models}
+        inline = {item.name: item for item in self.models if isinstance(item, ModelSpec)}
+        return {**builtin_models(), **inline}
+
+    def served_models(self) -> list[str]:
+        """The models this deployment serves (names or folders), the default first."""
+        if isinstance(self.models, list) and self.models:
+            return [item if isinstance(item, str) else item.name for item in self.models]
+        return [self.model]
+
+    def served_specs(self) -> list[ModelSpec]:
+        """The served models resolved (registry names or diffusers folders), each name once."""
+        registry = self.registry()
+        specs = [resolve_model(item, registry) for item in self.served_models()]
+        names = [spec.name for spec in specs]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise InvalidRequest(
+                f"models named alike: {', '.join(twice)}; list each model once (two tiny "
+                "models need two names: huajia model create-tiny DIR --name NAME)"
+            )
+        return specs
 
     @property
     def sqlite_path(self) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from huajia.engine.models import spec_for_folder
 from huajia.images.encode import is_ai_generated, read_parameters
 
 
@@ -22,8 +24,16 @@ def huajia(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
         timeout=180,
         check=False,
         cwd=cwd,
-        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+        # PYTHONPATH kept: a worktree's checks run its own code, not an installed copy's.
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", **_python_path()},
     )
+
+
+def _python_path() -> dict[str, str]:
+    given = os.environ.get("PYTHONPATH")
+    if not given:
+        return {}
+    return {"PYTHONPATH": os.pathsep.join(str(Path(p).resolve()) for p in given.split(os.pathsep))}
 
 
 def test_generate_writes_pngs_whose_text_chunks_carry_every_parameter(
@@ -123,6 +133,16 @@ def test_model_create_tiny_and_info(tmp_path: Path) -> None:
     assert json.loads(weights.stdout)["kind"] == "transformer weights"
     again = huajia("model", "create-tiny", str(target))
     assert again.returncode != 0 and "not empty" in again.stderr
+
+
+def test_a_second_tiny_model_gets_its_own_seed_and_name(tmp_path: Path) -> None:
+    first, second = tmp_path / "tiny", tmp_path / "tiny-b"
+    assert huajia("model", "create-tiny", str(first)).returncode == 0
+    made = huajia("model", "create-tiny", str(second), "--seed", "1", "--name", "tiny-b")
+    assert made.returncode == 0, made.stderr
+    assert (spec_for_folder(first).name, spec_for_folder(second).name) == ("tiny", "tiny-b")
+    weights = "transformer/diffusion_pytorch_model.safetensors"
+    assert (first / weights).read_bytes() != (second / weights).read_bytes(), "other weights"
 
 
 def test_the_api_side_never_imports_torch(tmp_path: Path) -> None:

@@ -133,7 +133,7 @@ def test_result_cache_for_explicit_seeds_only(client: httpx.Client) -> None:
         ({"prompt": "x", "priority": "urgent"}, "priority"),
         ({"prompt": "x", "promt": "typo"}, "unknown field"),
         ({"prompt": "a" * 600}, "tokens"),
-        ({"prompt": "x", "model": "sdxl"}, "runs model"),
+        ({"prompt": "x", "model": "sdxl"}, "'sdxl' is not served here; available models: tiny"),
         ({"prompt": "x", "webhook_url": "http://cms.local/hook"}, "HUAJIA_WEBHOOK_SECRET"),
         ({"prompt": "x", "webhook_url": "ftp://cms.local/hook"}, "webhook_url"),
     ],
@@ -148,7 +148,7 @@ def test_invalid_inputs_get_422_with_a_clear_message(
         "invalid_request",
         "prompt_too_long",
         "unknown_preset",
-        "unknown_model",
+        "model_not_available",
     }
     assert needle in error["message"]
 

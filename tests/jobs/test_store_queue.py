@@ -11,7 +11,7 @@ import pytest
 
 from huajia.errors import LeaseLost, TaskNotFound
 from huajia.jobs import TaskStore
-from huajia.jobs.model import Priority, TaskState
+from huajia.jobs.model import Holding, Priority, TaskState
 from tests.jobs.helpers import LEASE, a_task, an_image, claim_all, later, run_to_completion
 
 
@@ -159,6 +159,39 @@ def test_claim_can_be_limited_to_one_model(store: TaskStore) -> None:
     claimed = store.claim("worker-2", LEASE, model="z-image-turbo")
     assert claimed is not None
     assert claimed.id == turbo.id
+
+
+def test_a_worker_holding_several_models_claims_only_theirs_each_at_its_revision(
+    store: TaskStore,
+) -> None:
+    a1 = store.revisions.add("tiny-a", "a", None, None, "settings", "settings")
+    a2 = store.revisions.add("tiny-a", "a", "/w/a2", "a2", "reload", "k-admin")
+    b1 = store.revisions.add("tiny-b", "b", None, None, "settings", "settings")
+    for_a1 = store.create(a_task(model="tiny-a", model_revision=a1.id))
+    for_a2 = store.create(a_task(model="tiny-a", model_revision=a2.id))
+    for_b = store.create(a_task(model="tiny-b", model_revision=b1.id, batch_key="b"))
+    store.create(a_task(model="tiny-c"))
+    held = [Holding("tiny-a", a1.id), Holding("tiny-b", b1.id)]
+
+    claimed = [store.claim_batch("w", LEASE, 1, holdings=held) for _ in range(4)]
+
+    assert [[task.id for task in batch] for batch in claimed] == [[for_a1.id], [for_b.id], [], []]
+    assert store.claim_batch("w", LEASE, 1, holdings=[]) == []
+    assert [t.id for t in store.claim_batch("w", LEASE, 1, holdings=[Holding("tiny-a", a2.id)])
+            ] == [for_a2.id]  # fmt: skip
+
+
+def test_batch_mates_of_a_several_model_claim_are_of_the_first_tasks_model(
+    store: TaskStore,
+) -> None:
+    first = store.create(a_task(model="tiny-a", batch_key="same"))
+    store.create(a_task(model="tiny-b", batch_key="other"))
+    mate = store.create(a_task(model="tiny-a", batch_key="same"))
+    held = [Holding("tiny-a"), Holding("tiny-b")]
+
+    batch = store.claim_batch("w", LEASE, 4, holdings=held)
+
+    assert [task.id for task in batch] == [first.id, mate.id]
 
 
 def test_heartbeat_renews_the_lease(store: TaskStore) -> None:

@@ -32,3 +32,12 @@ def test_a_worker_not_seen_for_a_while_is_gone(store: TaskStore) -> None:
     store.clock = lambda: datetime.now(UTC) + timedelta(seconds=LIVE_SECONDS + 1)  # type: ignore[attr-defined]
 
     assert store.live_workers() == []
+
+
+def test_a_worker_declares_every_model_it_holds(store: TaskStore) -> None:
+    store.report_worker("gpu-0", "tiny-a", "ready", {}, models=["tiny-a", "tiny-b"])
+    store.report_worker("gpu-1", "z-image-turbo", "loading", {})
+
+    held = {w["worker_id"]: w["models"] for w in store.live_workers()}
+
+    assert held == {"gpu-0": ["tiny-a", "tiny-b"], "gpu-1": ["z-image-turbo"]}

@@ -50,3 +50,27 @@ def test_secrets_stay_out_of_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
     assert "hunter2" not in repr(settings) and "s3-secret-value" not in repr(settings)
     assert "hunter2" in settings.resolved_database_url()
+
+
+SEVERAL = """
+models = [
+    "z-image-turbo",
+    { name = "brand", source = "/models/brand", defaults = { steps = 10, guidance = 0.0 } },
+]
+model_residency = "lru"
+resident_models = 1
+"""
+
+
+def test_a_list_of_models_is_served_the_first_being_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "huajia.toml").write_text(SEVERAL, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    settings = Settings()
+    assert settings.served_models() == ["z-image-turbo", "brand"]
+    assert [spec.name for spec in settings.served_specs()] == ["z-image-turbo", "brand"]
+    assert settings.registry()["brand"].defaults.steps == 10, "an inline spec is a named model"
+    assert (settings.model_residency, settings.resident_models) == ("lru", 1)
+    monkeypatch.setenv("HUAJIA_MODELS", '["z-image", "z-image-turbo"]')
+    assert Settings().served_models() == ["z-image", "z-image-turbo"]

@@ -18,6 +18,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from huajia.api.model_state import has_loaded, holds
 from huajia.jobs.store import TaskStore
 
 
@@ -40,6 +41,25 @@ class StoreCollector:
             errors.add_metric([code], count)
         yield errors
         yield _histogram(stats["generation_seconds"])
+        yield from _per_model(stats["pending_by_model"], self._store.live_workers())
+
+
+def _per_model(pending: dict[str, int], workers: list[dict[str, Any]]) -> Iterator[Metric]:
+    """Per model: tasks waiting, live workers holding it, ready workers with it loaded."""
+    depth = GaugeMetricFamily(
+        "huajia_model_queue_depth", "Pending tasks by model", labels=["model"]
+    )
+    for model, count in sorted(pending.items()):
+        depth.add_metric([model], count)
+    yield depth
+    names = sorted({name for worker in workers for name in worker.get("models", [])})
+    holding = GaugeMetricFamily(
+        "huajia_model_workers", "Live workers by model held and loaded", labels=["model", "state"]
+    )
+    for name in names:
+        holding.add_metric([name, "held"], sum(holds(worker, name) for worker in workers))
+        holding.add_metric([name, "loaded"], sum(has_loaded(worker, name) for worker in workers))
+    yield holding
 
 
 def _histogram(run_times: dict[str, Any]) -> HistogramMetricFamily:

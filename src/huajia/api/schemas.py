@@ -246,6 +246,17 @@ class Readiness(BaseModel):
     draining: bool = False
 
 
+class ModelState(BaseModel):
+    """One served model in health: who holds it, who has it loaded, what waits for it."""
+
+    name: str
+    default: bool = Field(description="Requests that name no model get this one.")
+    held: bool = Field(description="A live worker holds it (requests for it are accepted).")
+    workers: int = Field(description="Live workers holding it.")
+    loaded_on: int = Field(description="Ready workers with it loaded on their device now.")
+    pending: int = Field(description="Tasks waiting for it.")
+
+
 class Health(BaseModel):
     """GET /api/v1/health: the seed's fields, plus what an operator needs."""
 
@@ -269,4 +280,7 @@ class Health(BaseModel):
     )
     reload_error: str | None = Field(
         None, description="Why the newest reload could not be loaded (the old one serves)."
+    )
+    models: list[ModelState] = Field(
+        default_factory=list, description="Every served model, the default (`model`) first."
     )

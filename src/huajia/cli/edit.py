@@ -52,7 +52,7 @@ def edit(
         if upscale is not None and upscale != 2:
             fail("--upscale takes 2 (twice the size)")
         source = _read(image)
-        spec = resolve_model(model or settings.model, settings.registry())
+        spec = resolve_model(model or settings.served_models()[0], settings.registry())
         request = GenerationRequest(prompt=prompt, n=n, seed=seed, steps=steps)
         job = _job(spec, source, request, mask, strength, outpaint, upscale is not None)
         engine = load_engine(settings, spec, None, [])

@@ -64,7 +64,7 @@ def generate(
         width, height = parse_size(size) if size else (None, None)
         loras = [parse_lora(item) for item in lora or []]
         _check_files([weights, *(item.path for item in loras)])
-        spec = resolve_model(model or settings.model, settings.registry())
+        spec = resolve_model(model or settings.served_models()[0], settings.registry())
         request = GenerationRequest(
             prompt=prompt, negative_prompt=negative, n=n, steps=steps, guidance=guidance,
             width=width, height=height, seed=seed,

@@ -16,13 +16,15 @@ app = typer.Typer(help="Model folders and weight files.", no_args_is_help=True)
 @app.command("create-tiny")
 def create_tiny(
     target: Annotated[Path, typer.Argument(help="New folder for the tiny model.")],
+    seed: Annotated[int, typer.Option(help="Seed of the random weights.")] = 0,
+    name: Annotated[str, typer.Option(help="The model's name when served.")] = "tiny",
 ) -> None:
     """Write a tiny random-weight Z-Image model (a few MB). It draws noise: tests and demos only."""
     from huajia.engine.tiny import create_tiny_model
 
     with one_line_errors():
         try:
-            create_tiny_model(target)
+            create_tiny_model(target, seed, name)
         except FileExistsError as error:
             fail(str(error))
     typer.echo(f"wrote tiny random-weight model to {target} (it draws noise)")

@@ -32,10 +32,10 @@ def reload(
     from huajia.presets.lora_registry import LoraRegistry
 
     with one_line_errors():
-        settings = load_settings().with_overrides(model=model)
+        settings = load_settings()
         store = open_task_store(settings)
         try:
-            spec = resolve_model(settings.model, settings.registry())
+            spec = resolve_model(model or settings.served_models()[0], settings.registry())
             loras = LoraRegistry(
                 store, spec.source, settings.lora_folders(), settings.lora_allow_partial
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import signal
@@ -26,13 +27,17 @@ if TYPE_CHECKING:
     from huajia.jobs.store import TaskStore
     from huajia.worker.loop import Worker
     from huajia.worker.presence import Presence
+    from huajia.worker.shelf import ModelShelf
 
 log = logging.getLogger("huajia.serve")
 
 # A draining worker gets drain_seconds to finish its batch, then this long to hand it back.
 WORKER_EXIT_GRACE_S = 15.0
 
-ModelOpt = Annotated[str | None, typer.Option("--model", help="Model name or diffusers folder.")]
+ModelOpt = Annotated[
+    list[str] | None,
+    typer.Option("--model", help="Model name or diffusers folder; repeat it to serve several."),
+]
 DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Database and images folder.")]
 
 
@@ -49,12 +54,19 @@ def serve(
 ) -> None:
     """Start the HTTP API and its GPU worker (SQLite and a local folder by default)."""
     settings = load_settings().with_overrides(
-        model=model, host=host, port=port, data_dir=data_dir,
+        **_models_given(model), host=host, port=port, data_dir=data_dir,
         gpus=[gpu.strip() for gpu in gpus.split(",") if gpu.strip()] if gpus else None,
     )  # fmt: skip
     configure_logging(True, settings)
     with one_line_errors():
         _serve(settings, worker, verbose)
+
+
+def _models_given(models: list[str] | None) -> dict[str, object]:
+    """`--model A --model B`: these models, the first the default (none given: the settings')."""
+    if not models:
+        return {}
+    return {"model": models[0], "models": list(models)}
 
 
 def _serve(settings: Settings, with_worker: bool, verbose: bool) -> None:
@@ -77,7 +89,9 @@ def _serve(settings: Settings, with_worker: bool, verbose: bool) -> None:
         log.warning("model %s has random weights: it draws noise (tests and demos only)", spec.name)
     supervisors = []
     if with_worker:
-        args = ["--model", settings.model, "--data-dir", str(settings.data_dir), "--supervised"]
+        args = ["--data-dir", str(settings.data_dir), "--supervised"]
+        for name in settings.served_models():  # each worker holds every served model
+            args += ["--model", name]
         # One worker per listed GPU, each seeing only its own; else one that sees them all.
         envs = [{"CUDA_VISIBLE_DEVICES": gpu} for gpu in settings.gpus] or [{}]
         supervisors = [WorkerSupervisor(args, env) for env in envs]
@@ -125,7 +139,7 @@ def worker(
     verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
 ) -> None:
     """Run one GPU worker: claim tasks from the shared store, generate, store, report."""
-    settings = load_settings().with_overrides(model=model, data_dir=data_dir)
+    settings = load_settings().with_overrides(**_models_given(model), data_dir=data_dir)
     configure_logging(True, settings)
     with one_line_errors():
         _work(settings, supervised)
@@ -133,39 +147,34 @@ def worker(
 
 def _work(settings: Settings, supervised: bool) -> None:
     from huajia.composition import image_store, labeler, open_task_store
-    from huajia.engine.models import resolve_model
     from huajia.worker.loop import Worker
     from huajia.worker.presence import Presence
-    from huajia.worker.revisions import ServedRevision
 
     labels = labeler(settings)  # a bad C2PA key fails here, before the model loads
+    specs = settings.served_specs()  # an unknown model or two of one name fail here too
     stop = threading.Event()
     running: list[Worker] = []
     _on_stop_signals(stop, running, settings.drain_seconds)
     store = open_task_store(settings)
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    spec = resolve_model(settings.model, settings.registry())
+    names = [spec.name for spec in specs]
     presence = Presence(
-        store, worker_id, spec.name, parent_pid=os.getppid() if supervised else None
+        store, worker_id, names[0], parent_pid=os.getppid() if supervised else None, models=names
     )
     presence.start(stop)
     started = time.monotonic()
-    loaded = _load_engine(spec, settings, presence, stop, _revision_to_serve(store, spec, settings),
-                          store)  # fmt: skip
-    if loaded is None:
+    shelf = _hold_models(specs, settings, presence, stop, store)
+    if shelf is None:
         return
-    engine, revision = loaded
-    served = ServedRevision(
-        store, spec.name, revision, engine,
-        load=lambda target: _engine_for(spec, settings, target),
-    )  # fmt: skip
-    presence.ready(served.describe)
-    log.info("worker %s ready: %s (revision %s) on %s, loaded in %.1f s", worker_id, spec.name,
-             served.revision_id, engine.device, time.monotonic() - started)  # fmt: skip
+    presence.ready(shelf.describe)
+    log.info("worker %s ready: %s (loaded: %s, residency %s), in %.1f s", worker_id,
+             ", ".join(names), ", ".join(shelf.resident()), shelf.residency,
+             time.monotonic() - started)  # fmt: skip
     loop = Worker(
-        store, engine, image_store(settings), worker_id, settings.lease_seconds,
-        batch_max_images=settings.batch_max_images, model=spec.name,
-        labeler=labels, served=served,
+        # No engine of its own: the shelf holds them, so an unloaded one frees its memory.
+        store, None, image_store(settings), worker_id, settings.lease_seconds,
+        batch_max_images=settings.batch_max_images, model=names[0], labeler=labels,
+        shelf=shelf,
     )  # fmt: skip
     running.append(loop)
     try:
@@ -174,6 +183,32 @@ def _work(settings: Settings, supervised: bool) -> None:
         presence.stop()
         store.close()
     log.info("worker %s stopped", worker_id)
+
+
+def _hold_models(specs: list[ModelSpec], settings: Settings, presence: Presence,
+                 stop: threading.Event, store: TaskStore) -> ModelShelf | None:  # fmt: skip
+    """Every served model at its current revision; those the residency policy keeps loaded
+    are loaded now (the default first), the others on demand. None when told to stop."""
+    from huajia.worker.revisions import ServedRevision
+    from huajia.worker.shelf import ModelShelf
+
+    keep = len(specs) if settings.model_residency == "all" else settings.resident_models
+    held = []
+    for index, spec in enumerate(specs):
+        weights = settings.weights if index == 0 else None  # fine-tuned weights: the default's
+        revision: ModelRevision | None = _revision_to_serve(store, spec, weights)
+        engine = None
+        if index < keep:
+            loaded = _load_engine(spec, settings, presence, stop, revision, store, weights)
+            if loaded is None:
+                return None
+            engine, revision = loaded
+        held.append(ServedRevision(
+            store, spec.name, revision, engine,
+            load=functools.partial(_engine_for, spec, settings, weights=weights),
+        ))  # fmt: skip
+    return ModelShelf(held, settings.model_residency, settings.resident_models,
+                      settings.model_switch_after)  # fmt: skip
 
 
 def _on_stop_signals(stop: threading.Event, running: list[Worker], drain_seconds: float) -> None:
@@ -198,29 +233,30 @@ def _on_stop_signals(stop: threading.Event, running: list[Worker], drain_seconds
         signal.signal(signum, on_signal)
 
 
-def _revision_to_serve(store: TaskStore, spec: ModelSpec, settings: Settings
+def _revision_to_serve(store: TaskStore, spec: ModelSpec, weights: Path | None
                        ) -> ModelRevision:  # fmt: skip
     """The current model revision (the settings' one recorded first if they changed)."""
     from huajia.generation.reload import seed_revision
 
-    return seed_revision(store, spec, settings.weights)
+    return seed_revision(store, spec, weights)
 
 
-def _engine_for(spec: ModelSpec, settings: Settings, revision: ModelRevision | None
-                ) -> ZImageEngine:  # fmt: skip
-    """An engine on the revision's weights (the settings' when there is no revision)."""
+def _engine_for(spec: ModelSpec, settings: Settings, revision: ModelRevision | None,
+                weights: Path | None = None) -> ZImageEngine:  # fmt: skip
+    """An engine on the revision's weights (`weights` when there is no revision)."""
     from huajia.cli.engine import engine_options
     from huajia.engine.zimage import ZImageEngine
 
-    options = engine_options(settings)
+    options = dataclasses.replace(engine_options(settings), weights=weights)
     if revision is not None:
-        weights = Path(revision.weights) if revision.weights else None
-        options = dataclasses.replace(options, weights=weights)
+        chosen = Path(revision.weights) if revision.weights else None
+        options = dataclasses.replace(options, weights=chosen)
     return ZImageEngine.load(spec, options)
 
 
 def _load_engine(spec: ModelSpec, settings: Settings, presence: Presence, stop: threading.Event,
                  revision: ModelRevision | None = None, store: TaskStore | None = None,
+                 weights: Path | None = None,
                  ) -> tuple[ZImageEngine, ModelRevision | None] | None:  # fmt: skip
     """Load the model; while it fails, say so in the store (health shows it) and try again.
     A reloaded revision whose file is refused is marked failed, and the one before it loads."""
@@ -229,7 +265,7 @@ def _load_engine(spec: ModelSpec, settings: Settings, presence: Presence, stop: 
     backoff = 2.0
     while not stop.is_set():
         try:
-            return _engine_for(spec, settings, revision), revision
+            return _engine_for(spec, settings, revision, weights), revision
         except HuajiaError as error:
             reloaded = revision is not None and revision.source == "reload"
             if isinstance(error, ModelFileRejected) and store is not None and reloaded:

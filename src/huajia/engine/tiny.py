@@ -23,8 +23,9 @@ SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 HIDDEN = 32  # text-encoder width == transformer cap_feat_dim
 
 
-def create_tiny_model(target: Path, seed: int = 0) -> Path:
-    """Write the tiny model into `target` (created; must be empty or absent)."""
+def create_tiny_model(target: Path, seed: int = 0, name: str = "tiny") -> Path:
+    """Write the tiny model into `target` (created; must be empty or absent). Another seed
+    draws other weights; `name` is the model's name once served (two tiny models need two)."""
     import torch
     from diffusers import ZImagePipeline
 
@@ -41,7 +42,7 @@ def create_tiny_model(target: Path, seed: int = 0) -> Path:
     )
     target.mkdir(parents=True, exist_ok=True)
     pipe.save_pretrained(target)  # type: ignore[attr-defined]
-    marker = {"name": "tiny", "random_weights": True, "note": "random weights: draws noise"}
+    marker = {"name": name, "random_weights": True, "note": "random weights: draws noise"}
     (target / TINY_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     return target
 

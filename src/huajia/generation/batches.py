@@ -14,6 +14,7 @@ from typing import IO
 
 from huajia.auth.keys import Principal
 from huajia.auth.policy import can_view
+from huajia.engine.models import ModelSpec
 from huajia.errors import Forbidden, HuajiaError, NotFound
 from huajia.generation.batch_sheet import Sheet, SheetRow
 from huajia.generation.service import GenerationService
@@ -60,17 +61,19 @@ class BatchService:
         self.generation = generation
         self.blobs = blobs
 
-    def submit(self, who: Principal, sheet: Sheet, name: str,
-               webhook_url: str | None = None) -> BatchView:  # fmt: skip
-        """Queue one task per good row; bad rows and refused ones keep their reason. With a
-        `webhook_url`, a signed `batch.completed` follows once every row has ended."""
+    def submit(self, who: Principal, sheet: Sheet, name: str, webhook_url: str | None = None,
+               model: str | None = None) -> BatchView:  # fmt: skip
+        """Queue one task per good row of `model` (default: the default model); bad rows and
+        refused ones keep their reason. With a `webhook_url`, a signed `batch.completed`
+        follows once every row has ended. A model nobody holds refuses the whole batch."""
         if webhook_url is not None:
             self.generation.check_webhook(webhook_url)
+        spec = self.generation.model_for(model).spec
         batch = self.store.batches.create(who.key_id, name, sheet.warnings, webhook_url)
-        slots = self._slots()
+        slots = self._slots(spec)
         lines = []
         for row in sheet.rows:
-            lines.append(self._submit_row(who, batch.id, row, slots))
+            lines.append(self._submit_row(who, batch.id, row, slots, model))
         self.store.batches.add_lines(batch.id, lines)
         return self.view(who, batch.id)
 
@@ -156,8 +159,9 @@ class BatchService:
         return announced
 
     def _submit_row(
-        self, who: Principal, batch_id: str, row: SheetRow, slots: dict[str, tuple[int, int]]
-    ) -> BatchLine:
+        self, who: Principal, batch_id: str, row: SheetRow, slots: dict[str, tuple[int, int]],
+        model: str | None = None,
+    ) -> BatchLine:  # fmt: skip
         line = BatchLine(row.row, row.prompt, None, row.style, row.filename, row.alt, row.error)
         if row.error is not None:
             return line
@@ -169,7 +173,7 @@ class BatchService:
             width, height = slots[row.slot]
         command = GenerationCommand(
             prompt=row.prompt, style_preset=row.style, num_images=row.count, width=width,
-            height=height,
+            height=height, model=model,
         )  # fmt: skip
         key = f"batch-{batch_id}-{row.row}"
         try:
@@ -178,8 +182,7 @@ class BatchService:
             return _failed(line, f"{error.code}: {error.message}")
         return BatchLine(row.row, row.prompt, submitted.task.id, row.style, row.filename, row.alt)
 
-    def _slots(self) -> dict[str, tuple[int, int]]:
-        spec = self.generation.model.spec
+    def _slots(self, spec: ModelSpec) -> dict[str, tuple[int, int]]:
         sizes = self.generation.presets.describe(spec.limits, spec.defaults)["sizes"]
         return {size["name"]: (size["width"], size["height"]) for size in sizes}
 

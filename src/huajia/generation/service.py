@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,8 +20,8 @@ from huajia.errors import (
     Forbidden,
     IdempotencyKeyReused,
     InvalidRequest,
+    ModelNotAvailable,
     TaskNotFound,
-    UnknownModel,
 )
 from huajia.generation.cache import cache_key
 from huajia.generation.operations import plan_operation
@@ -71,9 +72,12 @@ class GenerationService:
                  queue_max: int, max_attempts: int, webhooks: OutboundPolicy | None = None,
                  daily_image_quota: int | None = None, review_required: bool = False,
                  policies: KeyPolicies | None = None, mark: VisibleMark | None = None,
-                 mark_style: VisibleMark | None = None) -> None:  # fmt: skip
+                 mark_style: VisibleMark | None = None,
+                 models: Sequence[ServedModel] = ()) -> None:  # fmt: skip
         self.store = store
-        self.model = model
+        self.model = model  # the default: requests that name no model get it
+        # Every model served, the default first; requests choose one by name (or source).
+        self.models = {served.spec.name: served for served in (model, *models)}
         self.presets = presets
         self.queue_max = queue_max
         self.max_attempts = max_attempts
@@ -98,20 +102,21 @@ class GenerationService:
             raise Draining("this server is stopping and takes no new work; retry shortly")
         priority = Priority(command.priority)
         check_priority(who, priority.value)
-        self._check_model(command.model)
+        model = self.model_for(command.model)
         if command.webhook_url is not None:
             self.check_webhook(command.webhook_url)
         policy = self.policies.admit(who, command.prompt)
-        planned = plan_operation(self.store, who, command, self.model.spec.limits)
+        planned = plan_operation(self.store, who, command, model.spec.limits)
         chosen, lora_ids = self.presets.choose(command.style_preset), self.lora_ids()
-        resolved = self._resolve(command, planned.size, chosen, lora_ids, policy.negative_prompt)
+        resolved = self._resolve(command, planned.size, chosen, lora_ids, policy.negative_prompt,
+                                 model)  # fmt: skip
         request = TaskRequest(
-            asked=command, model=self.model.spec.name, operation=planned.operation,
+            asked=command, model=model.spec.name, operation=planned.operation,
             sampling=Sampling.of(resolved), preset_version=chosen.version if chosen else None,
             review=self.needs_review(policy, chosen), mark=self.mark_for(policy, chosen),
             request_id=request_id,
         )  # fmt: skip
-        served = self.served()
+        served = self.served(model)
         key = self._cache_key(who, request, chosen, lora_ids, served)
         new = NewTask(
             owner=who.key_id, priority=priority, request=request,
@@ -135,13 +140,44 @@ class GenerationService:
         self._audit(who, "task.create", task, cached=False)
         return Submitted(task, created=True)
 
-    def served(self) -> Served:
-        """What new work runs on now: the current model revision (read per request, as
+    def served(self, model: ServedModel | None = None) -> Served:
+        """What new work runs on now: the model's current revision (read per request, as
         `huajia reload` changes it while the service runs), else the settings' model."""
-        current = self.store.revisions.current(self.model.spec.name)
+        model = model or self.model
+        current = self.store.revisions.current(model.spec.name)
         if current is None:
-            return Served(None, self.model.model_id, self.model.weights_id)
+            return Served(None, model.model_id, model.weights_id)
         return Served(current.id, current.model_id, current.weights_id)
+
+    def model_for(self, name: str | None) -> ServedModel:
+        """The served model a request names (by name or source; None: the default), refused
+        when it is not served or no live worker holds it (workers declare what they hold)."""
+        found = self.model if name is None else self._configured(name)
+        held = self.held_models()
+        if found is None or (held is not None and found.spec.name not in held):
+            raise ModelNotAvailable(self._not_available(name, held))
+        return found
+
+    def held_models(self) -> set[str] | None:
+        """Models some live worker holds; None while no worker is alive at all (work for a
+        served model then waits in the queue for the workers to start)."""
+        workers = self.store.live_workers()
+        if not workers:
+            return None
+        return {model for worker in workers for model in worker["models"]}
+
+    def _configured(self, name: str) -> ServedModel | None:
+        for served in self.models.values():
+            if name in (served.spec.name, served.spec.source):
+                return served
+        return None
+
+    def _not_available(self, name: str | None, held: set[str] | None) -> str:
+        available = [model for model in self.models if held is None or model in held]
+        listed = ", ".join(available) or "none: no worker holds a served model now"
+        if name is not None and self._configured(name) is None:
+            return f"model {name!r} is not served here; available models: {listed}"
+        return f"no worker holds model {name or self.model.spec.name!r} now; available: {listed}"
 
     def needs_review(self, policy: EffectivePolicy, chosen: PresetVersion | None) -> bool:
         """Whether this request's images wait for a reviewer before editors may use them: the
@@ -194,18 +230,15 @@ class GenerationService:
             quota = Quota(policy.daily_image_quota, datetime.now(UTC) - QUOTA_WINDOW)
         return Admission(queue_max=self.queue_max, quota=quota)
 
-    def _check_model(self, name: str | None) -> None:
-        served = self.model.spec.name
-        if name is not None and name not in (served, self.model.spec.source):
-            raise UnknownModel(f"this server runs model {served!r}, not {name!r}")
-
     def lora_ids(self) -> dict[str, str]:
         """Registered LoRAs (name -> content hash), read per request: admins add them live."""
         return {record.name: record.identity for record in self.store.loras.list()}
 
     def _resolve(self, command: GenerationCommand, size: tuple[int, int] | None,
                  chosen: PresetVersion | None, lora_ids: dict[str, str],
-                 policy_negative: str | None = None) -> ResolvedRequest:  # fmt: skip
+                 policy_negative: str | None = None, model: ServedModel | None = None,
+                 ) -> ResolvedRequest:  # fmt: skip
+        model = model or self.model
         prompt, negative = command.prompt, command.negative_prompt
         loras = tuple(LoraRef(item.name, item.weight) for item in command.loras)
         defaults: dict[str, Any] = {}
@@ -230,9 +263,9 @@ class GenerationService:
             seed=command.seed,
             loras=loras,
         )  # fmt: skip
-        resolved = resolve_request(self.model.spec, request)
+        resolved = resolve_request(model.spec, request)
         self._check_loras(resolved, lora_ids)
-        check_prompts(self.model.meter, self.model.spec, resolved)
+        check_prompts(model.meter, model.spec, resolved)
         return resolved
 
     def _check_loras(self, resolved: ResolvedRequest, lora_ids: dict[str, str]) -> None:

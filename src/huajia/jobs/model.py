@@ -87,6 +87,14 @@ __all__ = ["Role"]
 
 
 @dataclass(frozen=True, slots=True)
+class Holding:
+    """A model a worker holds, at the revision it serves (None: not pinned to one)."""
+
+    model: str
+    revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NewImage:
     """An image the worker has stored as a blob, before its record exists."""
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    and_,
     func,
     literal,
     literal_column,
@@ -34,7 +35,7 @@ from sqlalchemy import (
     tuple_,
 )
 
-from huajia.jobs.model import Priority, TaskState
+from huajia.jobs.model import Holding, Priority, TaskState
 from huajia.jobs.tables import tasks
 
 IS_PENDING: ColumnElement[bool] = tasks.c.state == literal_column(f"'{TaskState.PENDING.value}'")
@@ -72,11 +73,24 @@ def _revision_filter(revision: int | None) -> list[ColumnElement[bool]]:
     return [or_(tasks.c.model_revision == revision, tasks.c.model_revision.is_(None))]
 
 
-def next_to_claim(model: str | None = None, revision: int | None = None) -> Select[Any]:
-    """The id of the next task, row-locked, skipping rows other claimers hold (PostgreSQL)."""
-    where = [IS_PENDING, *_revision_filter(revision)]
-    if model is not None:
-        where.append(tasks.c.model == model)
+def _holdings_filter(holdings: Sequence[Holding]) -> ColumnElement[bool]:
+    """Tasks of any held model, each at the revision held of it."""
+    return or_(
+        *(and_(tasks.c.model == held.model, *_revision_filter(held.revision)) for held in holdings)
+    )
+
+
+def next_to_claim(model: str | None = None, revision: int | None = None,
+                  holdings: Sequence[Holding] | None = None) -> Select[Any]:  # fmt: skip
+    """The id of the next task, row-locked, skipping rows other claimers hold (PostgreSQL);
+    of `holdings` when given, else of `model` at `revision` (any model when None)."""
+    where = [IS_PENDING]
+    if holdings is not None:
+        where.append(_holdings_filter(holdings))
+    else:
+        where.extend(_revision_filter(revision))
+        if model is not None:
+            where.append(tasks.c.model == model)
     return (
         select(tasks.c.id).where(*where).order_by(*ORDER).limit(1).with_for_update(skip_locked=True)
     )

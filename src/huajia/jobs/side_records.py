@@ -94,9 +94,10 @@ class SqlSideRecords:
 
     # Worker presence
 
-    def report_worker(self, worker_id: str, model: str, state: str, engine: dict[str, Any]) -> None:
+    def report_worker(self, worker_id: str, model: str, state: str, engine: dict[str, Any],
+                      models: builtins.list[str] | None = None) -> None:  # fmt: skip
         with self._write() as connection:
-            workers.report(connection, worker_id, model, state, engine, self.clock())
+            workers.report(connection, worker_id, model, state, engine, self.clock(), models)
 
     def remove_worker(self, worker_id: str) -> None:
         with self._write() as connection:

@@ -37,6 +37,7 @@ from huajia.jobs.leases import after_lost_lease, handed_back, held_row, locked_r
 from huajia.jobs.lora_store import LoraStore, SqlLoraStore
 from huajia.jobs.model import (
     GalleryItem,
+    Holding,
     ImageRecord,
     NewImage,
     NewTask,
@@ -235,14 +236,19 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
 
     def claim_batch(
         self, worker_id: str, lease_seconds: float, max_images: int, model: str | None = None,
-        revision: int | None = None,
+        revision: int | None = None, holdings: Sequence[Holding] | None = None,
     ) -> builtins.list[Task]:  # fmt: skip
+        if holdings is not None and not holdings:
+            return []
         now = self.clock()
         with self._write() as connection:
-            first = connection.execute(queue.next_to_claim(model, revision)).scalar_one_or_none()
+            first = connection.execute(
+                queue.next_to_claim(model, revision, holdings)
+            ).scalar_one_or_none()
             if first is None:
                 return []
-            ids = [first, *self._batch_mates(connection, first, max_images, revision)]
+            mates = self._batch_mates(connection, first, max_images, revision, holdings)
+            ids = [first, *mates]
             check_transition(TaskState.PENDING, TaskState.PROCESSING)
             connection.execute(
                 update(tasks)
@@ -261,11 +267,15 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             return [self._load_one(connection, task_id) for task_id in ids]
 
     def _batch_mates(self, connection: Connection, first_id: str, max_images: int,
-                     revision: int | None) -> builtins.list[str]:  # fmt: skip
+                     revision: int | None, holdings: Sequence[Holding] | None = None,
+                     ) -> builtins.list[str]:  # fmt: skip
         """Compatible pending tasks that fit beside the first within max_images."""
         row = connection.execute(
-            select(tasks.c.batch_key, tasks.c.image_count).where(tasks.c.id == first_id)
-        ).one()
+            select(tasks.c.batch_key, tasks.c.image_count, tasks.c.model)
+            .where(tasks.c.id == first_id)
+        ).one()  # fmt: skip
+        if holdings is not None:  # mates share the first's model: its revision held applies
+            revision = next((h.revision for h in holdings if h.model == row.model), None)
         room = max_images - row.image_count
         if row.batch_key is None or room <= 0:
             return []

@@ -24,6 +24,7 @@ def queue_stats(connection: Connection, now: datetime) -> dict[str, Any]:
         **by_state,
         "by_state": by_state,
         "pending_depth": by_state[TaskState.PENDING.value],
+        "pending_by_model": _pending_by_model(connection),
         "oldest_pending_seconds": (now - oldest).total_seconds() if oldest else None,
         "errors_by_code": _errors_by_code(connection),
         "images_total": _images_generated(connection),
@@ -36,6 +37,15 @@ def _by_state(connection: Connection) -> dict[str, int]:
     query = select(tasks.c.state, func.count()).group_by(tasks.c.state)
     counts.update(dict(connection.execute(query).all()))
     return counts
+
+
+def _pending_by_model(connection: Connection) -> dict[str, int]:
+    query = (
+        select(tasks.c.model, func.count())
+        .where(tasks.c.state == TaskState.PENDING.value, tasks.c.model.is_not(None))
+        .group_by(tasks.c.model)
+    )
+    return dict(connection.execute(query).all())
 
 
 def _errors_by_code(connection: Connection) -> dict[str, int]:

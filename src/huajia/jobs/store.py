@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ from huajia.jobs.model import (
     ApiKey,
     AuditEvent,
     GalleryItem,
+    Holding,
     ImageRecord,
     NewImage,
     NewTask,
@@ -136,9 +137,10 @@ class TaskQueue(ABC):
     @abstractmethod
     def claim_batch(
         self, worker_id: str, lease_seconds: float, max_images: int, model: str | None = None,
-        revision: int | None = None,
+        revision: int | None = None, holdings: Sequence[Holding] | None = None,
     ) -> builtins.list[Task]:  # fmt: skip
-        """The next task plus compatible ones (same batch key) up to max_images in all."""
+        """The next task plus compatible ones (same batch key) up to max_images in all; with
+        `holdings`, only tasks of those models at those revisions (`model` is then ignored)."""
 
     @abstractmethod
     def heartbeat(
@@ -267,8 +269,10 @@ class WorkerRegistry(ABC):
     """Which workers are alive, and what they hold."""
 
     @abstractmethod
-    def report_worker(self, worker_id: str, model: str, state: str, engine: dict[str, Any]) -> None:
-        """Record that a worker is alive, its state (loading, ready, busy) and engine facts."""
+    def report_worker(self, worker_id: str, model: str, state: str, engine: dict[str, Any],
+                      models: builtins.list[str] | None = None) -> None:  # fmt: skip
+        """Record that a worker is alive, its state (loading, ready, busy), engine facts and
+        every model it holds (`models`; default: only `model`)."""
 
     @abstractmethod
     def remove_worker(self, worker_id: str) -> None:
@@ -276,7 +280,8 @@ class WorkerRegistry(ABC):
 
     @abstractmethod
     def live_workers(self) -> builtins.list[dict[str, Any]]:
-        """Workers seen in the last few seconds: worker_id, model, state, engine, seen_at."""
+        """Workers seen in the last few seconds: worker_id, model, models (all it holds), state,
+        engine, seen_at."""
 
 
 class TaskStore(TaskQueue, ProgressLog, ImageRecords, AuditLog, TaskWebhooks, WorkerRegistry):

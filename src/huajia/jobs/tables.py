@@ -221,6 +221,7 @@ workers = Table(
     Column("model", String(200), nullable=False),
     Column("state", String(32), nullable=False),
     Column("engine", JSON, nullable=False),
+    Column("models", JSON),  # every model it holds (null: only `model`, rows from before)
     Column("started_at", UtcDateTime, nullable=False),
     Column("seen_at", UtcDateTime, nullable=False),
 )

@@ -18,10 +18,11 @@ LIVE_SECONDS = 15.0
 
 def report(
     connection: Connection, worker_id: str, model: str, state: str, engine: dict[str, Any],
-    now: datetime,
+    now: datetime, models: list[str] | None = None,
 ) -> None:  # fmt: skip
     """Insert or refresh the worker's row (each worker writes only its own)."""
-    fresh = {"model": model, "state": state, "engine": engine, "seen_at": now}
+    held = models or [model]
+    fresh = {"model": model, "state": state, "engine": engine, "seen_at": now, "models": held}
     changed = connection.execute(update(workers).where(workers.c.id == worker_id).values(fresh))
     if changed.rowcount == 0:
         connection.execute(insert(workers).values(id=worker_id, started_at=now, **fresh))
@@ -39,6 +40,7 @@ def live(connection: Connection, now: datetime) -> list[dict[str, Any]]:
         {
             "worker_id": row.id,
             "model": row.model,
+            "models": list(row.models) if row.models else [row.model],
             "state": row.state,
             "engine": dict(row.engine),
             "started_at": row.started_at,

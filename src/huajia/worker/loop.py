@@ -17,10 +17,11 @@ from typing import Any, Protocol, runtime_checkable
 
 from huajia.engine.edit_types import EditItem
 from huajia.engine.types import BatchItem, GenerationResult, ResolvedRequest
-from huajia.errors import GenerationCanceled, HuajiaError, LeaseLost, TaskNotFound
+from huajia.errors import GenerationCanceled, HuajiaError, LeaseLost, ModelLoadError, TaskNotFound
 from huajia.images.labeler import Labeler
 from huajia.jobs.model import NewImage, Task
 from huajia.jobs.requests import AiEdit, result_origin
+from huajia.jobs.revisions import ModelRevision
 from huajia.jobs.rows import new_id
 from huajia.jobs.store import TaskStore
 from huajia.logs import about_task
@@ -29,12 +30,16 @@ from huajia.worker.edits import edit_job
 from huajia.worker.finisher import Finisher
 from huajia.worker.reporter import Lease, Reporter
 from huajia.worker.revisions import ServedRevision
+from huajia.worker.shelf import ModelShelf
 
 log = logging.getLogger(__name__)
 
 # What a client reads about a failure we did not foresee: the details (paths, bucket names,
 # exception text) go to the worker's log, never into the task record.
 GENERATION_FAILED = "generation failed unexpectedly; the operator finds the details in the log"
+MODEL_LOAD_FAILED = (
+    "model {model} could not be loaded on the worker; the operator finds the details in the log"
+)
 STORAGE_FAILED = (
     "the images were generated but could not be stored; the operator finds the details in the log"
 )
@@ -67,15 +72,16 @@ Outcome = GenerationResult | Exception
 class Worker:
     """Claims and runs tasks until told to stop."""
 
-    def __init__(self, store: TaskStore, engine: Engine, blobs: BlobStore, worker_id: str,
+    def __init__(self, store: TaskStore, engine: Engine | None, blobs: BlobStore, worker_id: str,
                  lease_seconds: float, batch_max_images: int = 4, model: str | None = None,
                  poll_seconds: float = 0.05, requeue_seconds: float = 1.0,
                  labeler: Labeler | None = None, served: ServedRevision | None = None,
                  report_interval: float = 0.0, overlap_storing: bool = True,
-                 ) -> None:  # fmt: skip
+                 shelf: ModelShelf | None = None) -> None:  # fmt: skip
         self.store = store
-        self._engine = engine
+        self._engine = engine  # None only with a shelf (it holds the engines)
         self.served = served  # the model revision held, when revisions are followed
+        self.shelf = shelf  # several models held: claims and engines go through it
         self.blobs = blobs
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
@@ -91,7 +97,13 @@ class Worker:
 
     @property
     def engine(self) -> Engine:
-        return self.served.engine if self.served is not None else self._engine
+        if self.shelf is not None:
+            return self.shelf.engine_for(self.shelf.default.model)  # type: ignore[no-any-return]
+        if self.served is not None and self.served.engine is not None:
+            return self.served.engine  # type: ignore[no-any-return]
+        if self._engine is None:
+            raise ModelLoadError("this worker holds no engine")
+        return self._engine
 
     def hand_back(self) -> None:
         """Stop the running batch at its next step and give its tasks back to the queue
@@ -121,21 +133,49 @@ class Worker:
         if time.monotonic() >= self._next_requeue:
             self.store.requeue_expired()
             self._next_requeue = time.monotonic() + self.requeue_seconds
-        newer = self.served.newer() if self.served is not None else None
+        newer = self._newer()
         # A read first: idle polling must not take SQLite's write lock 20 times a second.
-        tasks = []
-        if self.store.has_pending():
-            revision = self.served.revision_id if self.served is not None else None
-            tasks = self.store.claim_batch(self.worker_id, self.lease_seconds,
-                                           self.batch_max_images, self.model, revision)  # fmt: skip
+        tasks = self._claim() if self.store.has_pending() else []
         if tasks:
             self._run_batch(tasks)
             return True
-        if newer is not None and self.served is not None:
+        for served, target in newer:
             # Nothing of the revision held waits any more: move to the newer one.
-            self.served.switch(newer)
-            return True
-        return False
+            served.switch(target)
+        return bool(newer)
+
+    def _newer(self) -> list[tuple[ServedRevision, ModelRevision]]:
+        if self.shelf is not None:
+            return self.shelf.newer()
+        target = self.served.newer() if self.served is not None else None
+        return [(self.served, target)] if self.served is not None and target is not None else []
+
+    def _claim(self) -> list[Task]:
+        """The next batch: of the model held (any when none is named), or through the shelf
+        (loaded models first, within its bound)."""
+        if self.shelf is None:
+            revision = self.served.revision_id if self.served is not None else None
+            return self.store.claim_batch(self.worker_id, self.lease_seconds,
+                                          self.batch_max_images, self.model, revision)  # fmt: skip
+        for holdings in self.shelf.claim_order():
+            tasks = self.store.claim_batch(self.worker_id, self.lease_seconds,
+                                           self.batch_max_images, holdings=holdings)  # fmt: skip
+            if tasks:
+                self.shelf.claimed(tasks[0].request.model)
+                return tasks
+        return []
+
+    def _engine_for(self, task: Task) -> Engine:
+        """The engine of the task's model (loaded now, by the shelf's policy, if need be)."""
+        if self.shelf is None:
+            return self.engine
+        try:
+            return self.shelf.engine_for(task.request.model)  # type: ignore[no-any-return]
+        except HuajiaError as error:
+            log.error("model %s could not be loaded: %s", task.request.model, error.message)
+        except Exception:
+            log.exception("model %s could not be loaded", task.request.model)
+        raise ModelLoadError(MODEL_LOAD_FAILED.format(model=task.request.model))
 
     def _run_batch(self, tasks: list[Task]) -> None:
         """Compatible tasks in one pipeline call; each finishes on its own (fenced) lease."""
@@ -144,11 +184,14 @@ class Worker:
         started = time.monotonic()
         try:
             self._running = leases
-            runnable = [lease for lease in leases if self._started(lease)]
+            engine = self._engine_for(tasks[0])  # a batch's tasks share one model
+            runnable = [lease for lease in leases if self._started(lease, engine)]
             for lease in runnable:
                 lease.total = lease.task.request.sampled.steps
             with _about_batch([lease.task for lease in runnable]):
-                outcomes = self._run(runnable) if runnable else []
+                outcomes = self._run(runnable, engine) if runnable else []
+        except ModelLoadError as error:  # every task of the batch fails with the reason
+            runnable, outcomes = leases, [error] * len(leases)
         except BaseException:
             self.reporter.unwatch(leases)
             raise
@@ -173,18 +216,18 @@ class Worker:
         finally:
             self.reporter.unwatch(leases)
 
-    def _started(self, lease: Lease) -> bool:
+    def _started(self, lease: Lease, engine: Engine) -> bool:
         task = lease.task
         with _about(task):
             log.info("task %s: %s, attempt %d", task.id, task.request.operation.kind,
                      task.attempts)  # fmt: skip
-            return self._checked(lease)
+            return self._checked(lease, engine)
 
-    def _checked(self, lease: Lease) -> bool:
+    def _checked(self, lease: Lease, engine: Engine) -> bool:
         """Checks the API may not have made (it cannot always read the tokenizer)."""
         try:
-            self._load_loras(lease.task)
-            self.engine.check_prompts(lease.task.request.sampled.to_engine())
+            self._load_loras(lease.task, engine)
+            engine.check_prompts(lease.task.request.sampled.to_engine())
         except HuajiaError as error:
             code, message = error.code, error.message
             lease.settle(lambda: self.store.fail(*lease.held, code, message))
@@ -192,23 +235,23 @@ class Worker:
             return False
         return True
 
-    def _load_loras(self, task: Task) -> None:
+    def _load_loras(self, task: Task, engine: Engine) -> None:
         """The task's LoRAs as the registry has them now: new ones load, changed ones reload."""
-        if not isinstance(self.engine, LoraLoader):
+        if not isinstance(engine, LoraLoader):
             return
         for lora in task.request.sampled.loras:
             record = self.store.loras.get(lora.name)
             if record is not None:
-                self.engine.use_lora(record.name, Path(record.path), record.identity)
+                engine.use_lora(record.name, Path(record.path), record.identity)
 
-    def _run(self, leases: list[Lease]) -> list[Outcome]:
+    def _run(self, leases: list[Lease], engine: Engine) -> list[Outcome]:
         """One engine call for the batch (its tasks share one operation kind)."""
         try:
             if leases[0].task.request.operation.kind == "text_to_image":
-                return list(self.engine.generate_batch([_batch_item(lease) for lease in leases]))
+                return list(engine.generate_batch([_batch_item(lease) for lease in leases]))
             items = [EditItem(edit_job(lease.task.request, self.blobs), lease.record, lease.cancel)
                      for lease in leases]  # fmt: skip
-            return list(self.engine.edit_batch(items))
+            return list(engine.edit_batch(items))
         except HuajiaError as error:  # canceled, out of memory...: the same for every task
             return [error] * len(leases)
         except Exception as error:  # the engine's unexpected failures fail tasks, not the worker

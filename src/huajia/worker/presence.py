@@ -19,11 +19,13 @@ class Presence:
     """Keeps the worker's row fresh; stops the worker if its supervising parent is gone."""
 
     def __init__(
-        self, store: WorkerRegistry, worker_id: str, model: str, parent_pid: int | None
-    ) -> None:
+        self, store: WorkerRegistry, worker_id: str, model: str, parent_pid: int | None,
+        models: list[str] | None = None,
+    ) -> None:  # fmt: skip
         self._store = store
         self._worker_id = worker_id
         self._model = model
+        self._models = models or [model]  # every model held, declared from the start
         self._parent_pid = parent_pid
         self._state = "loading"
         self._describe: Callable[[], dict[str, Any]] | None = None
@@ -58,6 +60,8 @@ class Presence:
     def _beat(self) -> None:
         engine = self._describe() if self._describe else {}
         try:
-            self._store.report_worker(self._worker_id, self._model, self._state, engine)
+            self._store.report_worker(
+                self._worker_id, self._model, self._state, engine, self._models
+            )
         except Exception:  # a missed beat is retried; the worker keeps generating meanwhile
             log.exception("could not report worker presence")

@@ -4,6 +4,7 @@ The worker claims only tasks pinned to the revision its engine holds. When a new
 is current and none of its own tasks wait, it loads the newer one beside the old (so a file
 that fails to load leaves the old one serving), then drops the old. A failure is recorded on
 the revision (health shows why) and the tasks pinned to it come back to the one still served.
+A model held but not loaded (see shelf.py) just notes the newer revision; it loads on demand.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ CHECK_SECONDS = 1.0
 
 
 class ServedRevision:
-    def __init__(self, store: TaskStore, model: str, revision: ModelRevision | None, engine: Any,
-                 load: Callable[[ModelRevision], Any], check_seconds: float = CHECK_SECONDS,
-                 ) -> None:  # fmt: skip
+    def __init__(self, store: TaskStore, model: str, revision: ModelRevision | None,
+                 engine: Any | None, load: Callable[[ModelRevision | None], Any],
+                 check_seconds: float = CHECK_SECONDS) -> None:  # fmt: skip
         self.store = store
         self.model = model
         self.revision = revision
-        self.engine = engine
+        self.engine = engine  # None while the model is held but not loaded
         self.error: str | None = None  # why the newest revision could not be loaded
         self._load = load
         self._check_seconds = check_seconds
@@ -41,12 +42,36 @@ class ServedRevision:
     def revision_id(self) -> int | None:
         return self.revision.id if self.revision else None
 
+    @property
+    def resident(self) -> bool:
+        """Whether the model is loaded (its engine on the device)."""
+        return self.engine is not None
+
     def describe(self) -> dict[str, Any]:
         """What health shows of this worker's model (no server paths)."""
-        facts: dict[str, Any] = dict(self.engine.describe())
+        engine = self.engine
+        facts: dict[str, Any] = dict(engine.describe()) if engine is not None else {}
+        facts["resident"] = engine is not None
         facts["revision"] = self.revision.identity if self.revision else None
         facts["reload_error"] = self.error
         return facts
+
+    def load(self) -> Any:
+        """The engine, loaded now on the revision held if it was not."""
+        if self.engine is None:
+            started = time.monotonic()
+            self.engine = self._load(self.revision)
+            log.info("model %s loaded in %.1f s", self.model, time.monotonic() - started)
+        return self.engine
+
+    def unload(self) -> None:
+        """Drop the engine and give its device memory back (the model stays held)."""
+        if self.engine is None:
+            return
+        self.engine = None
+        gc.collect()
+        _free_gpu_cache()
+        log.info("model %s unloaded", self.model)
 
     def newer(self) -> ModelRevision | None:
         """The current revision when it is not the one held (looked up once a second)."""
@@ -61,6 +86,9 @@ class ServedRevision:
 
     def switch(self, target: ModelRevision) -> bool:
         """Serve `target` from now on; False (old one kept, reason recorded) if it won't load."""
+        if self.engine is None:  # not loaded: the next load reads the target's files
+            self.revision, self.error = target, None
+            return True
         held = self.revision
         if held is not None and (held.model_id, held.weights_id) == (
             target.model_id, target.weights_id,

@@ -4,6 +4,7 @@ cancel, and a zip of the images with a manifest."""
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,12 +37,21 @@ class BatchItemsIn(BaseModel):
     )
     items: list[dict[str, str | int | float | None]] | None = Field(None, max_length=500)
     lines: str | None = Field(None, max_length=500_000)
+    model: str | None = Field(None, max_length=200, description="Every row's model (default).")
 
 
-async def _sheet_of(request: Request) -> tuple[Sheet, str, str | None]:
+@dataclass(frozen=True)
+class BatchIn:
+    sheet: Sheet
+    name: str
+    webhook_url: str | None
+    model: str | None
+
+
+async def _sheet_of(request: Request) -> BatchIn:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=4)
+        form = await request.form(max_files=1, max_fields=5)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise InvalidRequest("send the sheet in the multipart field 'file' (CSV or XLSX)")
@@ -49,24 +59,26 @@ async def _sheet_of(request: Request) -> tuple[Sheet, str, str | None]:
         if len(data) > MAX_SHEET_BYTES:
             raise InvalidRequest(f"a sheet may be at most {MAX_SHEET_BYTES // 1024 // 1024} MiB")
         name = str(form.get("name") or upload.filename or "batch")[:200]
-        hook = form.get("webhook_url")
-        webhook = hook if isinstance(hook, str) and hook else None
-        return await run_in_threadpool(read_sheet, data, upload.filename), name, webhook
+        hook, model = form.get("webhook_url"), form.get("model")
+        sheet = await run_in_threadpool(read_sheet, data, upload.filename)
+        return BatchIn(sheet, name, _text(hook), _text(model))
     try:
         body = BatchItemsIn.model_validate_json(await request.body())
     except ValueError as error:
         raise InvalidRequest(
             f"expected JSON {{'items': [...]}} or {{'lines': '...'}}: {error}"
         ) from None
+    name = body.name or "batch"
     if body.items is not None:
-        return (
-            read_items([dict(item) for item in body.items]),
-            body.name or "batch",
-            body.webhook_url,
-        )
+        sheet = read_items([dict(item) for item in body.items])
+        return BatchIn(sheet, name, body.webhook_url, body.model)
     if body.lines is not None:
-        return read_lines(body.lines), body.name or "batch", body.webhook_url
+        return BatchIn(read_lines(body.lines), name, body.webhook_url, body.model)
     raise InvalidRequest("send 'items' (rows) or 'lines' (one prompt per line), or a sheet file")
+
+
+def _text(value: object) -> str | None:
+    return value[:2000] if isinstance(value, str) and value else None
 
 
 @router.post(
@@ -83,6 +95,7 @@ async def _sheet_of(request: Request) -> tuple[Sheet, str, str | None]:
                             "file": {"type": "string", "format": "binary"},
                             "name": {"type": "string"},
                             "webhook_url": {"type": "string"},
+                            "model": {"type": "string"},
                         },
                         "required": ["file"],
                     }
@@ -95,10 +108,13 @@ async def _sheet_of(request: Request) -> tuple[Sheet, str, str | None]:
 async def create_batch(request: Request, who: PrincipalDep, services: ServicesDep
                        ) -> dict[str, Any]:  # fmt: skip
     """A CSV or XLSX sheet in field `file` (columns: prompt, style, size or slot, count,
-    filename, alt; others ignored with a warning), or JSON `items` / `lines`. Every good row
+    filename, alt; others ignored with a warning), or JSON `items` / `lines`; `model` for all
+    rows (default: the default model; one nobody holds is refused). Every good row
     becomes a task (quotas and policy per row); each bad row says why, and sinks nothing else."""
-    sheet, name, webhook = await _sheet_of(request)
-    view = await run_in_threadpool(services.batches.submit, who, sheet, name, webhook)
+    given = await _sheet_of(request)
+    view = await run_in_threadpool(
+        services.batches.submit, who, given.sheet, given.name, given.webhook_url, given.model
+    )
     return batch_json(view)
 
 

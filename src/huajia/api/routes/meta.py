@@ -13,45 +13,60 @@ from huajia import __version__
 from huajia.api.deps import OptionalPrincipalDep, PrincipalDep, Services, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES, PUBLIC_RESPONSES
 from huajia.api.metrics import render_metrics
+from huajia.api.model_state import has_loaded, holds, model_states
 from huajia.api.schemas import Health, Readiness
 from huajia.auth.policy import require_admin
+from huajia.engine.models import ModelSpec
 
 router = APIRouter(tags=["service"])
 
 
 @router.get("/api/v1/models", operation_id="listModels", responses=ERROR_RESPONSES)
 def list_models(_who: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
-    """The served model with its defaults and limits, so a client can build its form."""
-    spec = services.generation.model.spec
+    """The served models (the default first) with their defaults and limits, so a client can
+    build its form; `available`: requests for it are accepted (a live worker holds it, or no
+    worker is up yet and work waits); `loaded`: a ready worker has it on its device now."""
+    generation = services.generation
+    workers = services.store.live_workers()
+    return {
+        "default": generation.model.spec.name,
+        "models": [
+            {**_described(served.spec), **_held_state(served.spec.name, workers)}
+            for served in generation.models.values()
+        ],
+        "loras": sorted(generation.lora_ids()),
+    }
+
+
+def _held_state(name: str, workers: list[dict[str, Any]]) -> dict[str, bool]:
+    available = not workers or any(holds(worker, name) for worker in workers)
+    return {"available": available, "loaded": any(has_loaded(worker, name) for worker in workers)}
+
+
+def _described(spec: ModelSpec) -> dict[str, Any]:
     defaults, limits = spec.defaults, spec.limits
     return {
-        "default": spec.name,
-        "models": [
-            {
-                "name": spec.name,
-                "description": spec.description,
-                "random_weights": spec.is_random_weights,
-                "uses_negative_prompt": spec.uses_negative_prompt,
-                "defaults": {
-                    "steps": defaults.steps,
-                    "cfg_scale": defaults.guidance,
-                    "width": defaults.width,
-                    "height": defaults.height,
-                    "negative_prompt": defaults.negative_prompt,
-                },
-                "limits": {
-                    "min_size": limits.min_size,
-                    "max_size": limits.max_size,
-                    "size_multiple": limits.size_multiple,
-                    "max_steps": limits.max_steps,
-                    "min_guidance": limits.min_guidance,
-                    "max_guidance": limits.max_guidance,
-                    "max_images": limits.max_images,
-                    "max_prompt_tokens": limits.max_prompt_tokens,
-                },
-            }
-        ],
-        "loras": sorted(services.generation.lora_ids()),
+        "name": spec.name,
+        "description": spec.description,
+        "random_weights": spec.is_random_weights,
+        "uses_negative_prompt": spec.uses_negative_prompt,
+        "defaults": {
+            "steps": defaults.steps,
+            "cfg_scale": defaults.guidance,
+            "width": defaults.width,
+            "height": defaults.height,
+            "negative_prompt": defaults.negative_prompt,
+        },
+        "limits": {
+            "min_size": limits.min_size,
+            "max_size": limits.max_size,
+            "size_multiple": limits.size_multiple,
+            "max_steps": limits.max_steps,
+            "min_guidance": limits.min_guidance,
+            "max_guidance": limits.max_guidance,
+            "max_images": limits.max_images,
+            "max_prompt_tokens": limits.max_prompt_tokens,
+        },
     }
 
 
@@ -69,7 +84,7 @@ def list_presets(
 PUBLIC_ENGINE_FIELDS = frozenset(
     {"model", "family", "random_weights", "device", "dtype", "offload",
      "vram_used_bytes", "vram_total_bytes", "vram_source", "error_code", "revision",
-     "reload_error"}
+     "reload_error", "resident", "models", "residency"}
 )  # fmt: skip
 
 
@@ -90,7 +105,8 @@ def _loaded(worker: dict[str, Any]) -> bool:
 def health_of(services: Services, full: bool = False) -> Health:
     """The service's state; `full` (admins) names each worker's host and process."""
     stats = services.store.stats()
-    workers = [_shown(worker, full) for worker in services.store.live_workers()]
+    live = services.store.live_workers()
+    workers = [_shown(worker, full) for worker in live]
     loaded = [worker for worker in workers if _loaded(worker)]
     engine: dict[str, Any] = loaded[0].get("engine", {}) if loaded else {}
     draining = services.generation.draining
@@ -108,6 +124,7 @@ def health_of(services: Services, full: bool = False) -> Health:
         auth_required=services.auth.keys_required(),
         version=__version__,
         c2pa="signing" if services.settings.c2pa_cert_file else "not configured",
+        models=model_states(list(services.generation.models), live, stats["pending_by_model"]),
         **_revision_state(services),
     )
 
