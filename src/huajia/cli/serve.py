@@ -165,7 +165,7 @@ def _work(settings: Settings, supervised: bool) -> None:
     loop = Worker(
         store, engine, image_store(settings), worker_id, settings.lease_seconds,
         batch_max_images=settings.batch_max_images, model=spec.name,
-        labeler=labels, served=served,
+        labeler=labels, served=served, preview_every_steps=settings.preview_every_steps,
     )  # fmt: skip
     running.append(loop)
     try:

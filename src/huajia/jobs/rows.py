@@ -33,7 +33,8 @@ def task_from_row(
     values["priority"] = Priority(values["priority"])
     values["state"] = TaskState(values["state"])
     values["request"] = decode_request(dict(values["request"]))
-    for internal in ("queue_class", "queue_turn"):  # the claim order's key, not the task's
+    # The claim order's key and the previews flag are the queue's, not the task's.
+    for internal in ("queue_class", "queue_turn", "previews_wanted"):
         values.pop(internal, None)
     return Task(**values, images=list(images), queue_position=position)
 
