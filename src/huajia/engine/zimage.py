@@ -325,8 +325,11 @@ FrameMaker = Callable[[Any, list[int], int, int], list[PreviewFrame]]
 def _send_previews(items: Sequence[BatchItem], jobs: Sequence[ImageJob], latents: Any,
                    frames: FrameMaker, step: int, total: int) -> None:  # fmt: skip
     """One projection for every latent row whose request wants a preview at this step."""
-    due = {position for position, item in enumerate(items)
-           if item.previews is not None and not item.canceled and item.previews.due(step, total)}  # fmt: skip
+    due = {
+        position
+        for position, item in enumerate(items)
+        if item.previews is not None and not item.canceled and item.previews.due(step, total)
+    }
     rows = [row for row, job in enumerate(jobs) if job.item in due]
     if latents is None or not rows:
         return

@@ -121,10 +121,9 @@ class SqlSideRecords:
             rows = connection.execute(query).all()
         found: dict[str, builtins.list[TaskPreview]] = {}
         for row in rows:
-            found.setdefault(row.task_id, []).append(
-                TaskPreview(row.index, row.attempt, row.step, row.total, row.width, row.height,
-                            row.media_type, bytes(row.data))  # fmt: skip
-            )
+            preview = TaskPreview(row._mapping["index"], row.attempt, row.step, row.total, row.width,
+                                  row.height, row.media_type, bytes(row.data))  # fmt: skip
+            found.setdefault(row.task_id, []).append(preview)
         return found
 
     # Worker presence

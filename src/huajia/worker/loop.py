@@ -207,8 +207,8 @@ class Worker:
         try:
             if leases[0].task.request.operation.kind == "text_to_image":
                 every = self.preview_every_steps
-                items = [_batch_item(lease, every) for lease in leases]
-                return list(self.engine.generate_batch(items))
+                batch = [_batch_item(lease, every) for lease in leases]
+                return list(self.engine.generate_batch(batch))
             items = [EditItem(edit_job(lease.task.request, self.blobs), lease.record, lease.cancel)
                      for lease in leases]  # fmt: skip
             return list(self.engine.edit_batch(items))
