@@ -121,8 +121,9 @@ class SqlSideRecords:
             rows = connection.execute(query).all()
         found: dict[str, builtins.list[TaskPreview]] = {}
         for row in rows:
-            preview = TaskPreview(row._mapping["index"], row.attempt, row.step, row.total, row.width,
-                                  row.height, row.media_type, bytes(row.data))  # fmt: skip
+            index, data = row._mapping["index"], bytes(row.data)
+            preview = TaskPreview(index, row.attempt, row.step, row.total, row.width, row.height,
+                                  row.media_type, data)  # fmt: skip
             found.setdefault(row.task_id, []).append(preview)
         return found
 
