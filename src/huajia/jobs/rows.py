@@ -33,8 +33,7 @@ def task_from_row(
     values["priority"] = Priority(values["priority"])
     values["state"] = TaskState(values["state"])
     values["request"] = decode_request(dict(values["request"]))
-    # The claim order's key and the previews flag are the queue's, not the task's.
-    for internal in ("queue_class", "queue_turn", "previews_wanted"):
+    for internal in ("queue_class", "queue_turn"):  # the claim order's key, not the task's
         values.pop(internal, None)
     return Task(**values, images=list(images), queue_position=position)
 

@@ -48,6 +48,10 @@ class Lease:
     _steps_lock: threading.Lock = field(default_factory=threading.Lock)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __post_init__(self) -> None:
+        # Asked for while the task waited: previews from the first due step.
+        self.previews.wanted = self.task.previews_wanted
+
     def record(self, step: int, total: int) -> None:
         """The step callback: note the step in memory and wake the reporter; nothing more."""
         with self._steps_lock:
