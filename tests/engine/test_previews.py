@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -129,3 +130,23 @@ def test_the_fitted_map_reproduces_a_linear_decoders_colours() -> None:
     for frame, want in zip(frames, expected, strict=True):
         got = np.frombuffer(frame.rgb, np.uint8).reshape(8, 8, 3).astype(int)
         assert np.abs(got - want).max() <= 1
+
+
+def test_a_failing_preview_costs_the_previews_never_the_images(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = EngineOptions(local_files_only=True)
+    engine = ZImageEngine.load(spec_for_folder(tiny_model_dir), options)
+
+    def broken(_vae: Any, _device: Any) -> LatentProjection:
+        raise RuntimeError("the VAE would not encode")
+
+    monkeypatch.setattr(LatentProjection, "fit", broken)
+    frames: list[PreviewFrame] = []
+    request = engine.resolve(GenerationRequest("a kite", seed=3, **SMALL))
+
+    feed = PreviewFeed(2, lambda: True, frames.append)
+    (result,) = engine.generate_batch([BatchItem(request, previews=feed)])
+
+    assert not isinstance(result, Exception) and len(result.images) == 1
+    assert frames == []

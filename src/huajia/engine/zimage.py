@@ -84,6 +84,7 @@ class ZImageEngine:
         self.weights: WeightsReport | None = None
         self.loras = LoraLibrary(pipe, allow_partial=opts.lora_allow_partial)
         self._meter: PromptMeter | None = None
+        self._previews_failed = False
 
     @classmethod
     def load(cls, spec: ModelSpec, opts: EngineOptions) -> ZImageEngine:
@@ -236,7 +237,15 @@ class ZImageEngine:
     def _preview_frames(
         self, latents: Any, indexes: list[int], step: int, total: int
     ) -> list[PreviewFrame]:
-        return self.preview_projection.frames(latents, indexes, step, total)
+        """Frames for these latent rows; a failure costs the previews, never the images."""
+        if self._previews_failed:
+            return []
+        try:
+            return self.preview_projection.frames(latents, indexes, step, total)
+        except Exception:
+            self._previews_failed = True
+            log.warning("live previews failed; none from this worker from now on", exc_info=True)
+            return []
 
     def _collect(
         self, items: Sequence[BatchItem], jobs: list[ImageJob], images: list[Any], seconds: float
@@ -334,7 +343,7 @@ def _send_previews(items: Sequence[BatchItem], jobs: Sequence[ImageJob], latents
     if latents is None or not rows:
         return
     made = frames(latents[rows], [jobs[row].index for row in rows], step, total)
-    for row, frame in zip(rows, made, strict=True):
+    for row, frame in zip(rows, made, strict=False):  # none made: previews failed
         feed = items[jobs[row].item].previews
         if feed is not None:
             feed.send(frame)
