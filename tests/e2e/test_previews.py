@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -71,6 +72,20 @@ def test_a_stream_that_did_not_ask_gets_no_previews(client: httpx.Client) -> Non
     assert names[-1] == "completed"
     assert "progress" in names
     assert "preview" not in names
+
+
+def test_a_stream_that_did_not_ask_gets_none_while_another_does(client: httpx.Client) -> None:
+    accepted = submit(client, **LONG)
+    task_id = accepted["task_id"]
+
+    with ThreadPoolExecutor(2) as pool:
+        asked = pool.submit(stream_events, client, task_id, "?previews=true")
+        plain = pool.submit(stream_events, client, task_id)
+        asked_names = [name for name, _ in asked.result(timeout=180)]
+        plain_names = [name for name, _ in plain.result(timeout=180)]
+
+    assert "preview" in asked_names, asked_names
+    assert plain_names[-1] == "completed" and "preview" not in plain_names
 
 
 def test_the_parameter_is_documented_and_checked(client: httpx.Client) -> None:

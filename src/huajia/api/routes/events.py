@@ -122,7 +122,7 @@ async def follow(request: Request, watcher: TaskWatcher, first: Task,
                 if step.id > last:  # not sent already (a resumed stream replayed it)
                     yield progress_event(task.id, step)
                     last = step.id
-            if not task.state.terminal:
+            if previews and not task.state.terminal:  # others' previews are not ours
                 for preview in shown.new(snapshot.previews):
                     yield preview_event(task.id, preview)
             if task.state.terminal and not ended:
