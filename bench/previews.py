@@ -6,8 +6,8 @@
 Runs A and B interleaved, A B A B ..., on one loaded engine, so a busy machine slows both
 alike. B makes a preview every `--every` steps and encodes it to WebP on the GPU's thread
 (the worker encodes on its reporter thread instead: B is the worst case). Prints median
-seconds, the ratio B / A, and the previews' own work (projection + encoding, timed inside
-B) as a share of A: the figure to keep under 5 %. The one-time fit of the latent-to-RGB map
+seconds (and process CPU time), the ratio B / A, and the previews' own work (projection +
+encoding, timed inside B) as a share of A: the figure to keep under 5 %. The one-time fit of the latent-to-RGB map
 (once per worker process, on the first preview asked for) is printed apart. Never fails.
 """
 
@@ -68,13 +68,17 @@ def main() -> None:
     engine._preview_frames = timed_frames  # type: ignore[method-assign]
     feed = PreviewFeed(args.every, lambda: True, send)
 
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+
     def generate(previews: PreviewFeed | None) -> float:
-        begun = time.perf_counter()
+        begun, begun_cpu = time.perf_counter(), time.process_time()
         engine.generate_batch([BatchItem(request, previews=previews)])
+        cpu[previews is not None].append(time.process_time() - begun_cpu)
         return time.perf_counter() - begun
 
     generate(None), generate(feed)  # warm-up: first calls allocate and compile
     work.update(seconds=0.0, count=0, bytes=0)
+    cpu[False].clear(), cpu[True].clear()
     off, on = [], []
     for _ in range(args.rounds):
         off.append(generate(None))
@@ -89,6 +93,9 @@ def main() -> None:
     print(f"A previews off: median {a:.3f} s  (runs {', '.join(f'{s:.2f}' for s in off)})")
     print(f"B previews on : median {b:.3f} s  (runs {', '.join(f'{s:.2f}' for s in on)})")
     print(f"B / A = {b / a:.3f}  (wall-clock difference {100 * (b - a) / a:+.1f} %, noisy)")
+    cpu_a, cpu_b = statistics.median(cpu[False]), statistics.median(cpu[True])
+    print(f"process CPU time: A {cpu_a:.3f} s, B {cpu_b:.3f} s, B / A = {cpu_b / cpu_a:.3f} "
+          "(steadier than wall-clock on a shared machine)")  # fmt: skip
     average = work["bytes"] / max(1, work["count"])
     print(f"previews per task: {count}, {average:.0f} bytes each on average")
     print(f"preview work per task (projection + WebP, timed inside B): {per_task * 1000:.1f} ms "
