@@ -7,8 +7,9 @@ Runs A and B interleaved, A B A B ..., on one loaded engine, so a busy machine s
 alike. B makes a preview every `--every` steps and encodes it to WebP on the GPU's thread
 (the worker encodes on its reporter thread instead: B is the worst case). Prints median
 seconds (and process CPU time), the ratio B / A, and the previews' own work (projection +
-encoding, timed inside B) as a share of A: the figure to keep under 5 %. The one-time fit of the latent-to-RGB map
-(once per worker process, on the first preview asked for) is printed apart. Never fails.
+encoding, timed inside B) as a share of A: the figure to keep under 5 %. The one-time fit of
+the latent-to-RGB map (once per worker process, on the first preview asked for) is printed
+apart. Never fails.
 """
 
 from __future__ import annotations
