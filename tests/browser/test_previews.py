@@ -25,7 +25,7 @@ RECORD_STATES = """() => {
   const note = () => {
     const previews = [...root.querySelectorAll('.previews img')]
       .filter((img) => !img.hidden && img.src.startsWith('data:image/webp'));
-    const finals = [...root.querySelectorAll('.grid:not(.previews) .pick img')]
+    const finals = [...root.querySelectorAll('.grid .pick img')]
       .filter((img) => img.src.includes('/generated-images/'));
     const last = window.__states.at(-1);
     const state = `previews=${previews.length} finals=${finals.length}`;
