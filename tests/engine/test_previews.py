@@ -132,6 +132,22 @@ def test_the_fitted_map_reproduces_a_linear_decoders_colours() -> None:
         assert np.abs(got - want).max() <= 1
 
 
+def test_previews_prepared_at_load_cost_no_task_a_fit(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = EngineOptions(local_files_only=True)
+    engine = ZImageEngine.load(spec_for_folder(tiny_model_dir), options)
+    engine.prepare_previews()
+    fits: list[object] = []
+    monkeypatch.setattr(LatentProjection, "fit", lambda *args: fits.append(args))
+    frames: list[PreviewFrame] = []
+
+    run(engine, PreviewFeed(2, lambda: True, frames.append))
+
+    assert "preview_projection" in engine.__dict__ and fits == []
+    assert [frame.step for frame in frames] == [2, 4, 6]
+
+
 def test_a_failing_preview_costs_the_previews_never_the_images(
     tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

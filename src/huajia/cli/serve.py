@@ -216,7 +216,10 @@ def _engine_for(spec: ModelSpec, settings: Settings, revision: ModelRevision | N
     if revision is not None:
         weights = Path(revision.weights) if revision.weights else None
         options = dataclasses.replace(options, weights=weights)
-    return ZImageEngine.load(spec, options)
+    engine = ZImageEngine.load(spec, options)
+    if settings.preview_every_steps > 0:
+        engine.prepare_previews()
+    return engine
 
 
 def _load_engine(spec: ModelSpec, settings: Settings, presence: Presence, stop: threading.Event,

@@ -1,6 +1,7 @@
 """Live previews: the denoising latents seen through a linear latent-to-RGB map.
 
-The map is fitted once, the first time a preview is asked for, to the VAE actually loaded:
+The map is fitted once per engine (at load when the service has previews on, else on the
+first preview asked for) to the VAE actually loaded:
 a few synthetic colour fields go through its encoder and decoder, and a least-squares fit
 takes the latents (as the pipeline holds them: scaled and shifted) to the decoded pixels,
 pooled to the latent grid. A preview is then one small matrix product per step: no decode.

@@ -234,6 +234,16 @@ class ZImageEngine:
         log.info("preview map fitted to the VAE in %.2f s", time.perf_counter() - started)
         return projection
 
+    def prepare_previews(self) -> None:
+        """Fit the preview map now, at load, so no task pays for it (previews are on for this
+        service); a failure turns previews off, never the engine."""
+        try:
+            self.preview_projection  # noqa: B018 (a cached property: computed once)
+        except Exception:
+            self._previews_failed = True
+            log.warning("live previews are off: the preview map could not be fitted",
+                        exc_info=True)  # fmt: skip
+
     def _preview_frames(
         self, latents: Any, indexes: list[int], step: int, total: int
     ) -> list[PreviewFrame]:
