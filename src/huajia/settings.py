@@ -187,6 +187,14 @@ class Settings(BaseSettings):
     batch_max_images: int = Field(
         4, ge=1, le=36, description="Compatible tasks share one GPU batch up to this many images."
     )
+    preview_every_steps: int = Field(
+        2,
+        ge=0,
+        le=1000,
+        description="Live previews: one small image of each running task's images every this "
+        "many steps, made only while an event stream asked for them (?previews=true); "
+        "0 turns them off for every client.",
+    )
     storage: Literal["local", "s3"] = Field(
         "local", description="Image bytes: a folder in data_dir, or an S3-compatible bucket."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -31,6 +32,11 @@ def open_editor(open_page: Any, url: str, locale: str) -> Any:
         pytest.skip("CKEditor 5 is not installed: npm ci --prefix integrations/ckeditor5")
     expect(page.locator("body[data-editor-ready=true]")).to_be_attached()
     return page
+
+
+def is_event_stream(request: Any) -> bool:
+    """The task's event stream (with or without `?previews=true`)."""
+    return urlsplit(request.url).path.endswith("/events")
 
 
 def test_toolbar_button_generates_and_inserts_an_image_figure_with_alt_text(
@@ -101,9 +107,7 @@ def test_destroying_the_editor_while_generating_closes_the_panels_event_stream(
     running = task_id(page)
     assert running is not None
     try:
-        with page.expect_event(
-            "requestfailed", predicate=lambda request: request.url.endswith("/events")
-        ):
+        with page.expect_event("requestfailed", predicate=is_event_stream):
             page.evaluate("editor.destroy()")  # raises if the returned promise rejects
     finally:
         httpx.post(f"{huajia.url}/api/v1/tasks/{running}/cancel", timeout=10)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -78,6 +79,11 @@ def open_cms(open_page: Any, cms: Cms) -> Any:
     return page
 
 
+def is_event_stream(request: Any) -> bool:
+    """The task's event stream (with or without `?previews=true`)."""
+    return urlsplit(request.url).path.endswith("/events")
+
+
 def test_download_saves_the_file_and_keeps_the_editor_page(cms: Cms, open_page: Any) -> None:
     page = open_cms(open_page, cms)
     sent: list[dict[str, str]] = []
@@ -115,9 +121,7 @@ def test_removing_the_panel_closes_its_event_stream(cms: Cms, open_page: Any) ->
     running = task_id(page)
     assert running is not None
     try:
-        with page.expect_event(
-            "requestfailed", predicate=lambda request: request.url.endswith("/events")
-        ):
+        with page.expect_event("requestfailed", predicate=is_event_stream):
             page.evaluate("document.querySelector('huajia-panel').remove()")
     finally:
         httpx.post(f"{cms.huajia.url}/api/v1/tasks/{running}/cancel", timeout=10)

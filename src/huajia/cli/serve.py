@@ -174,7 +174,7 @@ def _work(settings: Settings, supervised: bool) -> None:
         # No engine of its own: the shelf holds them, so an unloaded one frees its memory.
         store, None, image_store(settings), worker_id, settings.lease_seconds,
         batch_max_images=settings.batch_max_images, model=names[0], labeler=labels,
-        shelf=shelf,
+        shelf=shelf, preview_every_steps=settings.preview_every_steps,
     )  # fmt: skip
     running.append(loop)
     try:
@@ -251,7 +251,10 @@ def _engine_for(spec: ModelSpec, settings: Settings, revision: ModelRevision | N
     if revision is not None:
         chosen = Path(revision.weights) if revision.weights else None
         options = dataclasses.replace(options, weights=chosen)
-    return ZImageEngine.load(spec, options)
+    engine = ZImageEngine.load(spec, options)
+    if settings.preview_every_steps > 0:
+        engine.prepare_previews()
+    return engine
 
 
 def _load_engine(spec: ModelSpec, settings: Settings, presence: Presence, stop: threading.Event,

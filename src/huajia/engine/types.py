@@ -123,6 +123,32 @@ class CancelToken:
         return self._event.is_set()
 
 
+@dataclass(frozen=True)
+class PreviewFrame:
+    """One image's state at a step: RGB pixels (row-major, 3 bytes each), small."""
+
+    index: int  # the image's place in its request
+    step: int
+    total: int
+    width: int
+    height: int
+    rgb: bytes
+
+
+@dataclass(frozen=True)
+class PreviewFeed:
+    """A request's wish for previews: one every `every` steps while `wanted()` says someone
+    watches, handed to `send` (called on the GPU's thread: keep it quick)."""
+
+    every: int
+    wanted: Callable[[], bool]
+    send: Callable[[PreviewFrame], None]
+
+    def due(self, step: int, total: int) -> bool:
+        """After `step` of `total`: the last step is left out (the images follow at once)."""
+        return self.every > 0 and step % self.every == 0 and step < total and self.wanted()
+
+
 @dataclass
 class BatchItem:
     """One request inside a shared pipeline call, with its own progress and cancel."""
@@ -130,6 +156,7 @@ class BatchItem:
     request: ResolvedRequest
     on_progress: ProgressCallback | None = None
     cancel: CancelToken | None = None
+    previews: PreviewFeed | None = None
 
     @property
     def canceled(self) -> bool:

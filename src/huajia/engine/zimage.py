@@ -26,6 +26,7 @@ from huajia.engine.types import (
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
+    PreviewFrame,
     ProgressCallback,
     ResolvedRequest,
 )
@@ -35,6 +36,7 @@ from huajia.errors import GenerationCanceled, ModelLoadError, OutOfMemory
 if TYPE_CHECKING:
     from huajia.engine.edit import Editor
     from huajia.engine.edit_types import EditItem
+    from huajia.engine.preview import LatentProjection
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ class ZImageEngine:
         self.weights: WeightsReport | None = None
         self.loras = LoraLibrary(pipe, allow_partial=opts.lora_allow_partial)
         self._meter: PromptMeter | None = None
+        self._previews_failed = False
 
     @classmethod
     def load(cls, spec: ModelSpec, opts: EngineOptions) -> ZImageEngine:
@@ -204,7 +207,9 @@ class ZImageEngine:
         import torch
 
         request = items[0].request
-        on_step_end = step_callback(items, request.steps, offset, len(part), total)
+        on_step_end = step_callback(
+            items, request.steps, offset, len(part), total, part, self._preview_frames
+        )
         generators = [torch.Generator(device="cpu").manual_seed(job.seed) for job in part]
         output = self.pipe(
             prompt=[job.prompt for job in part],
@@ -218,6 +223,39 @@ class ZImageEngine:
             max_sequence_length=self.spec.limits.max_prompt_tokens,
         )
         return list(output.images)
+
+    @cached_property
+    def preview_projection(self) -> LatentProjection:
+        """The latent-to-RGB map of this VAE, fitted on the first preview asked for."""
+        from huajia.engine.preview import LatentProjection
+
+        started = time.perf_counter()
+        projection = LatentProjection.fit(self.pipe.vae, self.pipe._execution_device)
+        log.info("preview map fitted to the VAE in %.2f s", time.perf_counter() - started)
+        return projection
+
+    def prepare_previews(self) -> None:
+        """Fit the preview map now, at load, so no task pays for it (previews are on for this
+        service); a failure turns previews off, never the engine."""
+        try:
+            self.preview_projection  # noqa: B018 (a cached property: computed once)
+        except Exception:
+            self._previews_failed = True
+            log.warning("live previews are off: the preview map could not be fitted",
+                        exc_info=True)  # fmt: skip
+
+    def _preview_frames(
+        self, latents: Any, indexes: list[int], step: int, total: int
+    ) -> list[PreviewFrame]:
+        """Frames for these latent rows; a failure costs the previews, never the images."""
+        if self._previews_failed:
+            return []
+        try:
+            return self.preview_projection.frames(latents, indexes, step, total)
+        except Exception:
+            self._previews_failed = True
+            log.warning("live previews failed; none from this worker from now on", exc_info=True)
+            return []
 
     def _collect(
         self, items: Sequence[BatchItem], jobs: list[ImageJob], images: list[Any], seconds: float
@@ -271,26 +309,54 @@ class ZImageEngine:
 
 
 def step_callback(
-    items: Sequence[BatchItem], steps: int, offset: int, part: int, total: int
-) -> Callable[[Any, int, Any, dict[str, Any]], dict[str, Any]]:
-    """A `callback_on_step_end` for one chunk: progress per item, cancel once all are canceled.
+    items: Sequence[BatchItem], steps: int, offset: int, part: int, total: int,
+    jobs: Sequence[ImageJob] = (), frames: FrameMaker | None = None,
+) -> Callable[[Any, int, Any, dict[str, Any]], dict[str, Any]]:  # fmt: skip
+    """A `callback_on_step_end` for one chunk: progress per item, previews for the items that
+    want one now (the chunk's `jobs` name each latent row), cancel once all are canceled.
 
     `steps` is how many the pipeline runs per chunk; progress counts across every chunk.
     """
     if all(item.canceled for item in items):
         raise GenerationCanceled("canceled before the pipeline started")
     chunks, chunk_no = max(1, -(-total // max(1, part))), offset // max(1, part)
+    watched = frames is not None and any(item.previews is not None for item in items)
 
     def on_step_end(_pipe: Any, step: int, _t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        done, all_steps = chunk_no * steps + step + 1, chunks * steps
+        if watched and frames is not None:
+            _send_previews(items, jobs, kwargs.get("latents"), frames, done, all_steps)
         for item in items:
             if item.on_progress is not None and not item.canceled:
-                item.on_progress(chunk_no * steps + step + 1, chunks * steps)
+                item.on_progress(done, all_steps)
         # Raising unwinds the pipeline at once: no further steps, no VAE decode.
         if all(item.canceled for item in items):
             raise GenerationCanceled(f"canceled after step {step + 1} of {steps}")
         return kwargs
 
     return on_step_end
+
+
+FrameMaker = Callable[[Any, list[int], int, int], list[PreviewFrame]]
+"""(latent rows, their image indexes, step, total) -> one preview frame per row."""
+
+
+def _send_previews(items: Sequence[BatchItem], jobs: Sequence[ImageJob], latents: Any,
+                   frames: FrameMaker, step: int, total: int) -> None:  # fmt: skip
+    """One projection for every latent row whose request wants a preview at this step."""
+    due = {
+        position
+        for position, item in enumerate(items)
+        if item.previews is not None and not item.canceled and item.previews.due(step, total)
+    }
+    rows = [row for row, job in enumerate(jobs) if job.item in due]
+    if latents is None or not rows:
+        return
+    made = frames(latents[rows], [jobs[row].index for row in rows], step, total)
+    for row, frame in zip(rows, made, strict=False):  # none made: previews failed
+        feed = items[jobs[row].item].previews
+        if feed is not None:
+            feed.send(frame)
 
 
 def _image_jobs(items: Sequence[BatchItem]) -> list[ImageJob]:

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from huajia.errors import LeaseLost, TaskNotFound
 from huajia.jobs.beats import Beat, BeatAnswer
 from huajia.jobs.model import TaskState
-from huajia.jobs.tables import task_progress, tasks
+from huajia.jobs.tables import task_previews, task_progress, tasks
 
 WORKER_LOST = "worker_lost"
 
@@ -78,8 +78,7 @@ def renew_all(connection: Connection, beats: Sequence[Beat], now: datetime,
         if row is None or not _holds(row, beat):
             answers[beat.task_id] = BeatAnswer.LOST
             continue
-        answers[beat.task_id] = (BeatAnswer.CANCEL_WANTED if row.cancel_requested
-                                 else BeatAnswer.HELD)  # fmt: skip
+        answers[beat.task_id] = _answer(row)
         values: dict[str, Any] = {"lease_expires_at": expires, "updated_at": now}
         fresh = [step for step in beat.steps if step > row.progress_step]  # never twice
         if fresh:
@@ -87,9 +86,38 @@ def renew_all(connection: Connection, beats: Sequence[Beat], now: datetime,
             steps += [{"task_id": beat.task_id, "attempt": beat.attempt, "step": step,
                        "total": beat.total, "created_at": now} for step in fresh]  # fmt: skip
         connection.execute(update(tasks).where(tasks.c.id == beat.task_id).values(**values))
+        if beat.previews:
+            _keep_previews(connection, beat, now)
     if steps:
         connection.execute(insert(task_progress), steps)
     return answers
+
+
+def drop_previews(connection: Connection, task_ids: Sequence[str]) -> None:
+    """A task that finished or went back to the queue shows no more previews."""
+    if task_ids:
+        connection.execute(delete(task_previews).where(task_previews.c.task_id.in_(task_ids)))
+
+
+def _answer(row: Row[Any]) -> BeatAnswer:
+    if row.cancel_requested:
+        return BeatAnswer.CANCEL_WANTED
+    return BeatAnswer.PREVIEWS_WANTED if row.previews_wanted else BeatAnswer.HELD
+
+
+def _keep_previews(connection: Connection, beat: Beat, now: datetime) -> None:
+    """Each image's newest preview replaces its last one: one row per image, never more."""
+    indexes = [preview.index for preview in beat.previews]
+    connection.execute(
+        delete(task_previews).where(
+            task_previews.c.task_id == beat.task_id, task_previews.c.index.in_(indexes)
+        )
+    )
+    rows = [{"task_id": beat.task_id, "index": p.index, "attempt": beat.attempt, "step": p.step,
+             "total": p.total, "width": p.width, "height": p.height,
+             "media_type": p.media_type, "data": p.data, "updated_at": now}
+            for p in beat.previews]  # fmt: skip
+    connection.execute(insert(task_previews), rows)
 
 
 def _holds(row: Row[Any], beat: Beat) -> bool:

@@ -189,6 +189,7 @@ class Task:
     idempotency_key: str | None = None
     cache_key: str | None = None
     cancel_requested: bool = False
+    previews_wanted: bool = False  # an event stream asked for live previews
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
     model: str | None = None

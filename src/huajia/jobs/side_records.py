@@ -10,12 +10,14 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Select, and_, or_, select, update
 
 from huajia.jobs import audit, webhooks, workers
-from huajia.jobs.model import AuditEvent, Task
-from huajia.jobs.store import ProgressEvent
-from huajia.jobs.tables import task_progress, tasks
+from huajia.jobs.model import AuditEvent, Task, TaskState
+from huajia.jobs.store import ProgressEvent, TaskPreview
+from huajia.jobs.tables import task_previews, task_progress, tasks
+
+_UNFINISHED = [TaskState.PENDING.value, TaskState.PROCESSING.value]
 
 
 class SqlSideRecords:
@@ -91,6 +93,39 @@ class SqlSideRecords:
         with self._read() as connection:
             rows = connection.execute(query).all()
         return [ProgressEvent(row.id, row.step, row.total) for row in rows]
+
+    # Live previews
+
+    def want_previews(self, task_id: str) -> bool:
+        wanted = (
+            update(tasks)
+            .where(tasks.c.id == task_id, tasks.c.state.in_(_UNFINISHED))
+            .values(previews_wanted=True)
+        )
+        with self._write() as connection:
+            return bool(connection.execute(wanted).rowcount)
+
+    def previews_after(
+        self, after: Mapping[str, tuple[int, int]]
+    ) -> dict[str, builtins.list[TaskPreview]]:
+        if not after:
+            return {}
+        column = task_previews.c
+        newer = [
+            and_(column.task_id == task_id,
+                 or_(column.attempt > attempt, and_(column.attempt == attempt, column.step > step)))
+            for task_id, (attempt, step) in after.items()
+        ]  # fmt: skip
+        query = select(task_previews).where(or_(*newer)).order_by(column.task_id, column.index)
+        with self._read() as connection:
+            rows = connection.execute(query).all()
+        found: dict[str, builtins.list[TaskPreview]] = {}
+        for row in rows:
+            index, data = row._mapping["index"], bytes(row.data)
+            preview = TaskPreview(index, row.attempt, row.step, row.total, row.width, row.height,
+                                  row.media_type, data)  # fmt: skip
+            found.setdefault(row.task_id, []).append(preview)
+        return found
 
     # Worker presence
 

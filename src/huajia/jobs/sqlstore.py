@@ -33,7 +33,14 @@ from huajia.jobs.beats import Beat, BeatAnswer
 from huajia.jobs.database import Pool, connect, migrate, transaction
 from huajia.jobs.filters import gallery_filters, task_filters
 from huajia.jobs.keys import SqlApiKeyStore
-from huajia.jobs.leases import after_lost_lease, handed_back, held_row, locked_row, renew_all
+from huajia.jobs.leases import (
+    after_lost_lease,
+    drop_previews,
+    handed_back,
+    held_row,
+    locked_row,
+    renew_all,
+)
 from huajia.jobs.lora_store import LoraStore, SqlLoraStore
 from huajia.jobs.model import (
     GalleryItem,
@@ -357,6 +364,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                 )
             )
             self._insert_images(connection, task_id, new_images, now)
+            drop_previews(connection, [task_id])
             return self._load_one(connection, task_id)
 
     def release(self, task_id: str, worker_id: str, attempt: int) -> Task:
@@ -370,6 +378,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                 .where(tasks.c.id == task_id)
                 .values(state=target.value, updated_at=now, lease_expires_at=None, **values)
             )
+            drop_previews(connection, [task_id])
             return self._load_one(connection, task_id)
 
     def request_cancel(self, task_id: str) -> Task:
@@ -409,6 +418,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                     .where(tasks.c.id == row.id, tasks.c.state == PROCESSING)
                     .values(state=target.value, updated_at=now, lease_expires_at=None, **values)
                 )
+            drop_previews(connection, [row.id for row in rows])
         return [row.id for row in rows]
 
     # Results and gallery

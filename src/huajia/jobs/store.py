@@ -49,6 +49,20 @@ class ProgressEvent:
     total: int
 
 
+@dataclass(frozen=True, slots=True)
+class TaskPreview:
+    """The newest preview of one image of a running task; (attempt, step) orders them."""
+
+    index: int
+    attempt: int
+    step: int
+    total: int
+    width: int
+    height: int
+    media_type: str
+    data: bytes
+
+
 class ApiKeyStore(ABC):
     """API key records; hashing the secret is the caller's job."""
 
@@ -202,6 +216,17 @@ class ProgressLog(ABC):
     @abstractmethod
     def progress_since(self, task_id: str, after_id: int = 0) -> builtins.list[ProgressEvent]:
         """Steps reported for the task after the event `after_id`, oldest first."""
+
+    @abstractmethod
+    def want_previews(self, task_id: str) -> bool:
+        """A follower asks for live previews: the worker hears it at its next renewal. False
+        when the task has finished (no previews will come)."""
+
+    @abstractmethod
+    def previews_after(
+        self, after: Mapping[str, tuple[int, int]]
+    ) -> dict[str, builtins.list[TaskPreview]]:
+        """Per task named, its images' previews newer than the (attempt, step) given."""
 
 
 class ImageRecords(ABC):

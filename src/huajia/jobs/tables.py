@@ -20,11 +20,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -117,6 +119,8 @@ tasks = Table(
     Column("idempotency_key", String(255)),
     Column("cache_key", String(128)),
     Column("cancel_requested", Boolean, nullable=False, default=False),
+    # An event stream asked for live previews: the worker's next renewal hears it.
+    Column("previews_wanted", Boolean, nullable=False, server_default=false()),
     Column("lease_owner", String(128)),
     Column("lease_expires_at", UtcDateTime),
     # The claim order (see jobs/queue.py): priority rank, then the owner's turn, fixed at queueing.
@@ -239,6 +243,23 @@ task_progress = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Index(None, "task_id", "id"),
     Index(None, "created_at"),
+)
+
+# The newest preview of each image of a running task, overwritten by each renewal that brings
+# one and deleted when the task finishes or is deleted: only what followers still need.
+task_previews = Table(
+    "task_previews",
+    metadata,
+    Column("task_id", String(32), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("index", Integer, primary_key=True),
+    Column("attempt", Integer, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("media_type", String(32), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 # Who did what: tasks submitted and canceled, keys created and revoked (never secrets).

@@ -77,7 +77,8 @@ class Worker:
                  poll_seconds: float = 0.05, requeue_seconds: float = 1.0,
                  labeler: Labeler | None = None, served: ServedRevision | None = None,
                  report_interval: float = 0.0, overlap_storing: bool = True,
-                 shelf: ModelShelf | None = None) -> None:  # fmt: skip
+                 shelf: ModelShelf | None = None,
+                 preview_every_steps: int = 0) -> None:  # fmt: skip
         self.store = store
         self._engine = engine  # None only with a shelf (it holds the engines)
         self.served = served  # the model revision held, when revisions are followed
@@ -90,6 +91,7 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.requeue_seconds = requeue_seconds
         self.labeler = labeler or Labeler.ephemeral()
+        self.preview_every_steps = preview_every_steps  # 0: no previews, whoever asks
         self._next_requeue = 0.0
         self._running: list[Lease] = []
         self.reporter = Reporter(store, lease_seconds, report_interval)
@@ -248,7 +250,9 @@ class Worker:
         """One engine call for the batch (its tasks share one operation kind)."""
         try:
             if leases[0].task.request.operation.kind == "text_to_image":
-                return list(engine.generate_batch([_batch_item(lease) for lease in leases]))
+                every = self.preview_every_steps
+                batch = [_batch_item(lease, every) for lease in leases]
+                return list(engine.generate_batch(batch))
             items = [EditItem(edit_job(lease.task.request, self.blobs), lease.record, lease.cancel)
                      for lease in leases]  # fmt: skip
             return list(engine.edit_batch(items))
@@ -343,6 +347,7 @@ def _outcome(lease: Lease, outcome: Outcome) -> str:
     return f"done, {len(outcome.images)} image(s)"
 
 
-def _batch_item(lease: Lease) -> BatchItem:
+def _batch_item(lease: Lease, preview_every: int) -> BatchItem:
     request = lease.task.request.sampled.to_engine()
-    return BatchItem(request, on_progress=lease.record, cancel=lease.cancel)
+    previews = lease.preview_feed(preview_every)
+    return BatchItem(request, on_progress=lease.record, cancel=lease.cancel, previews=previews)

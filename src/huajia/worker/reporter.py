@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from huajia.engine.types import CancelToken
+from huajia.engine.types import CancelToken, PreviewFeed
 from huajia.errors import LeaseLost, TaskNotFound
 from huajia.jobs.beats import Beat, BeatAnswer
 from huajia.jobs.model import Task
 from huajia.jobs.store import TaskStore
+from huajia.worker.previews import PreviewSlots
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,14 @@ class Lease:
     step: int = 0
     total: int = 0
     wake: threading.Event | None = None
+    previews: PreviewSlots = field(default_factory=PreviewSlots)
     _unsent: list[int] = field(default_factory=list)
     _steps_lock: threading.Lock = field(default_factory=threading.Lock)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        # Asked for while the task waited: previews from the first due step.
+        self.previews.wanted = self.task.previews_wanted
 
     def record(self, step: int, total: int) -> None:
         """The step callback: note the step in memory and wake the reporter; nothing more."""
@@ -56,6 +62,12 @@ class Lease:
         if self.wake is not None:
             self.wake.set()
 
+    def preview_feed(self, every: int) -> PreviewFeed | None:
+        """Frames every `every` steps once a follower asked for them (None: never; 0 steps)."""
+        if every <= 0:
+            return None
+        return PreviewFeed(every, lambda: self.previews.wanted, self.previews.put)
+
     @property
     def held(self) -> tuple[str, str, int]:
         return self.task.id, self.worker_id, self.task.attempts
@@ -65,11 +77,12 @@ class Lease:
         return not (self.finished or self.lost)
 
     def take_beat(self) -> Beat:
-        """The beat to send: the steps not sent yet (handed back by `unsent` on failure)."""
+        """The beat to send: the steps not sent yet (handed back by `unsent` on failure) and
+        the newest previews, encoded."""
         with self._steps_lock:
             steps, self._unsent = tuple(self._unsent), []
             total = self.total
-        return Beat(*self.held, steps, total)
+        return Beat(*self.held, steps, total, self.previews.take())
 
     def unsent(self, beat: Beat) -> None:
         """A beat that did not reach the store: its steps go first in the next one."""
@@ -79,6 +92,9 @@ class Lease:
     def answer(self, answer: BeatAnswer, store: TaskStore) -> None:
         """Act on the store's reply: finish a task someone canceled, stop one we lost."""
         if answer is BeatAnswer.HELD:
+            return
+        if answer is BeatAnswer.PREVIEWS_WANTED:
+            self.previews.wanted = True
             return
         with self._lock:
             if answer is BeatAnswer.LOST:

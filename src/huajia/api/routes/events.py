@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
@@ -17,7 +18,7 @@ from huajia.api.presenters import image_out, task_result, task_status
 from huajia.api.streams import SlottedStream, StreamSlots
 from huajia.api.watch import TaskWatcher
 from huajia.jobs.model import ImageRecord, Task, TaskState
-from huajia.jobs.store import ProgressEvent
+from huajia.jobs.store import ProgressEvent, TaskPreview
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
 
@@ -50,6 +51,27 @@ def progress_event(task_id: str, step: ProgressEvent) -> str:
     )
 
 
+def preview_event(task_id: str, preview: TaskPreview) -> str:
+    """A small picture of one image as it forms, as a data URL (no id: not resumable)."""
+    image = f"data:{preview.media_type};base64,{base64.b64encode(preview.data).decode()}"
+    return sse("preview", {"task_id": task_id, "index": preview.index, "step": preview.step,
+                           "total_steps": preview.total, "image": image,
+                           "width": preview.width, "height": preview.height})  # fmt: skip
+
+
+class PreviewsShown:
+    """What one stream sent of each image's previews, so none goes out twice."""
+
+    def __init__(self) -> None:
+        self._sent: dict[int, tuple[int, int]] = {}
+
+    def new(self, previews: list[TaskPreview]) -> list[TaskPreview]:
+        fresh = [p for p in previews if (p.attempt, p.step) > self._sent.get(p.index, (0, 0))]
+        for preview in fresh:
+            self._sent[preview.index] = (preview.attempt, preview.step)
+        return fresh
+
+
 def reconnect_event(task_id: str) -> str:
     """Tells an EventSource to come back in a second (to this address: another API process
     behind the load balancer answers) and why."""
@@ -67,10 +89,11 @@ def awaiting_review(task: Task) -> bool:
 
 async def follow(request: Request, watcher: TaskWatcher, first: Task,
                  resume_after: int | None = None, missed: list[ProgressEvent] | None = None,
-                 ) -> AsyncIterator[str]:  # fmt: skip
+                 previews: bool = False) -> AsyncIterator[str]:  # fmt: skip
     """Every step from the store's progress log, queue moves, then the terminal event; then,
     while images wait for a reviewer, each decision as a `review` event. A client resuming
-    after an event id first gets the steps it `missed` (from any API process's log)."""
+    after an event id first gets the steps it `missed` (from any API process's log). With
+    `previews`, each new preview of an image as a `preview` event while the task runs."""
     yield sse("status", task_status(first).model_dump(mode="json"))
     last = resume_after or 0
     for step in missed or []:
@@ -83,7 +106,8 @@ async def follow(request: Request, watcher: TaskWatcher, first: Task,
     position = None
     reviewed = {image.id: image.review_state for image in first.images}
     ended = first.state.terminal
-    with watcher.follow(first.id) as snapshots:
+    shown = PreviewsShown()
+    with watcher.follow(first.id, previews) as snapshots:
         while True:
             try:
                 snapshot = await asyncio.wait_for(snapshots.get(), KEEPALIVE_SECONDS)
@@ -98,6 +122,9 @@ async def follow(request: Request, watcher: TaskWatcher, first: Task,
                 if step.id > last:  # not sent already (a resumed stream replayed it)
                     yield progress_event(task.id, step)
                     last = step.id
+            if previews and not task.state.terminal:  # others' previews are not ours
+                for preview in shown.new(snapshot.previews):
+                    yield preview_event(task.id, preview)
             if task.state.terminal and not ended:
                 ended = True
                 yield terminal_event(task)
@@ -131,12 +158,23 @@ async def task_events(
         int | None,
         Header(ge=0, le=2**62, description="Resume after this event (EventSource sends it)."),
     ] = None,
+    previews: Annotated[
+        bool,
+        Query(
+            description="Also send `preview` events while the task runs: a small image of each "
+            "result as it forms ({task_id, index, step, total_steps, image: a data URL, width, "
+            "height}), every few steps (the server's `preview_every_steps`; none when 0)."
+        ),
+    ] = False,
 ) -> StreamingResponse:
     """status, queued, progress per step (each with an `id:`), then one of completed / failed /
     canceled; for images that wait for a reviewer, the stream stays open and sends `review` per
     decision. Reconnecting with `Last-Event-ID` (on any API process) replays the steps after
-    it first."""
+    it first. `?previews=true` adds `preview` events."""
     first = await run_in_threadpool(services.generation.get, who, task_id)
+    previews = previews and services.settings.preview_every_steps > 0
+    if previews and not first.state.terminal:  # the worker hears it at its next renewal
+        await run_in_threadpool(services.store.want_previews, task_id)
     missed = None
     if last_event_id is not None:
         missed = await run_in_threadpool(services.store.progress_since, task_id, last_event_id)
@@ -144,5 +182,5 @@ async def task_events(
     watcher: TaskWatcher = request.app.state.watcher
     streams: StreamSlots = request.app.state.streams
     slot = streams.take(who.key_id)  # 429 too_many_streams before the stream starts
-    events = follow(request, watcher, first, last_event_id, missed)
+    events = follow(request, watcher, first, last_event_id, missed, previews)
     return SlottedStream(slot, events, media_type="text/event-stream", headers=headers)

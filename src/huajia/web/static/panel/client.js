@@ -183,7 +183,8 @@ function sleep(ms, signal) {
 
 /**
  * Follow a task to its end: SSE first, reconnecting when the stream drops and polling
- * /status in between; never gives up on its own (only `signal` stops it).
+ * /status in between; never gives up on its own (only `signal` stops it). With an
+ * `on.preview` handler the stream asks for live previews (`?previews=true`).
  * Resolves to {state: 'completed', result} | {state: 'failed', error} | {state: 'canceled'}.
  */
 export async function followTask(client, taskId, on, signal) {
@@ -214,7 +215,8 @@ export async function followTask(client, taskId, on, signal) {
 
 async function streamOnce(client, taskId, on, signal, onAlive, seen) {
   const extra = seen.lastId ? { 'Last-Event-ID': seen.lastId } : {};
-  const response = await fetch(client.url(`/api/v1/tasks/${enc(taskId)}/events`), {
+  const query = on.preview ? '?previews=true' : '';
+  const response = await fetch(client.url(`/api/v1/tasks/${enc(taskId)}/events${query}`), {
     headers: client.headers({ Accept: 'text/event-stream', ...extra }),
     signal,
     cache: 'no-store',
@@ -238,6 +240,7 @@ async function handleEvent(client, taskId, name, data, on, signal) {
       return TERMINAL.has(data.status) ? terminalFromStatus(client, taskId, data, signal) : null;
     case 'queued': on.queued?.(data); return null;
     case 'progress': on.progress?.(data); return null;
+    case 'preview': on.preview?.(data); return null;
     case 'completed': return { state: 'completed', result: data };
     case 'failed': return { state: 'failed', error: data.error || data };
     case 'canceled': return { state: 'canceled' };

@@ -280,6 +280,11 @@ export class HuajiaPanel extends HTMLElement {
       progress: live((p) => this.#progress.advance(p)),
       connection: live((state) => state === 'lost' && this.#progress.say((lang) => translate(lang, 'reconnecting'))),
     };
+    if (!task.request.operation || task.request.operation === 'text_to_image') {
+      // Live previews in the grid's placeholders (edits keep their source in view instead).
+      this.#view.startPreviews(task.request);
+      on.preview = live((p) => this.#view.showPreview(p));
+    }
     let end;
     try {
       end = await followTask(this.#client, task.id, on, signal);
@@ -309,6 +314,7 @@ export class HuajiaPanel extends HTMLElement {
     const moveFocus = this.#focusWouldBeLost();
     if (this.#task === task) this.#task = null;
     this.#setBusy(false);
+    this.#view.endPreviews();
     show();
     if (!moveFocus || this.#keys.formContains(this.shadowRoot.activeElement)) return;
     const latest = this.#view.pick(this.#view.set.latest);

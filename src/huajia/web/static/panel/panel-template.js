@@ -70,6 +70,7 @@ export function panelMarkup(cssHref) {
       <span data-ref="selectedCount" aria-live="polite"></span>
       <button type="button" data-ref="regenerate" data-t="regenerate"></button>
     </div>
+    <ul class="previews" data-ref="previews" data-t-aria-label="previews" hidden></ul>
     <ul class="grid" data-ref="grid"></ul>
     ${editMarkup()}
     <div class="insert" data-ref="insertBox">

@@ -3,6 +3,7 @@
 import { translate } from './i18n.js';
 import { proposeAlt } from './alt-text.js';
 import { insertDetail, renderResults, replaceDetail, setGridBusy } from './panel-results.js';
+import { PreviewGrid } from './panel-previews.js';
 import { ResultSet } from './result-set.js';
 import { ReviewWatch } from './review-watch.js';
 
@@ -18,10 +19,12 @@ export class ResultsView {
   reviews = new ReviewWatch((image) => this.#reviewed(image));
   #refs;
   #host;
+  #previews;
 
   constructor(refs, host) {
     this.#refs = refs;
     this.#host = host;
+    this.#previews = new PreviewGrid(refs.previews);
     refs.insert.addEventListener('click', () => this.#insert());
   }
 
@@ -40,6 +43,23 @@ export class ResultsView {
     this.render();
   }
 
+  /** A generation starts: placeholders for its images, filled by `showPreview` as they form. */
+  startPreviews(request) {
+    this.#previews.start(request.num_images, request.width, request.height, this.#host.language());
+    this.#refs.results.hidden = false;
+  }
+
+  showPreview(preview) {
+    this.#previews.show(preview);
+  }
+
+  /** The task ended: placeholders go (the real images, if any, are rendered next). */
+  endPreviews() {
+    if (!this.#previews.active) return;
+    this.#previews.clear();
+    this.render();
+  }
+
   /** One image added (a plain edit's result, chosen; or a source to edit): its index. */
   add(image, kind, select = true) {
     const known = this.set.indexOf(image.id);
@@ -51,7 +71,8 @@ export class ResultsView {
 
   render() {
     const lang = this.#host.language();
-    this.#refs.results.hidden = this.set.size === 0;
+    this.#previews.setLanguage(lang);
+    this.#refs.results.hidden = this.set.size === 0 && !this.#previews.active;
     const client = this.#host.client();
     if (client) {
       renderResults(this.#refs.grid, this.set, lang, client, {
