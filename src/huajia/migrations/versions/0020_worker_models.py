@@ -1,7 +1,7 @@
 """The models a worker holds (several per worker), beside the one it was started for.
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-11-29
 """
 
