@@ -1,8 +1,12 @@
-"""One poller per API process for every SSE follower: a query per tick, however many watch.
+"""One watcher per API process for every SSE follower: a query per tick, however many watch.
 
 Followers subscribe to a task and receive a snapshot each tick: the task as it is now and
 the denoising steps reported since the previous tick (from the store's progress log, so
 no step is skipped however fast the GPU is).
+
+The watcher ticks when the store's notifier says a watched task changed (notices that come
+while a tick runs are coalesced into the next), and every `fallback_seconds` for all
+followers in case a notice was lost; there is no short timer.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ from dataclasses import dataclass
 
 from fastapi.concurrency import run_in_threadpool
 
-from huajia.jobs.model import Task
+from huajia.jobs.model import Task, TaskState
+from huajia.jobs.notify import MOVED, QUEUED, TASK, InProcessNotifier, Notice, Notifier
 from huajia.jobs.store import ProgressEvent, ProgressLog
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.05
+FALLBACK_SECONDS = 2.0  # every follower is checked this often even when no notice comes
 BACKLOG = 200  # snapshots a slow follower may fall behind before it misses some
 
 
@@ -31,11 +36,16 @@ class Snapshot:
 
 
 class TaskWatcher:
-    def __init__(self, store: ProgressLog, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(self, store: ProgressLog, notifier: Notifier | None = None,
+                 fallback_seconds: float = FALLBACK_SECONDS) -> None:  # fmt: skip
         self._store = store
-        self._poll_seconds = poll_seconds
+        self._notifier = notifier or InProcessNotifier()
+        self._fallback_seconds = fallback_seconds
         self._followers: dict[str, set[asyncio.Queue[Snapshot | None]]] = {}
         self._after: dict[str, int] = {}
+        self._due: set[str] = set()  # followed tasks with news since the last tick
+        self._pending: set[str] = set()  # followed tasks last seen waiting in the queue
+        self._wake = asyncio.Event()
 
     def close(self) -> None:
         """The server is stopping: every follower gets None (reconnect elsewhere), at once.
@@ -54,6 +64,7 @@ class TaskWatcher:
         queue: asyncio.Queue[Snapshot | None] = asyncio.Queue(BACKLOG)
         self._followers.setdefault(task_id, set()).add(queue)
         self._after.setdefault(task_id, 0)
+        self._mark_due(task_id)  # what changed before it subscribed comes at once
         try:
             yield queue
         finally:
@@ -62,23 +73,77 @@ class TaskWatcher:
             if not followers:
                 del self._followers[task_id]
                 del self._after[task_id]
+                self._pending.discard(task_id)
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            if self._followers:
-                try:
-                    await self.tick()
-                except Exception:  # a database hiccup: followers wait for the next tick
-                    log.exception("watching tasks failed; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._poll_seconds)
+        loop = asyncio.get_running_loop()
 
-    async def tick(self) -> None:
-        tasks, steps = await run_in_threadpool(self._store.watch, dict(self._after))
+        def heard(notice: Notice) -> None:  # on the notifier's thread
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                loop.call_soon_threadsafe(self._on_notice, notice)
+
+        self._wake = asyncio.Event()  # on this loop (an app may be run more than once)
+        unsubscribe = self._notifier.subscribe(heard)
+        stopping = asyncio.create_task(self._wake_on(stop))
+        try:
+            while not stop.is_set():
+                due = await self._next_due()
+                if due and not stop.is_set():
+                    try:
+                        await self.tick(due)
+                    except Exception:  # a database hiccup: they are checked again next time
+                        log.exception("watching tasks failed; trying again")
+                        self._due |= due
+        finally:
+            unsubscribe()
+            stopping.cancel()
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._wake.set()
+
+    async def _next_due(self) -> set[str]:
+        """The followed tasks to read now: those with news, or all of them when the
+        fallback time passed without any."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), self._fallback_seconds)
+        except TimeoutError:
+            self._due = set(self._followers)
+        self._wake.clear()
+        due, self._due = self._due & set(self._followers), set()
+        return due
+
+    def _on_notice(self, notice: Notice) -> None:
+        if notice.topic == TASK:
+            self._mark_due(notice.key)
+        elif notice.topic in (MOVED, QUEUED):  # places moved: those waiting show theirs
+            for task_id in self._pending:
+                self._mark_due(task_id)
+        else:  # RESYNC, or a topic this watcher does not know: read everything
+            for task_id in self._followers:
+                self._mark_due(task_id)
+
+    def _mark_due(self, task_id: str) -> None:
+        if task_id in self._followers:
+            self._due.add(task_id)
+            self._wake.set()
+
+    async def tick(self, due: set[str] | None = None) -> None:
+        """Read the tasks due (all followed ones by default) and hand each follower its
+        snapshot."""
+        ids = set(self._followers) if due is None else due
+        after = {task_id: self._after[task_id] for task_id in ids if task_id in self._after}
+        if not after:
+            return
+        tasks, steps = await run_in_threadpool(self._store.watch, after)
         for task in tasks:
             mine = steps.get(task.id, [])
             if task.id not in self._followers:
                 continue  # everyone left while the query ran
+            if task.state is TaskState.PENDING:
+                self._pending.add(task.id)
+            else:
+                self._pending.discard(task.id)
             if mine:
                 self._after[task.id] = mine[-1].id
             for queue in self._followers[task.id]:

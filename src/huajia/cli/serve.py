@@ -165,7 +165,7 @@ def _work(settings: Settings, supervised: bool) -> None:
     loop = Worker(
         store, engine, image_store(settings), worker_id, settings.lease_seconds,
         batch_max_images=settings.batch_max_images, model=spec.name,
-        labeler=labels, served=served,
+        labeler=labels, served=served, poll_seconds=settings.idle_fallback_seconds,
     )  # fmt: skip
     running.append(loop)
     try:
@@ -189,6 +189,8 @@ def _on_stop_signals(stop: threading.Event, running: list[Worker], drain_seconds
             hand_back()
             return
         stop.set()
+        for loop in running:
+            loop.wake()  # an idle worker stops now, not at its next fallback check
         log.info("%s: worker draining (up to %g s)", signal.Signals(signum).name, drain_seconds)
         timer = threading.Timer(drain_seconds, hand_back)
         timer.daemon = True
