@@ -83,7 +83,7 @@ class TaskWatcher:
                 loop.call_soon_threadsafe(self._on_notice, notice)
 
         self._wake = asyncio.Event()  # on this loop (an app may be run more than once)
-        unsubscribe = self._notifier.subscribe(heard)
+        unsubscribe = await run_in_threadpool(self._notifier.subscribe, heard)
         stopping = asyncio.create_task(self._wake_on(stop))
         try:
             while not stop.is_set():

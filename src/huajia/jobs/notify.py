@@ -93,6 +93,7 @@ class Notifier(ABC):
         with self._lock:
             self._listeners = [*self._listeners, listener]
             self._start()
+        self._until_listening()
 
         def unsubscribe() -> None:
             with self._lock:
@@ -107,6 +108,9 @@ class Notifier(ABC):
 
     def _start(self) -> None:  # noqa: B027 (a channel that hears in-process needs no start)
         """Begin listening (called under the lock, on every subscribe)."""
+
+    def _until_listening(self) -> None:  # noqa: B027 (most channels listen at once)
+        """Wait (a little) until notices sent from now on will be heard."""
 
     def _heard(self, notice: Notice) -> None:
         for listener in self._listeners:
@@ -220,6 +224,7 @@ class PostgresNotifier(Notifier):
     connection per process kept in a thread (reconnecting with back-off)."""
 
     KEEPALIVE_SECONDS = 30.0  # a quiet listening connection is checked this often
+    CONNECT_WAIT_SECONDS = 5.0  # a first subscriber waits this long for LISTEN
 
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -251,6 +256,12 @@ class PostgresNotifier(Notifier):
         if self._thread is None and not self._closed.is_set():
             self._thread = threading.Thread(target=self._run, name="notices", daemon=True)
             self._thread.start()
+
+    def _until_listening(self) -> None:
+        # A worker looks at the queue right after subscribing: a task queued in between
+        # must be announced on a connection that already listens.
+        if not self.connected.wait(self.CONNECT_WAIT_SECONDS):
+            log.warning("not listening for notices yet; relying on the fallback check")
 
     def _run(self) -> None:
         backoff = 0.2
