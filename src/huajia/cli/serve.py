@@ -166,6 +166,7 @@ def _work(settings: Settings, supervised: bool) -> None:
         store, engine, image_store(settings), worker_id, settings.lease_seconds,
         batch_max_images=settings.batch_max_images, model=spec.name,
         labeler=labels, served=served, poll_seconds=settings.idle_fallback_seconds,
+        requeue_seconds=max(1.0, settings.lease_seconds / 3),  # a lease outlives 3 checks
     )  # fmt: skip
     running.append(loop)
     try:

@@ -41,6 +41,7 @@ CHANNEL = "huajia"  # the PostgreSQL channel every process listens on
 TASK = "task"  # a task's state or progress changed; key: the task id
 QUEUED = "queued"  # a task is waiting to be claimed; key: its model ("" for any)
 MOVED = "moved"  # places in the queue changed (a claim, a cancel); no key
+REVISION = "revision"  # a new model revision is current; key: the model
 RESYNC = "resync"  # notices may have been missed: check everything; no key
 
 SOCKET_PATH_MAX = 100  # AF_UNIX paths are limited to about 107 bytes

@@ -20,7 +20,7 @@ from huajia.engine.types import BatchItem, GenerationResult, ResolvedRequest
 from huajia.errors import GenerationCanceled, HuajiaError, LeaseLost, TaskNotFound
 from huajia.images.labeler import Labeler
 from huajia.jobs.model import NewImage, Task
-from huajia.jobs.notify import QUEUED, RESYNC, Notice
+from huajia.jobs.notify import QUEUED, RESYNC, REVISION, Notice
 from huajia.jobs.requests import AiEdit, result_origin
 from huajia.jobs.rows import new_id
 from huajia.jobs.store import TaskStore
@@ -125,7 +125,9 @@ class Worker:
 
     def _on_notice(self, notice: Notice) -> None:
         for_me = self.model is None or notice.key in ("", self.model)
-        if notice.topic == RESYNC or (notice.topic == QUEUED and for_me):
+        if notice.topic == REVISION and for_me and self.served is not None:
+            self.served.check_now()
+        if notice.topic == RESYNC or (notice.topic in (QUEUED, REVISION) and for_me):
             self._woken.set()
 
     def run_once(self) -> bool:
