@@ -83,6 +83,8 @@ class TaskWatcher:
                 loop.call_soon_threadsafe(self._on_notice, notice)
 
         self._wake = asyncio.Event()  # on this loop (an app may be run more than once)
+        if self._due:  # followed before the watcher started
+            self._wake.set()
         unsubscribe = await run_in_threadpool(self._notifier.subscribe, heard)
         stopping = asyncio.create_task(self._wake_on(stop))
         try:

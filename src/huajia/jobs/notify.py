@@ -135,7 +135,6 @@ class LocalNotifier(Notifier):
     def __init__(self, folder: Path) -> None:
         super().__init__()
         self.folder = folder
-        self._sender: socket.socket | None = None
         self._socket: socket.socket | None = None
         self._path: Path | None = None
         self._closed = threading.Event()
@@ -152,20 +151,16 @@ class LocalNotifier(Notifier):
 
     def send(self, notices: Iterable[Notice]) -> None:
         payloads = [notice.encode().encode() for notice in notices]
-        if not payloads:
+        peers = self._peers() if payloads else []
+        if not peers:
             return
-        sender = self._sender_socket()
-        for path in self._peers():
-            for payload in payloads:
-                if not self._send_one(sender, path, payload):
-                    break
-
-    def _sender_socket(self) -> socket.socket:
-        if self._sender is None:
-            sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        # A socket per send: no lock between threads, nothing left open by a store never closed.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
             sender.setblocking(False)
-            self._sender = sender
-        return self._sender
+            for path in peers:
+                for payload in payloads:
+                    if not self._send_one(sender, path, payload):
+                        break
 
     def _peers(self) -> list[str]:
         try:
@@ -215,9 +210,8 @@ class LocalNotifier(Notifier):
         if self._path is not None:
             with contextlib.suppress(OSError):
                 self._path.unlink()
-        for held in (self._socket, self._sender):
-            if held is not None:
-                held.close()
+        if self._socket is not None:
+            self._socket.close()
 
 
 class PostgresNotifier(Notifier):
