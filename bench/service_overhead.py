@@ -181,6 +181,11 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=30)
     parser.add_argument("--runs", type=int, default=20, help="interleaved A,B pairs")
     parser.add_argument("--idle-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--postgres-url",
+        help="also run the one-clock figures on PostgreSQL "
+        "(an empty database or schema; e.g. postgresql+psycopg://u@host/db)",
+    )
     args = parser.parse_args()
     print(f"load average before: {load_average()} on {os.cpu_count()} cores")
     engine = load_engine(args.model)
@@ -202,9 +207,12 @@ def main() -> None:
         finally:
             server.stop()
     one_by_one = unbatched_throughput(args.model, args.tasks)
-    with tempfile.TemporaryDirectory() as data:
-        stages, idle_rate, kinds = measure(args.model, engine, Path(data), args.runs,
-                                           args.idle_seconds)  # fmt: skip
+    one_clock = {}
+    for name, url in (("SQLite", None), ("PostgreSQL", args.postgres_url)):
+        if name == "SQLite" or url:
+            with tempfile.TemporaryDirectory() as data:
+                one_clock[name] = measure(args.model, engine, Path(data), args.runs,
+                                          args.idle_seconds, url)  # fmt: skip
     print_overhead(alone, service)
     if len(worker_own) == len(service):
         own = statistics.median(worker_own) * 1000
@@ -226,8 +234,9 @@ def main() -> None:
         f"API CPU, SSE followers of a busy task   {fan_out[1] * 100:5.1f}% of a core with 1, "
         f"{fan_out[40] * 100:.1f}% with 40"
     )
-    print("worker in this process, API-only server (one clock):")
-    report(stages, idle_rate, kinds, args.idle_seconds)
+    for name, (stages, idle_rate, kinds) in one_clock.items():
+        print(f"worker in this process, API-only server, {name} (one clock):")
+        report(stages, idle_rate, kinds, args.idle_seconds)
     print(f"load average after: {load_average()}")
 
 
