@@ -3,25 +3,37 @@
     python bench/service_overhead.py --model huajia-data/models/tiny [--tasks 30]
 
 Figures: start-up time to ready; per-task overhead (submit → SSE terminal event → image bytes,
-minus the engine's own time for the same request, measured in this process as the baseline);
-status-poll latency p50/p99 while the worker is busy; tasks per second with compatible tasks
-batched, against a server that runs them one by one; the API process's RSS.
+minus the engine's own time for the same request, run in this process interleaved with the
+service runs, A, B, A, B, so a busy machine moves both alike); status-poll latency p50/p99
+while the worker is busy; tasks per second with compatible tasks batched, against a server
+that runs them one by one; the API process's RSS.
+
+Then an API-only server and a worker run in this process (the same code `huajia worker` runs,
+presence and revision checks included) give what one clock must see: how long after its
+denoising step the first `progress` event reaches an SSE client, where the rest of a task's
+time goes (engine end → completed stored → SSE `completed` → bytes), and the statements an
+idle worker sends its database per second (counted by SQLAlchemy's `before_cursor_execute`,
+SQLite's BEGIN included).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import statistics
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.push_latency import measure, report
 from tests.e2e.flows import read_events, submit, wait_for
 from tests.support.server import ServerProcess, free_port, server_env
 
@@ -33,21 +45,34 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def engine_baseline(model: Path, runs: int) -> float:
-    """Median seconds of the engine alone for REQUEST (the same code the worker runs)."""
+def load_engine(model: Path) -> Any:
+    """The engine the worker runs, loaded in this process for the baseline."""
     from huajia.engine.models import spec_for_folder
     from huajia.engine.types import GenerationRequest
     from huajia.engine.zimage import EngineOptions, ZImageEngine
 
     engine = ZImageEngine.load(spec_for_folder(model), EngineOptions(local_files_only=True))
-    request = GenerationRequest("a lighthouse at dusk", n=1, steps=4, width=128, height=128)
-    engine.generate(request)  # warm-up
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        engine.generate(request)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    engine.generate(GenerationRequest("warm-up", n=1, steps=4, width=128, height=128))
+    return engine
+
+
+def engine_once(engine: Any, i: int) -> float:
+    """Seconds of the engine alone for REQUEST."""
+    from huajia.engine.types import GenerationRequest
+
+    request = GenerationRequest(f"a lighthouse {i}", n=1, steps=4, width=128, height=128)
+    t0 = time.perf_counter()
+    engine.generate(request)
+    return time.perf_counter() - t0
+
+
+def interleaved(engine: Any, client: httpx.Client, runs: int) -> tuple[list[float], list[float]]:
+    """Engine alone (A) and the whole service (B), one after the other, `runs` times."""
+    alone, service = [], []
+    for i in range(runs):
+        alone.append(engine_once(engine, i))
+        service.append(end_to_end(client, 1, f"interleaved {i}")[0])
+    return alone, service
 
 
 def rss_mib(pid: int) -> float:
@@ -57,11 +82,11 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def end_to_end(client: httpx.Client, runs: int) -> list[float]:
+def end_to_end(client: httpx.Client, runs: int, prompt: str = "a lighthouse") -> list[float]:
     times = []
     for i in range(runs):
         t0 = time.perf_counter()
-        task = submit(client, prompt=f"a lighthouse {i}", **REQUEST)
+        task = submit(client, prompt=f"{prompt} {i}", **REQUEST)
         events = read_events(client, task["task_id"])
         for url in events[-1][1]["image_urls"]:
             client.get(url).raise_for_status()
@@ -135,12 +160,35 @@ def unbatched_throughput(model: Path, count: int) -> float:
             server.stop()
 
 
+def worker_seconds(server: ServerProcess, prompt: str) -> list[float]:
+    """The worker child's 'done after' seconds (from claim to completed) for these tasks."""
+    done = re.compile(r"task \w+: done, .* after ([\d.]+) s")
+    seconds = []
+    for record in server.log_records():
+        found = done.search(str(record.get("message", "")))
+        if found:
+            seconds.append(float(found.group(1)))
+    return seconds[2:]  # the warm-up tasks came first
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--tasks", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=20, help="interleaved A,B pairs")
+    parser.add_argument("--idle-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--postgres-url",
+        help="also run the one-clock figures on PostgreSQL "
+        "(an empty database or schema; e.g. postgresql+psycopg://u@host/db)",
+    )
     args = parser.parse_args()
-    baseline = engine_baseline(args.model, runs=10)
+    print(f"load average before: {load_average()} on {os.cpu_count()} cores")
+    engine = load_engine(args.model)
     with tempfile.TemporaryDirectory() as data:
         server = ServerProcess(Path(data), args.model, free_port(), server_env())
         t0 = time.perf_counter()
@@ -148,7 +196,9 @@ def main() -> None:
         startup = time.perf_counter() - t0
         try:
             with httpx.Client(base_url=server.url, timeout=60) as client:
-                e2e = end_to_end(client, runs=10)
+                end_to_end(client, runs=2, prompt="warm-up")
+                alone, service = interleaved(engine, client, args.runs)
+                worker_own = worker_seconds(server, "interleaved")
                 polls = poll_latency(client, polls=200)
                 rate = throughput(client, args.tasks)
                 pid = server.process.pid if server.process else 0
@@ -157,13 +207,19 @@ def main() -> None:
         finally:
             server.stop()
     one_by_one = unbatched_throughput(args.model, args.tasks)
-    e2e_median = statistics.median(e2e)
-    print(f"engine alone (baseline, same request)   {baseline * 1000:8.1f} ms")
-    print(f"submit -> SSE completed -> bytes        {e2e_median * 1000:8.1f} ms (median of 10)")
-    print(
-        f"service overhead per task               {(e2e_median - baseline) * 1000:8.1f} ms "
-        f"({e2e_median / baseline:.2f}x the engine's time)"
-    )
+    one_clock = {}
+    for name, url in (("SQLite", None), ("PostgreSQL", args.postgres_url)):
+        if name == "SQLite" or url:
+            with tempfile.TemporaryDirectory() as data:
+                one_clock[name] = measure(args.model, engine, Path(data), args.runs,
+                                          args.idle_seconds, url)  # fmt: skip
+    print_overhead(alone, service)
+    if len(worker_own) == len(service):
+        own = statistics.median(worker_own) * 1000
+        outside = statistics.median(b - w for b, w in zip(service, worker_own, strict=True))
+        print(f"worker child's own time per task (log)  {own:8.1f} ms (claim to completed stored)")
+        print(f"B minus the worker's own time           {outside * 1000:8.1f} ms median (submit, "
+              "claim, SSE, fetch)")  # fmt: skip
     print(
         f"status poll while busy  p50 / p99       {percentile(polls, 0.5) * 1000:6.1f} / "
         f"{percentile(polls, 0.99) * 1000:6.1f} ms"
@@ -177,6 +233,22 @@ def main() -> None:
     print(
         f"API CPU, SSE followers of a busy task   {fan_out[1] * 100:5.1f}% of a core with 1, "
         f"{fan_out[40] * 100:.1f}% with 40"
+    )
+    for name, (stages, idle_rate, kinds) in one_clock.items():
+        print(f"worker in this process, API-only server, {name} (one clock):")
+        report(stages, idle_rate, kinds, args.idle_seconds)
+    print(f"load average after: {load_average()}")
+
+
+def print_overhead(alone: list[float], service: list[float]) -> None:
+    engine_ms, service_ms = statistics.median(alone) * 1000, statistics.median(service) * 1000
+    paired = statistics.median(b - a for a, b in zip(alone, service, strict=True)) * 1000
+    print(f"engine alone (A, interleaved)           {engine_ms:8.1f} ms (median of {len(alone)})")
+    print(f"submit -> SSE completed -> bytes (B)    {service_ms:8.1f} ms")
+    print(
+        f"service overhead per task               {paired:8.1f} ms median of B-A pairs "
+        f"({service_ms / engine_ms:.2f}x the engine's time; medians differ by "
+        f"{service_ms - engine_ms:.1f} ms)"
     )
 
 

@@ -164,6 +164,18 @@ class Settings(BaseSettings):
         30.0, gt=0, description="A task whose worker stops renewing for this long runs again."
     )
     max_attempts: int = Field(3, ge=1)
+    watch_fallback_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="Event streams (SSE) are pushed when a worker reports; each followed task "
+        "is also read this often in case a notice was lost (e.g. a pooler dropping LISTEN).",
+    )
+    idle_fallback_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="An idle worker wakes when a task is queued for its model, and also "
+        "checks the queue this often in case a notice was lost.",
+    )
     drain_seconds: float = Field(
         60.0,
         ge=0,

@@ -124,7 +124,9 @@ def create_app(services: Services) -> FastAPI:
         ],
     )
     app.state.services = services
-    app.state.watcher = TaskWatcher(services.store)
+    app.state.watcher = TaskWatcher(
+        services.store, services.store.notifier, services.settings.watch_fallback_seconds
+    )
     app.state.streams = StreamSlots(services.settings.max_streams_per_key)
     install_error_handlers(app)
     if services.settings.cors_origins:

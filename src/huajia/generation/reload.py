@@ -19,6 +19,7 @@ from huajia.engine.models import ModelSpec
 from huajia.engine.weights import read_headers, split_components
 from huajia.errors import ModelFileRejected, PathNotAllowed
 from huajia.generation.cache import model_identity, weights_identity
+from huajia.jobs.notify import REVISION
 from huajia.jobs.revisions import ModelRevision
 from huajia.jobs.store import TaskStore
 from huajia.presets.lora_registry import LoraRegistry
@@ -91,6 +92,7 @@ class ModelReloads:
         )
         detail = {"revision": revision.id, "weights": weights_id, "model_id": model_id}
         self.store.audit(who.key_id, who.name, "model.reload", self.spec.name, detail)
+        self.store.notifier.notify(REVISION, self.spec.name)  # workers switch now
         return ReloadReport(revision, True, changed_loras, refused)
 
     def _checked(self, path: Path) -> Path:

@@ -17,6 +17,7 @@ from huajia.auth.policy import require_reviewer
 from huajia.errors import InvalidRequest
 from huajia.generation.purge import Purger
 from huajia.jobs.model import DECISION_STATES, GalleryItem, ImageRecord, ReviewState, is_record_id
+from huajia.jobs.notify import TASK, Notice
 from huajia.jobs.review import Decision, Outgoing, ReviewOrder
 from huajia.jobs.store import TaskStore
 from huajia.storage.base import BlobStore, held_key, public_key
@@ -71,6 +72,7 @@ class ReviewService:
         self._copy(image, key, thumbnail)
         decided = Decision(image.id, state, who.key_id, who.name, reason, key, thumbnail)
         changed = self.store.review.decide(decided, Outgoing(f"image.{state}", _payload))
+        self.store.notifier.send({Notice(TASK, record.task_id) for record in changed})  # SSE
         self.purger.purge_due()
         return changed
 

@@ -8,8 +8,9 @@ are also fenced by (worker id, attempt), so a stale attempt can neither renew no
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Collection, Sequence
-from contextlib import AbstractContextManager
+import logging
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,6 +53,7 @@ from huajia.jobs.model import (
     TaskState,
     check_transition,
 )
+from huajia.jobs.notify import MOVED, QUEUED, TASK, Notice, Notifier, notifier_for
 from huajia.jobs.outbox import OutboxStore, SqlOutboxStore
 from huajia.jobs.policy_store import PolicyStore
 from huajia.jobs.prefs_store import PrefsStore, SqlPrefsStore
@@ -73,6 +75,9 @@ from huajia.jobs.store import ApiKeyStore, TaskStore
 from huajia.jobs.tables import images, task_progress, tasks
 
 PENDING, PROCESSING = TaskState.PENDING.value, TaskState.PROCESSING.value
+_NOTICES = "huajia_notices"  # a transaction's notices to send once it commits
+
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -86,9 +91,11 @@ PROGRESS_KEPT = timedelta(hours=1)
 class SqlTaskStore(SqlSideRecords, TaskStore):
     """Tasks, leases and image records in one SQL database (migrated by `open_store`)."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utc_now,
+                 notifier: Notifier | None = None) -> None:  # fmt: skip
         self.engine = engine
         self.clock = clock
+        self.notifier = notifier or notifier_for(engine.url.render_as_string(hide_password=False))
         self._keys = SqlApiKeyStore(engine, clock)
         self._review = SqlReviewStore(engine, clock)
         self._purge = SqlPurgeStore(engine, clock)
@@ -147,8 +154,25 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
     def _read(self) -> AbstractContextManager[Connection]:
         return transaction(self.engine, write=False)
 
-    def _write(self) -> AbstractContextManager[Connection]:
-        return transaction(self.engine, write=True)
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction; the notices it told are sent once it commits."""
+        with transaction(self.engine, write=True) as connection:
+            try:
+                yield connection
+            finally:
+                later: builtins.list[Notice] = connection.info.pop(_NOTICES, [])
+        if later:
+            try:
+                self.notifier.send(later)
+            except Exception:  # the change is stored; followers catch up by their slow check
+                log.warning("could not send %d notice(s)", len(later), exc_info=True)
+
+    def _tell(self, connection: Connection, *notices: Notice) -> None:
+        """Announce what this transaction changes (sent with it, or right after it commits)."""
+        later = self.notifier.within(connection, notices)
+        if later:
+            connection.info.setdefault(_NOTICES, []).extend(later)
 
     # Submitting and reading
 
@@ -171,6 +195,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                 values |= queue.fair_key(connection, new.owner, new.priority)
                 connection.execute(insert(tasks).values(values))
                 self._insert_images(connection, values["id"], new_images, values["created_at"])
+                self._tell(connection, *_created(values))
         except IntegrityError:
             # Lost a race on (owner, idempotency key): the other request's task is the answer.
             existing = None
@@ -271,6 +296,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                     progress_total=0,
                 )
             )
+            self._tell(connection, Notice(MOVED), *(Notice(TASK, task_id) for task_id in ids))
             return [self._load_one(connection, task_id) for task_id in ids]
 
     def _batch_mates(self, connection: Connection, first_id: str, max_images: int,
@@ -319,6 +345,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                     lease_expires_at=now + timedelta(seconds=lease_seconds),
                 )
             )
+            self._tell(connection, Notice(TASK, task_id))
             return bool(held.cancel_requested)
 
     def heartbeat_many(
@@ -327,7 +354,10 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         if not beats:
             return {}
         with self._write() as connection:
-            return renew_all(connection, beats, self.clock(), lease_seconds)
+            answers = renew_all(connection, beats, self.clock(), lease_seconds)
+            held = [task_id for task_id, answer in answers.items() if answer is not BeatAnswer.LOST]
+            self._tell(connection, *(Notice(TASK, task_id) for task_id in held))
+            return answers
 
     def complete(
         self, task_id: str, worker_id: str, attempt: int, images: builtins.list[NewImage]
@@ -365,6 +395,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             )
             self._insert_images(connection, task_id, new_images, now)
             drop_previews(connection, [task_id])
+            self._tell(connection, Notice(TASK, task_id))
             return self._load_one(connection, task_id)
 
     def release(self, task_id: str, worker_id: str, attempt: int) -> Task:
@@ -379,6 +410,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                 .values(state=target.value, updated_at=now, lease_expires_at=None, **values)
             )
             drop_previews(connection, [task_id])
+            self._tell(connection, *_changed(task_id, target, held.model))
             return self._load_one(connection, task_id)
 
     def request_cancel(self, task_id: str) -> Task:
@@ -395,6 +427,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                 connection.execute(
                     update(tasks).where(tasks.c.id == task_id).values(updated_at=now, **change)
                 )
+                self._tell(connection, Notice(TASK, task_id), Notice(MOVED))
             return self._load_one(connection, task_id)
 
     def requeue_expired(self, now: datetime | None = None) -> builtins.list[str]:
@@ -418,6 +451,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                     .where(tasks.c.id == row.id, tasks.c.state == PROCESSING)
                     .values(state=target.value, updated_at=now, lease_expires_at=None, **values)
                 )
+                self._tell(connection, *_changed(row.id, target, row.model))
             drop_previews(connection, [row.id for row in rows])
         return [row.id for row in rows]
 
@@ -497,6 +531,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             return queue_stats(connection, self.clock())
 
     def close(self) -> None:
+        self.notifier.close()
         self.engine.dispose()
 
     # Loading rows
@@ -532,12 +567,29 @@ def _images_of(connection: Connection, task_ids: builtins.list[str]) -> builtins
     return [image_from_row(row) for row in connection.execute(query)]
 
 
-def open_store(url: str, pool: Pool | None = None) -> SqlTaskStore:
-    """Connect to a SQLite or PostgreSQL URL, migrate it to the newest schema, return the store."""
+def _created(values: dict[str, Any]) -> builtins.list[Notice]:
+    told = [Notice(TASK, values["id"])]
+    if values["state"] == PENDING:
+        told += [Notice(QUEUED, values.get("model") or ""), Notice(MOVED)]
+    return told
+
+
+def _changed(task_id: str, state: TaskState, model: str | None) -> builtins.list[Notice]:
+    """A task left its worker: back in the queue (say so to idle workers), or finished."""
+    told = [Notice(TASK, task_id)]
+    if state is TaskState.PENDING:
+        told += [Notice(QUEUED, model or ""), Notice(MOVED)]
+    return told
+
+
+def open_store(url: str, pool: Pool | None = None, notifier: Notifier | None = None
+               ) -> SqlTaskStore:  # fmt: skip
+    """Connect to a SQLite or PostgreSQL URL, migrate it to the newest schema, return the store
+    (announcing its changes on `notifier`, by default the one that fits the URL)."""
     engine = connect(url, pool)
     try:
         migrate(engine)
     except BaseException:
         engine.dispose()
         raise
-    return SqlTaskStore(engine)
+    return SqlTaskStore(engine, notifier=notifier or notifier_for(url))

@@ -33,6 +33,7 @@ from huajia.jobs.preset_store import PresetStore
 
 if TYPE_CHECKING:
     from huajia.jobs.batch_store import BatchStore
+    from huajia.jobs.notify import Notifier
     from huajia.jobs.outbox import OutboxStore
     from huajia.jobs.prefs_store import PrefsStore
     from huajia.jobs.purge import PurgeStore
@@ -312,6 +313,8 @@ class WorkerRegistry(ABC):
 class TaskStore(TaskQueue, ProgressLog, ImageRecords, AuditLog, TaskWebhooks, WorkerRegistry):
     """The whole store: each focused interface above, plus the side stores kept in the same
     database. Callers that need one part depend on that part's interface."""
+
+    notifier: Notifier  # announces task changes to every process sharing the store
 
     @property
     @abstractmethod

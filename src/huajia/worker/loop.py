@@ -20,6 +20,7 @@ from huajia.engine.types import BatchItem, GenerationResult, ResolvedRequest
 from huajia.errors import GenerationCanceled, HuajiaError, LeaseLost, ModelLoadError, TaskNotFound
 from huajia.images.labeler import Labeler
 from huajia.jobs.model import NewImage, Task
+from huajia.jobs.notify import QUEUED, RESYNC, REVISION, Notice
 from huajia.jobs.requests import AiEdit, result_origin
 from huajia.jobs.revisions import ModelRevision
 from huajia.jobs.rows import new_id
@@ -74,7 +75,7 @@ class Worker:
 
     def __init__(self, store: TaskStore, engine: Engine | None, blobs: BlobStore, worker_id: str,
                  lease_seconds: float, batch_max_images: int = 4, model: str | None = None,
-                 poll_seconds: float = 0.05, requeue_seconds: float = 1.0,
+                 poll_seconds: float = 2.0, requeue_seconds: float = 1.0,
                  labeler: Labeler | None = None, served: ServedRevision | None = None,
                  report_interval: float = 0.0, overlap_storing: bool = True,
                  shelf: ModelShelf | None = None,
@@ -88,7 +89,8 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.batch_max_images = batch_max_images
         self.model = model  # claim only tasks asked of the model this worker holds
-        self.poll_seconds = poll_seconds
+        self.poll_seconds = poll_seconds  # idle: the queue is checked this often (fallback)
+        self._woken = threading.Event()  # a task was queued for us (or the worker must stop)
         self.requeue_seconds = requeue_seconds
         self.labeler = labeler or Labeler.ephemeral()
         self.preview_every_steps = preview_every_steps  # 0: no previews, whoever asks
@@ -114,14 +116,41 @@ class Worker:
             lease.handing_back = True
             lease.cancel.cancel()
 
+    def wake(self) -> None:
+        """Look at the queue (or the stop signal) now, not at the next fallback check."""
+        self._woken.set()
+
     def run_forever(self, stop: threading.Event) -> None:
+        unsubscribe = self.store.notifier.subscribe(self._on_notice)
         try:
             while not stop.is_set():
                 if not self._claim_and_run():
                     self.finisher.wait()  # nothing to overlap with: finish what was made
-                    stop.wait(self.poll_seconds)
+                    self._idle_wait(stop)
         finally:
+            unsubscribe()
             self.finisher.close()
+
+    def _idle_wait(self, stop: threading.Event) -> None:
+        """Until a task is queued for this worker's model, `wake`, or the fallback time."""
+        if not stop.is_set():
+            self._woken.wait(self.poll_seconds)
+        self._woken.clear()  # set again by a notice that comes while we look at the queue
+
+    def _on_notice(self, notice: Notice) -> None:
+        held = self.shelf.names if self.shelf is not None else [self.model]
+        for_me = self.model is None or notice.key == "" or notice.key in held
+        if notice.topic == REVISION and for_me:
+            for served in self._followed_revisions(notice.key):
+                served.check_now()
+        if notice.topic == RESYNC or (notice.topic in (QUEUED, REVISION) and for_me):
+            self._woken.set()
+
+    def _followed_revisions(self, model: str) -> list[ServedRevision]:
+        if self.shelf is not None:
+            names = self.shelf.names if model == "" else [model]
+            return [self.shelf.served(name) for name in names if name in self.shelf.names]
+        return [self.served] if self.served is not None else []
 
     def run_once(self) -> bool:
         """Claim and run one batch and store its images; False when idle."""

@@ -12,7 +12,7 @@ from huajia.jobs.store import WorkerRegistry
 
 log = logging.getLogger(__name__)
 
-BEAT_SECONDS = 2.0
+BEAT_SECONDS = 5.0  # three beats fit in workers.LIVE_SECONDS
 
 
 class Presence:

@@ -160,7 +160,7 @@ class Reporter:
         tasks' leases are still held meanwhile). False if it never went through."""
         deadline = time.monotonic() + self._renew_every
         pause = 0.02
-        while not self._send(leases):
+        while not self._send(leases, steps_only=True):
             if time.monotonic() + pause > deadline:
                 return False
             time.sleep(pause)
@@ -181,11 +181,13 @@ class Reporter:
             last = time.monotonic()
             self._send(watched)
 
-    def _send(self, leases: Sequence[Lease]) -> bool:
+    def _send(self, leases: Sequence[Lease], steps_only: bool = False) -> bool:
+        """Write the leases' new steps and renew them; with `steps_only`, nothing at all when
+        no step is new (a flush right before the tasks finish needs no renewal)."""
         with self._sending:  # the thread and a flush never interleave one lease's steps
             leases = [lease for lease in leases if lease.active]
             beats = [lease.take_beat() for lease in leases]
-            if not beats:
+            if not beats or (steps_only and not any(beat.steps for beat in beats)):
                 return True
             try:
                 answers = self.store.heartbeat_many(beats, self.lease_seconds)

@@ -22,7 +22,7 @@ from huajia.jobs.store import TaskStore
 
 log = logging.getLogger(__name__)
 
-CHECK_SECONDS = 1.0
+CHECK_SECONDS = 10.0  # a reload is announced (`check_now`); this is the fallback
 
 
 class ServedRevision:
@@ -72,6 +72,10 @@ class ServedRevision:
         gc.collect()
         _free_gpu_cache()
         log.info("model %s unloaded", self.model)
+
+    def check_now(self) -> None:
+        """A reload was announced: look for the newer revision at the next chance."""
+        self._next_check = 0.0
 
     def newer(self) -> ModelRevision | None:
         """The current revision when it is not the one held (looked up once a second)."""
