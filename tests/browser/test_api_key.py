@@ -98,7 +98,7 @@ def test_a_401_while_following_pauses_the_task_and_a_new_key_resumes_it(
     def refuse(route: Any) -> None:
         route.fulfill(status=401, content_type="application/json", body=UNAUTHORIZED)
 
-    page.route(re.compile(r".*/api/v1/tasks/[^/]+/(events|status)$"), refuse)
+    page.route(re.compile(r".*/api/v1/tasks/[^/]+/(events|status)(\?.*)?$"), refuse)
     page.get_by_label("Prompt", exact=True).fill("A lantern festival by the river")
     page.get_by_role("button", name="Generate", exact=True).click()
     key_field = page.get_by_label("API key")
@@ -111,7 +111,7 @@ def test_a_401_while_following_pauses_the_task_and_a_new_key_resumes_it(
     assert running is not None, "the task must be kept, not abandoned"
     screenshot(page, "15-panel-401-while-following")
 
-    page.unroute(re.compile(r".*/api/v1/tasks/[^/]+/(events|status)$"))
+    page.unroute(re.compile(r".*/api/v1/tasks/[^/]+/(events|status)(\?.*)?$"))
     key_field.fill(secret)
     page.get_by_role("button", name="Save").click()
     expect(result_button(page, 1)).to_be_visible(timeout=RESULT_TIMEOUT_MS)
