@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+import signal
 import time
 
 import httpx
@@ -13,6 +15,8 @@ from PIL import Image
 from huajia.images.encode import is_ai_generated, read_parameters, read_xmp
 from huajia.images.labels import read_label
 from tests.e2e.flows import SMALL, read_events, submit, wait_for
+from tests.e2e.test_drain import worker_pid
+from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -232,6 +236,29 @@ def test_openai_compatible_route_with_the_openai_sdk(server: object, client: htt
         assert image.headers["content-type"] == "image/png"
     assert encoded.data is not None and encoded.data[0].b64_json
     assert base64.b64decode(encoded.data[0].b64_json).startswith(b"\x89PNG")
+
+
+def test_an_openai_caller_that_leaves_cancels_its_waiting_task(
+    server: ServerProcess, client: httpx.Client
+) -> None:
+    """The synchronous route waits on the task watcher; a client that hangs up while its task
+    still waits (the worker is held) gets the task canceled, not generated for nobody."""
+    worker = worker_pid(server)
+    os.kill(worker, signal.SIGSTOP)
+    try:
+        with pytest.raises(httpx.TimeoutException):
+            client.post("/v1/images/generations", json={"prompt": "a lonely kite",
+                        "size": "64x64"}, timeout=1.5)  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            (latest,) = client.get("/api/v1/tasks", params={"limit": 1}).json()["tasks"]
+            if latest["status"] == "canceled":
+                break
+            time.sleep(0.2)
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    assert latest["request"]["prompt"] == "a lonely kite", latest
+    assert latest["status"] == "canceled", "the task of a caller that left is canceled"
 
 
 def test_openai_route_rejects_a_bad_size(client: httpx.Client) -> None:

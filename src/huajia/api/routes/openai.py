@@ -19,6 +19,7 @@ from huajia.api.errors import ERROR_RESPONSES, error_responses
 from huajia.api.hosts import public_base
 from huajia.api.presenters import image_url
 from huajia.api.schemas import GenerateRequest, OutputFormat, Text
+from huajia.api.watch import TaskWatcher
 from huajia.auth.keys import Principal
 from huajia.errors import EngineUnavailable, GenerationCanceled, InvalidRequest, error_for_code
 from huajia.jobs.model import Task, TaskState
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
 
 # Names OpenAI clients send by default; they mean "this server's model".
 OPENAI_MODEL_NAMES = frozenset({"dall-e-2", "dall-e-3", "gpt-image-1", "gpt-image-1-mini"})
-WAIT_POLL_SECONDS = 0.1
+WAIT_CHECK_SECONDS = 1.0  # how often a waiting request looks at its client and the workers
 NO_WORKER_S = 30.0
 
 
@@ -133,20 +134,30 @@ async def images_answer(services: Services, request: Request, task: Task,
 
 async def wait_for_task(services: Services, who: Principal, task: Task, request: Request
                         ) -> Task:  # fmt: skip
-    """Until the task ends; a client that leaves, or no worker for a while, cancels it."""
+    """Until the task ends, woken by the API's task watcher (pushed, not polled); a client
+    that leaves, or no worker for a while, cancels it."""
     workerless_since: float | None = None
-    while not task.state.terminal:
-        if await request.is_disconnected():
-            await run_in_threadpool(services.generation.cancel, who, task.id)
-            raise GenerationCanceled("the client went away")
-        workerless_since = await _check_workers(services, workerless_since)
-        if workerless_since is not None and time.monotonic() - workerless_since > NO_WORKER_S:
-            await run_in_threadpool(services.generation.cancel, who, task.id)
-            raise EngineUnavailable(
-                f"no worker has been running for {NO_WORKER_S:.0f} s; the request was canceled"
-            )
-        await asyncio.sleep(WAIT_POLL_SECONDS)
-        task = await run_in_threadpool(services.generation.get, who, task.id)
+    watcher: TaskWatcher = request.app.state.watcher
+    with watcher.follow(task.id) as snapshots:
+        while not task.state.terminal:
+            if await request.is_disconnected():
+                await run_in_threadpool(services.generation.cancel, who, task.id)
+                raise GenerationCanceled("the client went away")
+            workerless_since = await _check_workers(services, workerless_since)
+            if workerless_since is not None and time.monotonic() - workerless_since > NO_WORKER_S:
+                await run_in_threadpool(services.generation.cancel, who, task.id)
+                raise EngineUnavailable(
+                    f"no worker has been running for {NO_WORKER_S:.0f} s; the request was canceled"
+                )
+            try:
+                snapshot = await asyncio.wait_for(snapshots.get(), WAIT_CHECK_SECONDS)
+            except TimeoutError:
+                continue
+            if snapshot is None:  # the server is stopping: its workers finished; read it
+                task = await run_in_threadpool(services.generation.get, who, task.id)
+                await asyncio.sleep(WAIT_CHECK_SECONDS)
+            else:
+                task = snapshot.task
     if task.state is TaskState.FAILED:
         raise error_for_code(task.error_code or "generation_failed", task.error_message or "failed")
     if task.state is TaskState.CANCELED:
