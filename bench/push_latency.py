@@ -85,8 +85,8 @@ def worker_in_process(data_dir: Path, model: Path, engine: Any, stamps: Stamps,
     presence = Presence(store, "bench-worker", spec.name, parent_pid=None)
     presence.start(stop)
     stamping = StampingEngine(engine, stamps)
-    served = ServedRevision(store, spec.name, _revision_to_serve(store, spec, settings), stamping,
-                            load=lambda target: stamping)  # fmt: skip
+    revision = _revision_to_serve(store, spec, settings.weights)
+    served = ServedRevision(store, spec.name, revision, stamping, load=lambda target: stamping)
     presence.ready(served.describe)
     worker = Worker(store, stamping, image_store(settings), "bench-worker", settings.lease_seconds,
                     model=spec.name, labeler=Labeler.ephemeral(), served=served,
