@@ -40,6 +40,7 @@ lint:
 
 typecheck:
 	$(BIN)/mypy
+	$(BIN)/mypy --explicit-package-bases bench
 
 # Two test processes, each taking whole files (a file's server is started once): most of a
 # test's time is a server or a browser starting, which leaves a core idle. TEST_JOBS=0: one.

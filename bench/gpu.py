@@ -77,20 +77,25 @@ def build_pipeline(small: bool, device: str, dtype: torch.dtype) -> Any:
     from transformers import Qwen3Config, Qwen3Model
 
     shapes = configs(small)
-    tokenizer = _byte_level_tokenizer()
+    tokenizer = _byte_level_tokenizer()  # type: ignore[no-untyped-call]
     torch.manual_seed(0)
     with torch.device(device):  # random init where it runs: seconds, not minutes
-        transformer = ZImageTransformer2DModel(**shapes["transformer"])
+        transformer = ZImageTransformer2DModel(**shapes["transformer"])  # type: ignore[no-untyped-call]
         text = Qwen3Model(Qwen3Config(vocab_size=len(tokenizer), max_position_embeddings=4096,
                                       **shapes["text"]))  # fmt: skip
-        vae = AutoencoderKL(
+        vae = AutoencoderKL(  # type: ignore[no-untyped-call]
             latent_channels=16, down_block_types=("DownEncoderBlock2D",) * 4,
             up_block_types=("UpDecoderBlock2D",) * 4, scaling_factor=0.3611, shift_factor=0.1159,
             use_quant_conv=False, use_post_quant_conv=False, **shapes["vae"],
         )  # fmt: skip
-    scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=3.0)
-    pipe = ZImagePipeline(scheduler=scheduler, vae=vae, text_encoder=text, tokenizer=tokenizer,
-                          transformer=transformer)  # fmt: skip
+    scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=3.0)  # type: ignore[no-untyped-call]
+    pipe: Any = ZImagePipeline(  # type: ignore[no-untyped-call]
+        scheduler=scheduler,
+        vae=vae,
+        text_encoder=text,
+        tokenizer=tokenizer,
+        transformer=transformer,
+    )
     pipe.to(device, dtype)
     pipe.set_progress_bar_config(disable=True)
     return pipe

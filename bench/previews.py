@@ -65,7 +65,7 @@ def main() -> None:
         work["count"] += 1
         work["bytes"] += len(encoded.data)
 
-    engine._preview_frames = timed_frames  # type: ignore[method-assign]
+    engine._preview_frames = timed_frames  # type: ignore[method-assign,assignment]
     feed = PreviewFeed(args.every, lambda: True, send)
 
     cpu: dict[bool, list[float]] = {False: [], True: []}
@@ -78,7 +78,8 @@ def main() -> None:
 
     generate(None), generate(feed)  # warm-up: first calls allocate and compile
     work.update(seconds=0.0, count=0, bytes=0)
-    cpu[False].clear(), cpu[True].clear()
+    cpu[False].clear()
+    cpu[True].clear()
     off, on = [], []
     for _ in range(args.rounds):
         off.append(generate(None))

@@ -102,7 +102,7 @@ def claims_per_second(url: str, processes: int, threads: int, seconds: float) ->
     for child in children:
         child.start()
     ready.wait()
-    total = sum(out.get() for _ in children)
+    total: float = sum(out.get() for _ in children)
     for child in children:
         child.join()
     return total / seconds

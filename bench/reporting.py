@@ -60,7 +60,8 @@ def run(engine: ZImageEngine, store: TaskStore, args: argparse.Namespace, mode: 
     reporter.unwatch(leases)
     for lease in leases:
         store.fail(*lease.held, "bench", "bench")
-    return seconds / args.steps
+    steps: int = args.steps
+    return seconds / steps
 
 
 def inline(store: TaskStore, lease: Lease) -> Callable[[int, int], None]:
