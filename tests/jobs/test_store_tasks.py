@@ -12,7 +12,7 @@ import pytest
 
 from huajia.errors import TaskNotFound
 from huajia.jobs import TaskStore
-from huajia.jobs.model import TaskState
+from huajia.jobs.model import Task, TaskState
 from tests.jobs.helpers import LEASE, a_task, an_image, run_to_completion
 
 
@@ -32,6 +32,24 @@ def test_created_task_is_pending_and_reads_back_unchanged(store: TaskStore) -> N
     assert abs(datetime.now(UTC) - read.created_at) < timedelta(seconds=30)
     assert (read.attempts, read.max_attempts, read.images) == (0, 3, [])
     assert read.queue_position == 1
+
+
+def test_create_answers_the_task_as_created_though_a_worker_claims_it_at_once(
+    store: TaskStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker woken by the insert's notice may claim the task before the submitter's answer
+    is built: the answer is still the task as queued (pending, first in line), never a
+    later state read back."""
+    real_get = store.get
+
+    def claimed_first(task_id: str) -> Task:
+        store.claim("worker-1", LEASE)
+        return real_get(task_id)
+
+    monkeypatch.setattr(store, "get", claimed_first)
+    created = store.create(a_task())
+
+    assert created.state is TaskState.PENDING and created.queue_position == 1
 
 
 def test_unknown_task_is_not_found(store: TaskStore) -> None:

@@ -196,6 +196,9 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                 connection.execute(insert(tasks).values(values))
                 self._insert_images(connection, values["id"], new_images, values["created_at"])
                 self._tell(connection, *_created(values))
+                # As created (pending, with its place), not as a worker woken by the notice
+                # may already have it by the time a second read ran; and one read fewer.
+                created = self._load_one(connection, values["id"])
         except IntegrityError:
             # Lost a race on (owner, idempotency key): the other request's task is the answer.
             existing = None
@@ -204,7 +207,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             if existing is None:
                 raise
             return existing
-        return self.get(values["id"])
+        return created
 
     def get(self, task_id: str) -> Task:
         with self._read() as connection:
