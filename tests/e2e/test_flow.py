@@ -66,15 +66,24 @@ def test_seed_poll_flow(client: httpx.Client) -> None:
     assert record["attempts"] == 1
 
 
-def test_cancel_pending_and_processing_tasks(client: httpx.Client) -> None:
-    long = submit(client, steps=50, width=256, height=256, num_images=2)
-    pending = submit(client)
-    wait_for(client, long["task_id"], {"processing"})
-    canceled = client.post(f"/api/v1/tasks/{pending['task_id']}/cancel")
+def test_cancel_pending_and_processing_tasks(server: ServerProcess, client: httpx.Client) -> None:
+    worker = worker_pid(server)
+    os.kill(worker, signal.SIGSTOP)  # held: nothing is claimed until the pending one is canceled
+    try:
+        long = submit(client, steps=50, width=256, height=256, num_images=2)
+        pending = submit(client)
+        canceled = client.post(f"/api/v1/tasks/{pending['task_id']}/cancel")
+    finally:
+        os.kill(worker, signal.SIGCONT)
     assert canceled.status_code == 200
     assert canceled.json()["status"] == "canceled"
-    t0 = time.monotonic()
-    client.post(f"/api/v1/tasks/{long['task_id']}/cancel")
+    wait_for(client, long["task_id"], {"processing"})
+    os.kill(worker, signal.SIGSTOP)  # held mid-run: the cancel arrives while it is processing
+    try:
+        t0 = time.monotonic()
+        client.post(f"/api/v1/tasks/{long['task_id']}/cancel")
+    finally:
+        os.kill(worker, signal.SIGCONT)
     final = wait_for(client, long["task_id"], {"canceled", "completed", "failed"})
     assert final["status"] == "canceled"
     assert final["current_step"] < 50
