@@ -1,19 +1,28 @@
-"""Claims per second at several queue depths, PostgreSQL and SQLite. Prints figures, never fails.
+"""Claims and submits per second at several queue depths, PostgreSQL and SQLite. Prints
+figures, never fails.
 
     python bench/queue_depth.py [--processes 4 --threads 4 --seconds 5 --rounds 2]
                           [--depths 100,10000,100000] [--postgres URL] [--no-sqlite]
 
-A no-op engine: each claimer thread loops claim → one heartbeat → complete → queue one new
-task (so the depth holds while it runs). Every depth has its own database (PostgreSQL: its own
-schema, dropped at the end; SQLite: its own file), filled once with tasks of 20 owners; runs
-then interleave across depths (A, B, C, A, B, C …) so a busy machine moves all of them alike.
-Ratios are against the smallest depth.
+Claims: a no-op engine, as a worker's reporter and finisher drive the store: each claimer
+thread loops claim → one heartbeat → complete. Every claimer process tops the queue up in
+bulk (one insert per 10 claims, each row at the back of the fair order) so the depth holds
+while it runs without the claimers paying for submits. Submits: one thread queues tasks
+through the store's own `create` (fair key, position and all) at the same depths.
+
+Every depth has its own database (PostgreSQL: its own schema, dropped at the end; SQLite: its
+own file), filled once with tasks of 20 owners; runs then interleave across depths (A, B, C,
+A, B, C …) so a busy machine moves all of them alike. Ratios are against the smallest depth.
+The CPU time the claimer processes and the database server spent per claim is printed too:
+on a machine where the database and the claimers share few cores, CPU is what bounds the
+rate, and these figures say what more cores buy.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -32,6 +41,7 @@ from sqlalchemy import insert
 from tests.jobs.helpers import a_task
 
 from huajia.jobs import open_store
+from huajia.jobs.beats import Beat
 from huajia.jobs.database import Pool, transaction
 from huajia.jobs.model import TaskState
 from huajia.jobs.rows import task_values
@@ -40,23 +50,29 @@ from huajia.jobs.tables import tasks
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 OWNERS = 20
 LEASE = 60.0
+TOP_UP = 10  # claims between one claimer process's bulk top-ups
+
+
+def add_pending(connection: Any, count: int, first_turn: int) -> None:
+    """`count` pending tasks of OWNERS owners from `first_turn` on, keyed as the store would."""
+    start = datetime.now(UTC) - timedelta(hours=1)
+    rows: list[dict[str, Any]] = []
+    for index in range(count):
+        new = a_task(owner=f"owner-{index % OWNERS}", batch_key="k512")
+        values = task_values(new, TaskState.PENDING, start + timedelta(microseconds=index))
+        rows.append(values | {"queue_class": 1, "queue_turn": first_turn + index // OWNERS})
+        if len(rows) == 5000:
+            connection.execute(insert(tasks), rows)
+            rows = []
+    if rows:
+        connection.execute(insert(tasks), rows)
 
 
 def fill(url: str, depth: int) -> None:
-    """`depth` pending tasks of OWNERS owners, with the keys the store would have given them."""
+    """`depth` pending tasks, then statistics refreshed as autovacuum would in a while."""
     store = open_store(url)
-    start = datetime.now(UTC) - timedelta(hours=1)
-    rows: list[dict[str, Any]] = []
     with transaction(store.engine, write=True) as connection:
-        for index in range(depth):
-            new = a_task(owner=f"owner-{index % OWNERS}", batch_key="k512")
-            values = task_values(new, TaskState.PENDING, start + timedelta(microseconds=index))
-            rows.append(values | {"queue_class": 1, "queue_turn": index // OWNERS})
-            if len(rows) == 5000:
-                connection.execute(insert(tasks), rows)
-                rows = []
-        if rows:
-            connection.execute(insert(tasks), rows)
+        add_pending(connection, depth, 0)
     if url.startswith("postgresql"):
         with store.engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
@@ -65,11 +81,23 @@ def fill(url: str, depth: int) -> None:
     store.close()
 
 
-def claimer_process(url: str, threads: int, ready: Any, seconds: float, out: Any) -> None:
-    store = open_store(url, Pool(threads, 2))
+def claimer_process(url: str, threads: int, ready: Any, seconds: float, out: Any,
+                    measured: Any) -> None:  # fmt: skip
+    store = open_store(url, Pool(threads + 1, 2))
     counts = [0] * threads
+    lock = threading.Lock()
+    owed = [0]  # claims not yet topped up
     ready.wait()  # every process connected: all start together
+    cpu = time.process_time()
     end = time.monotonic() + seconds
+
+    def top_up() -> None:
+        with lock:
+            if owed[0] < TOP_UP:
+                return
+            owed[0] -= TOP_UP
+        with transaction(store.engine, write=True) as connection:
+            add_pending(connection, TOP_UP, 1_000_000 + counts[0])
 
     def loop(slot: int) -> None:
         worker = f"bench-{uuid.uuid4().hex[:8]}"
@@ -77,35 +105,73 @@ def claimer_process(url: str, threads: int, ready: Any, seconds: float, out: Any
             task = store.claim(worker, LEASE, model="z-image-turbo")
             if task is None:
                 continue
-            store.heartbeat(task.id, worker, task.attempts, 1, 1, LEASE)
+            store.heartbeat_many([Beat(task.id, worker, task.attempts, (1,), 1)], LEASE)
             store.complete(task.id, worker, task.attempts, [])
-            store.create(a_task(owner=f"owner-{counts[slot] % OWNERS}", batch_key="k512"))
             counts[slot] += 1
+            with lock:
+                owed[0] += 1
+            top_up()
 
     running = [threading.Thread(target=loop, args=(slot,)) for slot in range(threads)]
     for thread in running:
         thread.start()
     for thread in running:
         thread.join()
+    out.put((sum(counts), time.process_time() - cpu))
+    measured.wait()  # the server's CPU is read while this process's connections still live
     store.close()
-    out.put(sum(counts))
 
 
-def claims_per_second(url: str, processes: int, threads: int, seconds: float) -> float:
+def server_cpu_seconds() -> float:
+    """CPU seconds spent so far by this machine's PostgreSQL processes (0 where unreadable)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if "(postgres)" in stat:
+            fields = stat.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def claims_per_second(url: str, processes: int, threads: int, seconds: float
+                      ) -> tuple[float, float, float]:  # fmt: skip
+    """Claims per second, and the claimers' and the database server's CPU ms per claim."""
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
-    ready = context.Barrier(processes + 1)
+    ready, measured = context.Barrier(processes + 1), context.Barrier(processes + 1)
     children = [
-        context.Process(target=claimer_process, args=(url, threads, ready, seconds, out))
+        context.Process(target=claimer_process, args=(url, threads, ready, seconds, out, measured))
         for _ in range(processes)
     ]
     for child in children:
         child.start()
     ready.wait()
-    total: float = sum(out.get() for _ in children)
+    server = server_cpu_seconds()
+    results = [out.get() for _ in children]
+    server = server_cpu_seconds() - server
+    measured.wait()
     for child in children:
         child.join()
-    return total / seconds
+    claims = sum(count for count, _ in results) or 1
+    client = sum(cpu for _, cpu in results)
+    return claims / seconds, client / claims * 1000, server / claims * 1000
+
+
+def submits_per_second(url: str, seconds: float) -> float:
+    """One thread queueing through `create` (fair key, insert, notice, queue position)."""
+    store = open_store(url, Pool(1, 1))
+    done = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        store.create(a_task(owner=f"owner-{done % OWNERS}", batch_key="k512"))
+        done += 1
+    store.close()
+    return done / seconds
 
 
 def postgres_schema(base: str) -> tuple[str, str]:
@@ -134,18 +200,26 @@ def measure(label: str, urls: dict[int, str], args: argparse.Namespace, processe
         t0 = time.perf_counter()
         fill(url, depth)
         print(f"  {label}: filled {depth:>7,} pending in {time.perf_counter() - t0:.1f} s")
-    runs: dict[int, list[float]] = {depth: [] for depth in urls}
+    runs: dict[int, list[tuple[float, float, float]]] = {depth: [] for depth in urls}
+    submits: dict[int, list[float]] = {depth: [] for depth in urls}
     for _ in range(args.rounds):
         for depth, url in urls.items():  # interleaved: A, B, C, A, B, C …
             runs[depth].append(claims_per_second(url, processes, args.threads, args.seconds))
-    base = statistics.median(runs[min(urls)])
+            submits[depth].append(submits_per_second(url, args.seconds / 2))
+    base = statistics.median(claims for claims, _, _ in runs[min(urls)])
+    submit_base = statistics.median(submits[min(urls)])
     print(f"{label}: {processes} processes × {args.threads} claimer threads, "
           f"{args.seconds:g} s per run, {args.rounds} interleaved runs per depth")  # fmt: skip
     for depth, figures in runs.items():
-        median = statistics.median(figures)
-        each = ", ".join(f"{figure:.0f}" for figure in figures)
-        print(f"  depth {depth:>7,}: {median:7.0f} claims/s  ({median / base:.2f}× depth "
-              f"{min(urls):,})   runs: {each}")  # fmt: skip
+        median = statistics.median(claims for claims, _, _ in figures)
+        client = statistics.median(cpu for _, cpu, _ in figures)
+        server = statistics.median(cpu for _, _, cpu in figures)
+        each = ", ".join(f"{claims:.0f}" for claims, _, _ in figures)
+        submit = statistics.median(submits[depth])
+        print(f"  depth {depth:>7,}: {median:6.0f} claims/s ({median / base:.2f}×)  "
+              f"CPU per claim: claimers {client:.2f} ms, server {server:.2f} ms   "
+              f"submits {submit:5.0f}/s ({submit / submit_base:.2f}×)   "
+              f"claim runs: {each}")  # fmt: skip
 
 
 def main() -> None:

@@ -82,8 +82,9 @@ def _holdings_filter(holdings: Sequence[Holding]) -> ColumnElement[bool]:
 
 def next_to_claim(model: str | None = None, revision: int | None = None,
                   holdings: Sequence[Holding] | None = None) -> Select[Any]:  # fmt: skip
-    """The id of the next task, row-locked, skipping rows other claimers hold (PostgreSQL);
-    of `holdings` when given, else of `model` at `revision` (any model when None)."""
+    """The next task (id, batch_key, image_count, model), row-locked, skipping rows other
+    claimers hold (PostgreSQL); of `holdings` when given, else of `model` at `revision` (any
+    model when None)."""
     where = [IS_PENDING]
     if holdings is not None:
         where.append(_holdings_filter(holdings))
@@ -92,7 +93,11 @@ def next_to_claim(model: str | None = None, revision: int | None = None,
         if model is not None:
             where.append(tasks.c.model == model)
     return (
-        select(tasks.c.id).where(*where).order_by(*ORDER).limit(1).with_for_update(skip_locked=True)
+        select(tasks.c.id, tasks.c.batch_key, tasks.c.image_count, tasks.c.model)
+        .where(*where)
+        .order_by(*ORDER)
+        .limit(1)
+        .with_for_update(skip_locked=True)
     )
 
 

@@ -193,12 +193,13 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                 if limits is not None:
                     admission.admit(connection, limits, new.owner, new.image_count)
                 values |= queue.fair_key(connection, new.owner, new.priority)
-                connection.execute(insert(tasks).values(values))
-                self._insert_images(connection, values["id"], new_images, values["created_at"])
+                # As created (pending), not as a worker woken by the notice may already have
+                # it by the time a second read ran; and no read at all.
+                row = connection.execute(insert(tasks).values(values).returning(*tasks.c)).one()
+                records = self._insert_images(
+                    connection, values["id"], new_images, values["created_at"]
+                )
                 self._tell(connection, *_created(values))
-                # As created (pending, with its place), not as a worker woken by the notice
-                # may already have it by the time a second read ran; and one read fewer.
-                created = self._load_one(connection, values["id"])
         except IntegrityError:
             # Lost a race on (owner, idempotency key): the other request's task is the answer.
             existing = None
@@ -207,7 +208,14 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             if existing is None:
                 raise
             return existing
-        return created
+        # Its place is counted after the insert's commit, so that no writer waits on it.
+        return task_from_row(row, records, self._place(row))
+
+    def _place(self, row: Any) -> int | None:
+        if row.state != PENDING:
+            return None
+        with self._read() as connection:
+            return queue.positions(connection, [row.id]).get(row.id)
 
     def get(self, task_id: str) -> Task:
         with self._read() as connection:
@@ -277,15 +285,13 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             return []
         now = self.clock()
         with self._write() as connection:
-            first = connection.execute(
-                queue.next_to_claim(model, revision, holdings)
-            ).scalar_one_or_none()
+            first = connection.execute(queue.next_to_claim(model, revision, holdings)).first()
             if first is None:
                 return []
-            mates = self._batch_mates(connection, first, max_images, revision, holdings)
-            ids = [first, *mates]
+            ids = [first.id, *self._batch_mates(connection, first, max_images, revision, holdings)]
             check_transition(TaskState.PENDING, TaskState.PROCESSING)
-            connection.execute(
+            # A pending task has no images yet: the rows the update returns are the answer.
+            claimed = connection.execute(
                 update(tasks)
                 .where(tasks.c.id.in_(ids))
                 .values(
@@ -298,18 +304,17 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                     progress_step=0,
                     progress_total=0,
                 )
-            )
+                .returning(*tasks.c)
+            ).all()
             self._tell(connection, Notice(MOVED), *(Notice(TASK, task_id) for task_id in ids))
-            return [self._load_one(connection, task_id) for task_id in ids]
+        by_id = {row.id: task_from_row(row) for row in claimed}
+        return [by_id[task_id] for task_id in ids]
 
-    def _batch_mates(self, connection: Connection, first_id: str, max_images: int,
+    def _batch_mates(self, connection: Connection, row: Any, max_images: int,
                      revision: int | None, holdings: Sequence[Holding] | None = None,
                      ) -> builtins.list[str]:  # fmt: skip
-        """Compatible pending tasks that fit beside the first within max_images."""
-        row = connection.execute(
-            select(tasks.c.batch_key, tasks.c.image_count, tasks.c.model)
-            .where(tasks.c.id == first_id)
-        ).one()  # fmt: skip
+        """Compatible pending tasks that fit beside the first (`row`) within max_images."""
+        first_id = row.id
         if holdings is not None:  # mates share the first's model: its revision held applies
             revision = next((h.revision for h in holdings if h.model == row.model), None)
         room = max_images - row.image_count
@@ -384,7 +389,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             held = held_row(connection, task_id, worker_id, attempt)
             check_transition(TaskState(held.state), target)
             ran = (now - held.started_at).total_seconds() if held.started_at else None
-            connection.execute(
+            row = connection.execute(
                 update(tasks)
                 .where(tasks.c.id == task_id)
                 .values(
@@ -395,11 +400,13 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                     lease_expires_at=None,
                     **values,
                 )
-            )
-            self._insert_images(connection, task_id, new_images, now)
+                .returning(*tasks.c)
+            ).one()
+            # A running task has no images before this: the ones added now are all of them.
+            records = self._insert_images(connection, task_id, new_images, now)
             drop_previews(connection, [task_id])
             self._tell(connection, Notice(TASK, task_id))
-            return self._load_one(connection, task_id)
+        return task_from_row(row, records)
 
     def release(self, task_id: str, worker_id: str, attempt: int) -> Task:
         now = self.clock()
@@ -557,10 +564,14 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
     def _insert_images(
         self, connection: Connection, task_id: str, new_images: Sequence[NewImage],
         now: datetime,
-    ) -> None:  # fmt: skip
-        if new_images:
-            rows = [image_values(task_id, image, now) for image in new_images]
-            connection.execute(insert(images), rows)
+    ) -> builtins.list[ImageRecord]:  # fmt: skip
+        """Store the images' records; returns them as a read would."""
+        if not new_images:
+            return []
+        rows = [image_values(task_id, image, now) for image in new_images]
+        stored = insert(images).returning(*images.c, sort_by_parameter_order=True)
+        records = [image_from_row(row) for row in connection.execute(stored, rows)]
+        return sorted(records, key=lambda record: record.index)
 
 
 def _images_of(connection: Connection, task_ids: builtins.list[str]) -> builtins.list[ImageRecord]:
