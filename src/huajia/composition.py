@@ -99,7 +99,9 @@ def build_services(settings: Settings, store: TaskStore | None = None) -> Servic
         store, model.spec.source, settings.lora_folders(), settings.lora_allow_partial
     )
     loras.seed(settings.loras)
-    reloads = ModelReloads(store, model.spec, loras, settings.weights_folders())
+    reloads = ModelReloads(
+        store, model.spec, loras, settings.weights_folders(), [other.spec for other in others]
+    )
     reloads.seed(settings.weights)
     for other in others:  # their revisions, so that their work is pinned like the default's
         seed_revision(store, other.spec, None)

@@ -134,6 +134,10 @@ class TaskNotFound(NotFound):
     code = "task_not_found"
 
 
+class ModelNotFound(NotFound):
+    code = "model_not_found"  # OpenAI's code for GET /v1/models/{id} of an unknown model
+
+
 class Unauthorized(HuajiaError):
     status = 401
     code = "unauthorized"

@@ -33,6 +33,7 @@ from huajia.api.routes import (
     meta,
     openai,
     openai_edits,
+    openai_models,
     policy,
     presets,
     review,
@@ -146,8 +147,8 @@ def create_app(services: Services) -> FastAPI:
         )
     _check_hosts_and_proxies(app, services.settings)
     routers = (
-        generate, tasks, events, images, edits, review, meta, openai, openai_edits, audit,
-        policy, presets, loras, admin, batches, image_detail, me,
+        generate, tasks, events, images, edits, review, meta, openai, openai_edits,
+        openai_models, audit, policy, presets, loras, admin, batches, image_detail, me,
     )  # fmt: skip
     for module in routers:
         app.include_router(module.router)

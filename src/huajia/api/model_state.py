@@ -20,11 +20,15 @@ def has_loaded(worker: dict[str, Any], model: str) -> bool:
     return bool((per_model.get(model) or {}).get("resident"))
 
 
-def model_states(served: list[str], workers: list[dict[str, Any]],
-                 pending: dict[str, int]) -> list[dict[str, Any]]:  # fmt: skip
-    """One entry per served model, the default first."""
+def model_states(served: list[str], workers: list[dict[str, Any]], pending: dict[str, int],
+                 revisions: dict[str, dict[str, Any]] | None = None
+                 ) -> list[dict[str, Any]]:  # fmt: skip
+    """One entry per served model, the default first (with its revision state when given:
+    `revision` and `reload_error`, see meta.revision_state)."""
+    revisions = revisions or {}
     return [
         {
+            **revisions.get(name, {}),
             "name": name,
             "default": index == 0,
             "held": any(holds(worker, name) for worker in workers),

@@ -255,6 +255,12 @@ class ModelState(BaseModel):
     workers: int = Field(description="Live workers holding it.")
     loaded_on: int = Field(description="Ready workers with it loaded on their device now.")
     pending: int = Field(description="Tasks waiting for it.")
+    revision: dict[str, Any] | None = Field(
+        None, description="The revision new work for it is served with (a reload changes it)."
+    )
+    reload_error: str | None = Field(
+        None, description="Why its newest reload could not be loaded (the old one serves)."
+    )
 
 
 class Health(BaseModel):

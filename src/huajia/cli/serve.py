@@ -53,8 +53,9 @@ def serve(
     verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
 ) -> None:
     """Start the HTTP API and its GPU worker (SQLite and a local folder by default)."""
-    settings = load_settings().with_overrides(
-        **_models_given(model), host=host, port=port, data_dir=data_dir,
+    loaded = load_settings()
+    settings = loaded.with_overrides(
+        **_models_given(model, loaded), host=host, port=port, data_dir=data_dir,
         gpus=[gpu.strip() for gpu in gpus.split(",") if gpu.strip()] if gpus else None,
     )  # fmt: skip
     configure_logging(True, settings)
@@ -62,11 +63,14 @@ def serve(
         _serve(settings, worker, verbose)
 
 
-def _models_given(models: list[str] | None) -> dict[str, object]:
-    """`--model A --model B`: these models, the first the default (none given: the settings')."""
+def _models_given(models: list[str] | None, settings: Settings) -> dict[str, object]:
+    """`--model A --model B`: these models, the first the default (none given: the settings').
+    A name the settings configure ([models.NAME] or an inline spec) keeps its spec: its own
+    defaults and limits."""
     if not models:
         return {}
-    return {"model": models[0], "models": list(models)}
+    registry = settings.registry()
+    return {"model": models[0], "models": [registry.get(name, name) for name in models]}
 
 
 def _serve(settings: Settings, with_worker: bool, verbose: bool) -> None:
@@ -139,7 +143,8 @@ def worker(
     verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
 ) -> None:
     """Run one GPU worker: claim tasks from the shared store, generate, store, report."""
-    settings = load_settings().with_overrides(**_models_given(model), data_dir=data_dir)
+    loaded = load_settings()
+    settings = loaded.with_overrides(**_models_given(model, loaded), data_dir=data_dir)
     configure_logging(True, settings)
     with one_line_errors():
         _work(settings, supervised)

@@ -1,7 +1,9 @@
 """Taking up new weights, a changed model folder or changed LoRA files without a restart.
 
 `huajia reload` (or `POST /api/v1/admin/reload`) records a new model revision when the model's
-files or the weights changed, and re-reads every registered LoRA file. Tasks submitted from
+files or the weights changed, and re-reads every registered LoRA file. With several models
+served, a reload names one (the default when it names none): only that model's revision moves,
+and only workers' copies of that model load anew. Tasks submitted from
 then on are pinned to the new revision; workers finish the tasks of the revision they hold,
 then load the new one (a file that fails to load leaves them serving the old one, and health
 says why). No torch here: the API process runs this too.
@@ -9,6 +11,7 @@ says why). No torch here: the API process runs this too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,7 @@ from huajia.auth.keys import Principal
 from huajia.auth.policy import require_admin
 from huajia.engine.models import ModelSpec
 from huajia.engine.weights import read_headers, split_components
-from huajia.errors import ModelFileRejected, PathNotAllowed
+from huajia.errors import ModelFileRejected, ModelNotAvailable, PathNotAllowed
 from huajia.generation.cache import model_identity, weights_identity
 from huajia.jobs.notify import REVISION
 from huajia.jobs.revisions import ModelRevision
@@ -27,6 +30,7 @@ from huajia.presets.lora_registry import LoraRegistry
 
 @dataclass(frozen=True)
 class ReloadReport:
+    model: str
     revision: ModelRevision | None
     changed: bool
     loras_changed: list[str] = field(default_factory=list)
@@ -34,6 +38,7 @@ class ReloadReport:
 
     def summary(self) -> dict[str, Any]:
         return {
+            "model": self.model,
             "revision": self.revision.identity if self.revision else None,
             "changed": self.changed,
             "loras_changed": self.loras_changed,
@@ -58,10 +63,14 @@ def seed_revision(store: TaskStore, spec: ModelSpec, weights: Path | None) -> Mo
 
 
 class ModelReloads:
+    """Reloads of the served models: `spec` is the default, `others` the rest."""
+
     def __init__(self, store: TaskStore, spec: ModelSpec, loras: LoraRegistry,
-                 weights_folders: list[Path] | None = None) -> None:  # fmt: skip
+                 weights_folders: list[Path] | None = None,
+                 others: Sequence[ModelSpec] = ()) -> None:  # fmt: skip
         self.store = store
         self.spec = spec
+        self.specs = {served.name: served for served in (spec, *others)}
         self.loras = loras
         # None: any path (the operator's command line); else weights must be inside these.
         self.weights_folders = (
@@ -72,28 +81,41 @@ class ModelReloads:
     def seed(self, weights: Path | None) -> ModelRevision:
         return seed_revision(self.store, self.spec, weights)
 
-    def reload(self, who: Principal, weights: str | None = None,
-               clear_weights: bool = False) -> ReloadReport:  # fmt: skip
-        """Record what the model's files, the weights and the LoRA files are now."""
+    def spec_for(self, model: str | None) -> ModelSpec:
+        """The served model named (by name or source; None: the default); a model not served
+        here is refused with the served ones listed."""
+        if model is None:
+            return self.spec
+        for spec in self.specs.values():
+            if model in (spec.name, spec.source):
+                return spec
+        listed = ", ".join(self.specs)
+        raise ModelNotAvailable(f"model {model!r} is not served here; served models: {listed}")
+
+    def reload(self, who: Principal, weights: str | None = None, clear_weights: bool = False,
+               model: str | None = None) -> ReloadReport:  # fmt: skip
+        """Record what the model's files, the weights and the LoRA files are now (the model
+        named, else the default; the LoRA files are shared by every model)."""
         require_admin(who)
-        current = self.store.revisions.current(self.spec.name)
+        spec = self.spec_for(model)
+        current = self.store.revisions.current(spec.name)
         path = None if clear_weights else (weights or (current.weights if current else None))
         checked = self._checked(Path(path)) if path else None
-        model_id = model_identity(self.spec.source)
+        model_id = model_identity(spec.source)
         weights_id = weights_identity(checked)
         changed_loras, refused = self.loras.refresh(who)
         text = str(checked) if checked is not None else None
         if current is not None and (current.model_id, current.weights, current.weights_id) == (
             model_id, text, weights_id,
         ):  # fmt: skip
-            return ReloadReport(current, False, changed_loras, refused)
+            return ReloadReport(spec.name, current, False, changed_loras, refused)
         revision = self.store.revisions.add(
-            self.spec.name, model_id, text, weights_id, "reload", who.key_id
+            spec.name, model_id, text, weights_id, "reload", who.key_id
         )
         detail = {"revision": revision.id, "weights": weights_id, "model_id": model_id}
-        self.store.audit(who.key_id, who.name, "model.reload", self.spec.name, detail)
-        self.store.notifier.notify(REVISION, self.spec.name)  # workers switch now
-        return ReloadReport(revision, True, changed_loras, refused)
+        self.store.audit(who.key_id, who.name, "model.reload", spec.name, detail)
+        self.store.notifier.notify(REVISION, spec.name)  # that model's holders switch now
+        return ReloadReport(spec.name, revision, True, changed_loras, refused)
 
     def _checked(self, path: Path) -> Path:
         """A readable safetensors file with transformer weights (the worker checks the fit)."""

@@ -158,6 +158,14 @@ class GenerationService:
             raise ModelNotAvailable(self._not_available(name, held))
         return found
 
+    def spec_for(self, name: str | None) -> ModelSpec:
+        """A served model's spec by name or source (None: the default), whether a worker
+        holds it now or not: what forms and size presets are built from."""
+        found = self.model if name is None else self._configured(name)
+        if found is None:
+            raise ModelNotAvailable(self._not_available(name, None))
+        return found.spec
+
     def held_models(self) -> set[str] | None:
         """Models some live worker holds; None while no worker is alive at all (work for a
         served model then waits in the queue for the workers to start)."""

@@ -53,12 +53,16 @@ class PresetRegistry:
         self, limits: ModelLimits, defaults: ModelDefaults, include_retired: bool = False
     ) -> dict[str, Any]:
         """The panel's catalog: current styles (with versions), sizes scaled to the model."""
-        base = round(math.sqrt(defaults.width * defaults.height))
-        sizes = self.catalog.sizes_for(limits.max_size, limits.min_size, limits.size_multiple, base)
         return {
             "presets": [style_json(v) for v in self.store.list(include_retired=include_retired)],
-            "sizes": [size.model_dump() for size in sizes],
+            "sizes": self.sizes(limits, defaults),
         }
+
+    def sizes(self, limits: ModelLimits, defaults: ModelDefaults) -> list[dict[str, Any]]:
+        """The CMS size presets scaled to one model (each served model has its own)."""
+        base = round(math.sqrt(defaults.width * defaults.height))
+        sizes = self.catalog.sizes_for(limits.max_size, limits.min_size, limits.size_multiple, base)
+        return [size.model_dump() for size in sizes]
 
 
 def style_json(version: PresetVersion) -> dict[str, Any]:

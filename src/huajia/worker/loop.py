@@ -19,7 +19,7 @@ from huajia.engine.edit_types import EditItem
 from huajia.engine.types import BatchItem, GenerationResult, ResolvedRequest
 from huajia.errors import GenerationCanceled, HuajiaError, LeaseLost, ModelLoadError, TaskNotFound
 from huajia.images.labeler import Labeler
-from huajia.jobs.model import NewImage, Task
+from huajia.jobs.model import Holding, NewImage, Task
 from huajia.jobs.notify import QUEUED, RESYNC, REVISION, Notice
 from huajia.jobs.requests import AiEdit, result_origin
 from huajia.jobs.revisions import ModelRevision
@@ -96,6 +96,8 @@ class Worker:
         self.preview_every_steps = preview_every_steps  # 0: no previews, whoever asks
         self._next_requeue = 0.0
         self._running: list[Lease] = []
+        # Held models whose newer revision waits for the tasks pinned to the one held to end.
+        self._switches: dict[str, tuple[ServedRevision, ModelRevision]] = {}
         self.reporter = Reporter(store, lease_seconds, report_interval)
         self.finisher = Finisher(overlap_storing)  # stores batch N while the GPU runs N+1
 
@@ -164,22 +166,43 @@ class Worker:
         if time.monotonic() >= self._next_requeue:
             self.store.requeue_expired()
             self._next_requeue = time.monotonic() + self.requeue_seconds
-        newer = self._newer()
+        for served, target in self._newer():
+            self._switches[served.model] = (served, target)
         # A read first: idle polling must not take SQLite's write lock 20 times a second.
-        tasks = self._claim() if self.store.has_pending() else []
+        pending = self.store.has_pending()
+        switched = bool(self._switches)
+        tasks = self._drain_or_switch(pending)
+        tasks = tasks or (self._claim() if pending else [])
         if tasks:
             self._run_batch(tasks)
             return True
-        for served, target in newer:
-            # Nothing of the revision held waits any more: move to the newer one.
-            served.switch(target)
-        return bool(newer)
+        return switched
 
     def _newer(self) -> list[tuple[ServedRevision, ModelRevision]]:
         if self.shelf is not None:
             return self.shelf.newer()
         target = self.served.newer() if self.served is not None else None
         return [(self.served, target)] if self.served is not None and target is not None else []
+
+    def _drain_or_switch(self, pending: bool) -> list[Task]:
+        """Models with a newer revision: a batch still pinned to the revision held, else move
+        that model (only that one) to the newer revision. Per model, so that a reload of one
+        is taken up while another model's work keeps the worker busy."""
+        for model, (served, target) in list(self._switches.items()):
+            held = [Holding(model, served.revision_id)]
+            tasks = self._claim_holdings(held) if pending else []
+            if tasks:
+                return tasks
+            del self._switches[model]
+            served.switch(target)  # nothing of the revision held waits any more
+        return []
+
+    def _claim_holdings(self, holdings: list[Holding]) -> list[Task]:
+        tasks = self.store.claim_batch(self.worker_id, self.lease_seconds,
+                                       self.batch_max_images, holdings=holdings)  # fmt: skip
+        if tasks and self.shelf is not None:
+            self.shelf.claimed(tasks[0].request.model)
+        return tasks
 
     def _claim(self) -> list[Task]:
         """The next batch: of the model held (any when none is named), or through the shelf
@@ -189,10 +212,8 @@ class Worker:
             return self.store.claim_batch(self.worker_id, self.lease_seconds,
                                           self.batch_max_images, self.model, revision)  # fmt: skip
         for holdings in self.shelf.claim_order():
-            tasks = self.store.claim_batch(self.worker_id, self.lease_seconds,
-                                           self.batch_max_images, holdings=holdings)  # fmt: skip
+            tasks = self._claim_holdings(holdings)
             if tasks:
-                self.shelf.claimed(tasks[0].request.model)
                 return tasks
         return []
 

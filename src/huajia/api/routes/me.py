@@ -22,6 +22,7 @@ class Prefs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    model: str | None = Field(None, max_length=200, description="The model chosen last.")
     style: str | None = Field(None, max_length=64)
     size: str | None = Field(None, max_length=64)
     width: int | None = Field(None, ge=64, le=8192)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
@@ -23,15 +23,20 @@ router = APIRouter(tags=["service"])
 
 @router.get("/api/v1/models", operation_id="listModels", responses=ERROR_RESPONSES)
 def list_models(_who: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
-    """The served models (the default first) with their defaults and limits, so a client can
-    build its form; `available`: requests for it are accepted (a live worker holds it, or no
-    worker is up yet and work waits); `loaded`: a ready worker has it on its device now."""
+    """The served models (the default first) with their defaults, limits and CMS size presets
+    (scaled to each model), so a client can build its form for the model chosen; `available`:
+    requests for it are accepted (a live worker holds it, or no worker is up yet and work
+    waits); `loaded`: a ready worker has it on its device now."""
     generation = services.generation
     workers = services.store.live_workers()
     return {
         "default": generation.model.spec.name,
         "models": [
-            {**_described(served.spec), **_held_state(served.spec.name, workers)}
+            {
+                **_described(served.spec),
+                "sizes": services.presets.sizes(served.spec.limits, served.spec.defaults),
+                **_held_state(served.spec.name, workers),
+            }
             for served in generation.models.values()
         ],
         "loras": sorted(generation.lora_ids()),
@@ -72,11 +77,21 @@ def _described(spec: ModelSpec) -> dict[str, Any]:
 
 @router.get("/api/v1/presets", operation_id="listPresets", responses=ERROR_RESPONSES)
 def list_presets(
-    _who: PrincipalDep, services: ServicesDep, include_retired: bool = False
+    _who: PrincipalDep,
+    services: ServicesDep,
+    include_retired: bool = False,
+    model: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Scale the sizes to this served model (default: the default model).",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Style presets (current versions, from the database; retired ones only when asked) and
-    CMS size presets (scaled to the served model)."""
-    spec = services.generation.model.spec
+    CMS size presets (scaled to the served model named, else the default; 422
+    `model_not_available` for one not served here)."""
+    spec = services.generation.spec_for(model)
     return services.presets.describe(spec.limits, spec.defaults, include_retired)
 
 
@@ -110,6 +125,9 @@ def health_of(services: Services, full: bool = False) -> Health:
     loaded = [worker for worker in workers if _loaded(worker)]
     engine: dict[str, Any] = loaded[0].get("engine", {}) if loaded else {}
     draining = services.generation.draining
+    served = list(services.generation.models)
+    revisions = {name: revision_state(services, name) for name in served}
+    default = revisions[services.generation.model.spec.name]
     return Health(
         status="draining" if draining else "ok" if loaded else "degraded",
         draining=draining,
@@ -124,18 +142,19 @@ def health_of(services: Services, full: bool = False) -> Health:
         auth_required=services.auth.keys_required(),
         version=__version__,
         c2pa="signing" if services.settings.c2pa_cert_file else "not configured",
-        models=model_states(list(services.generation.models), live, stats["pending_by_model"]),
-        **_revision_state(services),
+        models=model_states(served, live, stats["pending_by_model"], revisions),
+        model_revision=default["revision"],
+        reload_error=default["reload_error"],
     )
 
 
-def _revision_state(services: Services) -> dict[str, Any]:
-    model = services.generation.model.spec.name
+def revision_state(services: Services, model: str) -> dict[str, Any]:
+    """What new work for `model` is served with, and why its newest reload failed (if so)."""
     current = services.store.revisions.current(model)
     newest = services.store.revisions.newest(model)
     failed = newest is not None and newest.error is not None
     return {
-        "model_revision": current.identity if current else None,
+        "revision": current.identity if current else None,
         "reload_error": newest.error if failed and newest else None,
     }
 

@@ -12,6 +12,7 @@ import { errorSummary, renderError } from './panel-errors.js';
 import { applySettings } from './form-fill.js';
 import { fillChoices, readForm, rememberPrefs, restorePrefs, showCustomSize } from './panel-form.js';
 import { PromptHistory } from './panel-history.js';
+import { chosenModel, fillModels, limitsText, picking, selectModel } from './model-picker.js';
 import { ResultsView } from './results-view.js';
 import { TaskRun } from './panel-run.js';
 import { EditTools } from './edit-tools.js';
@@ -26,7 +27,9 @@ export class HuajiaPanel extends HTMLElement {
   #refs = {};
   #lang = 'en';
   #history;
-  #catalog = { presets: [], sizes: [], model: null };
+  /** The form's choices: style presets, the sizes and `model` of the model chosen, `models`
+   * served (as GET /api/v1/models lists them), `picking` when there is a choice of model. */
+  #catalog = { presets: [], sizes: [], model: null, models: [], picking: false, fallbackSizes: [] };
   /** The TaskRun in progress, from the click (request still being sent) to the task's end. */
   #task = null;
   #error = null;
@@ -99,6 +102,7 @@ export class HuajiaPanel extends HTMLElement {
 
   /** "Use these settings": fill the form from an image's parameters (see form-fill.js). */
   useSettings(parameters) {
+    if (selectModel(this.#form, parameters?.model)) this.#useModel();
     applySettings(this.#form, this.#refs.custom, this.#catalog, parameters);
     this.focusPrompt();
   }
@@ -153,6 +157,7 @@ export class HuajiaPanel extends HTMLElement {
       if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) this.#form.requestSubmit();
     });
     this.#form.elements.size.addEventListener('change', () => showCustomSize(this.#form, r.custom));
+    this.#form.elements.model.addEventListener('change', () => this.#useModel());
     r.cancel.addEventListener('click', () => this.cancelTask());
     r.regenerate.addEventListener('click', () => this.#regenerate());
     r.close.addEventListener('click', () => this.requestClose());
@@ -178,7 +183,10 @@ export class HuajiaPanel extends HTMLElement {
     const root = this.shadowRoot;
     root.querySelector('.panel').lang = lang;
     applyTranslations(root, lang);
-    if (this.#catalog.model) fillChoices(this.#form, this.#refs.custom, this.#catalog, lang);
+    if (this.#catalog.model) {
+      fillChoices(this.#form, this.#refs.custom, this.#catalog, lang);
+      this.#refs.modelLimits.textContent = limitsText(this.#catalog.model, lang);
+    }
     this.#progress.setLanguage(lang);
     if (this.#error) renderError(this.#refs.error, this.#error, lang);
     this.#edit.refresh();
@@ -198,13 +206,26 @@ export class HuajiaPanel extends HTMLElement {
 
   async #fetchCatalog() {
     const [models, presets] = await Promise.all([this.#client.models(), this.#client.presets()]);
-    const model = models.models.find((m) => m.name === models.default) || models.models[0] || null;
-    this.#catalog = { presets: presets.presets || [], sizes: presets.sizes || [], model };
+    fillModels(this.#form, this.#refs.modelField, models);
+    this.#catalog = {
+      presets: presets.presets || [], sizes: presets.sizes || [], fallbackSizes: presets.sizes || [],
+      model: null, models: models.models || [], picking: picking(this.#refs.modelField),
+    };
     this.#keys.hideForm();
     if (this.#error?.status === 401) this.#clearError();
-    this.#refs.notice.hidden = !model?.random_weights;
-    fillChoices(this.#form, this.#refs.custom, this.#catalog, this.#lang);
+    this.#useModel();
     restorePrefs(this.#form, this.#refs.custom, await this.#client.prefs().catch(() => null));
+    this.#useModel();
+  }
+
+  /** The form for the model chosen: its size presets, limits and defaults. */
+  #useModel() {
+    const model = chosenModel(this.#form, this.#catalog.models);
+    this.#catalog.model = model;
+    this.#catalog.sizes = model?.sizes || this.#catalog.fallbackSizes;
+    this.#refs.notice.hidden = !model?.random_weights;
+    this.#refs.modelLimits.textContent = limitsText(model, this.#lang);
+    fillChoices(this.#form, this.#refs.custom, this.#catalog, this.#lang);
     this.#edit.refresh();
   }
 
@@ -354,10 +375,16 @@ export class HuajiaPanel extends HTMLElement {
   #editHost() {
     return {
       client: () => this.#client, catalog: () => this.#catalog, language: () => this.#lang,
-      runEdit: (request) => this.#run(request), edited: (image, kind) => this.#addEdited(image, kind),
+      runEdit: (request) => this.#run(this.#withModel(request)), edited: (image, kind) => this.#addEdited(image, kind),
       showError: (err) => this.#showError(err), clearError: () => this.#clearError(),
       closed: () => this.#refs.resultsHeading.focus(),
     };
+  }
+
+  /** An AI edit runs on the model chosen (whose limits the edit tools checked it against). */
+  #withModel(request) {
+    const { picking, model } = this.#catalog;
+    return picking && model && !request.model ? { ...request, model: model.name } : request;
   }
 
   /** A plain edit's new image joins the grid, chosen; the status line says which (unless busy). */

@@ -2,6 +2,7 @@
 // API request the form describes. Pure functions over the form's elements.
 import { pickLabel, translate } from './i18n.js';
 import { COUNTS } from './panel-template.js';
+import { selectModel } from './model-picker.js';
 import { loadPrefs, savePrefs } from './prefs.js';
 
 export const CUSTOM = 'custom';
@@ -19,6 +20,7 @@ export function fillChoices(form, customRow, catalog, lang) {
   new Option(translate(lang, 'sizeCustom'), CUSTOM));
   if (keepStyle) fields.style.value = keepStyle;
   if (keepSize) fields.size.value = keepSize;
+  if (fields.size.selectedIndex < 0) fields.size.selectedIndex = 0; // not offered for this model
   if (model) applyLimits(fields, model);
   showCustomSize(form, customRow);
 }
@@ -27,7 +29,11 @@ function applyLimits(fields, model) {
   const { limits, defaults } = model;
   for (const name of ['width', 'height']) {
     Object.assign(fields[name], { min: limits.min_size, max: limits.max_size, step: limits.size_multiple });
-    if (!fields[name].value) fields[name].value = defaults[name];
+    // Empty, or still the default filled in for the model chosen before: this model's default.
+    if (!fields[name].value || fields[name].value === fields[name].dataset.filled) {
+      fields[name].value = defaults[name];
+      fields[name].dataset.filled = String(defaults[name]);
+    }
   }
   fields.steps.max = limits.max_steps;
   fields.steps.placeholder = String(defaults.steps);
@@ -41,10 +47,11 @@ export function showCustomSize(form, customRow) {
 }
 
 /** Put the remembered choices back: the service's copy (it follows the editor to any browser)
- * over this browser's. */
+ * over this browser's. The model first (the caller then re-fills the form for it). */
 export function restorePrefs(form, customRow, serverPrefs = null) {
   const prefs = { ...loadPrefs(), ...(serverPrefs || {}) };
   const fields = form.elements;
+  selectModel(form, prefs.model);
   if (prefs.style !== undefined && [...fields.style.options].some((o) => o.value === prefs.style)) {
     fields.style.value = prefs.style;
   }
@@ -60,19 +67,22 @@ export function restorePrefs(form, customRow, serverPrefs = null) {
 export function rememberPrefs(form, request, client = null) {
   const size = form.elements.size.value;
   const prefs = { style: request.style_preset || '', count: request.num_images, size,
-    width: request.width, height: request.height };
+    width: request.width, height: request.height, model: request.model };
   savePrefs(prefs);
   if (!client) return;
   const remote = { style: prefs.style || null, size, count: prefs.count };
+  if (request.model) remote.model = request.model;
   if (size === CUSTOM) Object.assign(remote, { width: prefs.width, height: prefs.height });
   // Remembering is a convenience: a service that cannot keep them loses nothing else.
   client.savePrefs(remote).catch(() => {});
 }
 
-/** The API request the form describes; empty advanced fields take the model's defaults. */
+/** The API request the form describes; empty advanced fields take the model's defaults; the
+ * model is named when the service offers a choice. */
 export function readForm(form, catalog) {
   const fields = form.elements;
   const request = { prompt: fields.prompt.value.trim(), num_images: Number(fields.count.value) };
+  if (catalog.picking && fields.model.value) request.model = fields.model.value;
   if (fields.style.value) request.style_preset = fields.style.value;
   const size = catalog.sizes.find((s) => s.name === fields.size.value);
   const custom = fields.size.value === CUSTOM;

@@ -31,6 +31,10 @@ export function panelMarkup(cssHref) {
       <p class="detail" data-ref="historyEmpty" hidden></p>
       <ul class="history-list" data-ref="historyList"></ul>
     </details>
+    <div class="field model" data-ref="modelField" hidden>
+      <label for="hj-model" data-t="model"></label><select id="hj-model" name="model" aria-describedby="hj-model-limits"></select>
+      <p class="detail" id="hj-model-limits" data-ref="modelLimits"></p>
+    </div>
     <div class="row">
       <div class="field"><label for="hj-style" data-t="style"></label><select id="hj-style" name="style"></select></div>
       <div class="field"><label for="hj-size" data-t="size"></label><select id="hj-size" name="size"></select></div>
