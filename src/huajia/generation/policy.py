@@ -14,6 +14,8 @@ from pydantic import ValidationError
 
 from huajia.auth.keys import Principal, Role
 from huajia.errors import InvalidPolicy, NotFound, PromptBlocked, RateLimited
+from huajia.generation.recent import Recent
+from huajia.jobs.notify import POLICY
 from huajia.jobs.policy_store import GLOBAL_POLICY, StoredPolicy
 from huajia.jobs.store import TaskStore
 from huajia.policy import EffectivePolicy, PolicyRules, PromptFilter, effective_policy
@@ -22,9 +24,11 @@ from huajia.policy import EffectivePolicy, PolicyRules, PromptFilter, effective_
 class KeyPolicies:
     """Rules as data (global and per key) and their enforcement, shared by API and CLI."""
 
-    def __init__(self, store: TaskStore, default_quota: int | None) -> None:
+    def __init__(self, store: TaskStore, default_quota: int | None,
+                 recent: Recent | None = None) -> None:  # fmt: skip
         self.store = store
         self.default_quota = default_quota
+        self.recent = recent or Recent(store.notifier)  # rules kept a moment between changes
 
     # Enforcement
 
@@ -49,7 +53,8 @@ class KeyPolicies:
 
     def effective(self, who: Principal) -> EffectivePolicy:
         """What applies to the caller now (admins and the local user: only their own limits)."""
-        global_rules, own = self.store.policy.rules_for(who.key_id)
+        key = who.key_id
+        global_rules, own = self.recent.read(POLICY, key, lambda: self.store.policy.rules_for(key))
         return effective_policy(global_rules, own, self.default_quota, who.is_admin)
 
     def _check_texts(self, who: Principal, policy: EffectivePolicy,

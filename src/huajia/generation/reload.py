@@ -114,7 +114,7 @@ class ModelReloads:
         )
         detail = {"revision": revision.id, "weights": weights_id, "model_id": model_id}
         self.store.audit(who.key_id, who.name, "model.reload", spec.name, detail)
-        self.store.notifier.notify(REVISION, spec.name)  # that model's holders switch now
+        self.store.notifier.announce(REVISION, spec.name)  # its holders and our reads switch now
         return ReloadReport(spec.name, revision, True, changed_loras, refused)
 
     def _checked(self, path: Path) -> Path:

@@ -26,10 +26,12 @@ from huajia.errors import (
 from huajia.generation.cache import cache_key
 from huajia.generation.operations import plan_operation
 from huajia.generation.policy import KeyPolicies
+from huajia.generation.recent import LIVE_WORKERS, Recent
 from huajia.generation.review import review_wanted
 from huajia.images.mark import VisibleMark
 from huajia.jobs.admission import Admission, Quota
-from huajia.jobs.model import NewImage, NewTask, Priority, Task, is_record_id
+from huajia.jobs.model import AuditNote, NewImage, NewTask, Priority, Task, is_record_id
+from huajia.jobs.notify import LORAS, REVISION
 from huajia.jobs.preset_store import PresetVersion
 from huajia.jobs.requests import GenerationCommand, Sampling, TaskRequest
 from huajia.jobs.store import TaskStore
@@ -84,7 +86,9 @@ class GenerationService:
         self.webhooks = webhooks
         self.daily_image_quota = daily_image_quota
         self.review_required = review_required
-        self.policies = policies or KeyPolicies(store, daily_image_quota)
+        # Rarely changing reads every submit makes, kept a moment (dropped on change notices).
+        self.recent = policies.recent if policies else Recent(store.notifier)
+        self.policies = policies or KeyPolicies(store, daily_image_quota, self.recent)
         self.mark = mark  # the visible AI mark decided for new requests (None: no mark)
         self.mark_style = mark_style or mark or VisibleMark()  # when a policy asks for one
         self.draining = False  # set once when the process starts to stop
@@ -130,21 +134,20 @@ class GenerationService:
                 return Submitted(_same_request(existing, command, idempotency_key), created=False)
         cached = self.store.find_cached(key) if key is not None else None
         if cached is not None and _reusable(cached, request.review):
-            task = self.store.create_completed(new, _copies(cached))
-            self._audit(who, "task.create", task, cached=True)
+            task = self.store.create_completed(new, _copies(cached), _created(who, new, True))
             return Submitted(task, created=True)
-        task = self.store.create(new, self._admission(policy))
+        task = self.store.create(new, self._admission(policy), _created(who, new, False))
         if idempotency_key is not None and task.request.asked != command:
             # A concurrent request with the same Idempotency-Key won the insert.
             return Submitted(_same_request(task, command, idempotency_key), created=False)
-        self._audit(who, "task.create", task, cached=False)
         return Submitted(task, created=True)
 
     def served(self, model: ServedModel | None = None) -> Served:
         """What new work runs on now: the model's current revision (read per request, as
         `huajia reload` changes it while the service runs), else the settings' model."""
         model = model or self.model
-        current = self.store.revisions.current(model.spec.name)
+        name = model.spec.name
+        current = self.recent.read(REVISION, name, lambda: self.store.revisions.current(name))
         if current is None:
             return Served(None, model.model_id, model.weights_id)
         return Served(current.id, current.model_id, current.weights_id)
@@ -153,9 +156,14 @@ class GenerationService:
         """The served model a request names (by name or source; None: the default), refused
         when it is not served or no live worker holds it (workers declare what they hold)."""
         found = self.model if name is None else self._configured(name)
-        held = self.held_models()
-        if found is None or (held is not None and found.spec.name not in held):
-            raise ModelNotAvailable(self._not_available(name, held))
+        if found is None:
+            raise ModelNotAvailable(self._not_available(name, self.held_models()))
+        # Who holds what, kept a moment when it allows the request; read afresh to refuse.
+        held = self.recent.read(LIVE_WORKERS, "", self.held_models)
+        if held is not None and found.spec.name not in held:
+            held = self.held_models()
+            if held is not None and found.spec.name not in held:
+                raise ModelNotAvailable(self._not_available(name, held))
         return found
 
     def spec_for(self, name: str | None) -> ModelSpec:
@@ -240,7 +248,8 @@ class GenerationService:
 
     def lora_ids(self) -> dict[str, str]:
         """Registered LoRAs (name -> content hash), read per request: admins add them live."""
-        return {record.name: record.identity for record in self.store.loras.list()}
+        records = self.recent.read(LORAS, "", self.store.loras.list)
+        return {record.name: record.identity for record in records}
 
     def _resolve(self, command: GenerationCommand, size: tuple[int, int] | None,
                  chosen: PresetVersion | None, lora_ids: dict[str, str],
@@ -350,3 +359,9 @@ def _copies(task: Task) -> list[NewImage]:
         )
         for image in task.images
     ]
+
+
+def _created(who: Principal, new: NewTask, cached: bool) -> AuditNote:
+    """The audit entry of a task being created (never the prompt: it may be confidential)."""
+    facts = {"num_images": new.image_count, "priority": new.priority.value, "cached": cached}
+    return AuditNote(who.key_id, who.name, "task.create", facts)

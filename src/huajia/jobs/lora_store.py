@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from huajia.errors import AlreadyExists, NotFound
 from huajia.jobs.database import transaction
+from huajia.jobs.notify import LORAS
 from huajia.jobs.tables import loras
 
 
@@ -59,9 +60,11 @@ class LoraStore(ABC):
 
 
 class SqlLoraStore(LoraStore):
-    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime],
+                 announce: Callable[[str, str], None] | None = None) -> None:  # fmt: skip
         self.engine = engine
         self.clock = clock
+        self._announce = announce or (lambda topic, key: None)  # the set changed, committed
 
     def register(self, name: str, path: str, identity: str, report: dict[str, Any]) -> LoraRecord:
         try:
@@ -71,16 +74,20 @@ class SqlLoraStore(LoraStore):
                     raise AlreadyExists(
                         f"a LoRA named {name!r} is registered; retire it first or pick another name"
                     )
-                return self._put(connection, name, path, identity, report)
+                record = self._put(connection, name, path, identity, report)
         except IntegrityError:
             raise AlreadyExists(f"a LoRA named {name!r} was registered meanwhile") from None
+        self._announce(LORAS, "")
+        return record
 
     def seed(self, name: str, path: str, identity: str, report: dict[str, Any]) -> LoraRecord:
         with transaction(self.engine, write=True) as connection:
             before = _get(connection, name)
             if before is not None and not before.retired and before.identity == identity:
                 return before
-            return self._put(connection, name, path, identity, report)
+            record = self._put(connection, name, path, identity, report)
+        self._announce(LORAS, "")
+        return record
 
     def get(self, name: str) -> LoraRecord | None:
         with transaction(self.engine, write=False) as connection:
@@ -103,6 +110,7 @@ class SqlLoraStore(LoraStore):
             found = _get(connection, name)
         if found is None:
             raise NotFound(f"no LoRA {name!r}")
+        self._announce(LORAS, "")
         return found
 
     def _put(

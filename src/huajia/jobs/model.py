@@ -235,3 +235,13 @@ class AuditEvent:
     target: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditNote:
+    """An audit entry to write with the task a store call creates (its target: that task)."""
+
+    actor: str
+    actor_name: str
+    action: str
+    detail: dict[str, Any] = field(default_factory=dict)

@@ -42,6 +42,8 @@ TASK = "task"  # a task's state or progress changed; key: the task id
 QUEUED = "queued"  # a task is waiting to be claimed; key: its model ("" for any)
 MOVED = "moved"  # places in the queue changed (a claim, a cancel); no key
 REVISION = "revision"  # a new model revision is current; key: the model
+POLICY = "policy"  # a key's or the global policy rules changed; key: the key id ("" global)
+LORAS = "loras"  # a LoRA was registered or retired; no key
 RESYNC = "resync"  # notices may have been missed: check everything; no key
 
 SOCKET_PATH_MAX = 100  # AF_UNIX paths are limited to about 107 bytes
@@ -88,6 +90,13 @@ class Notifier(ABC):
 
     def notify(self, topic: str, key: str = "") -> None:
         self.send([Notice(topic, key)])
+
+    def announce(self, topic: str, key: str = "") -> None:
+        """After a change committed: this process's subscribers hear it now, before its
+        next request, and the others when the notice reaches them (some hear it twice)."""
+        notice = Notice(topic, key)
+        self._heard(notice)
+        self.send([notice])
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener` for every notice heard from now on; returns the unsubscribe."""

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from huajia.jobs.database import transaction
+from huajia.jobs.notify import POLICY
 from huajia.jobs.policy_store import GLOBAL_POLICY, PolicyStore, StoredPolicy
 from huajia.jobs.tables import policies, rate_windows
 from huajia.policy.rules import PolicyRules
@@ -23,9 +24,11 @@ WINDOW_S = 60
 
 
 class SqlPolicyStore(PolicyStore):
-    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime],
+                 announce: Callable[[str, str], None] | None = None) -> None:  # fmt: skip
         self.engine = engine
         self.clock = clock
+        self._announce = announce or (lambda topic, key: None)  # rules changed, once committed
 
     def get(self, key_id: str = GLOBAL_POLICY) -> StoredPolicy | None:
         with transaction(self.engine, write=False) as connection:
@@ -48,11 +51,14 @@ class SqlPolicyStore(PolicyStore):
             },
         ).returning(*policies.c)  # fmt: skip
         with transaction(self.engine, write=True) as connection:
-            return _stored(connection.execute(upsert).one())
+            stored = _stored(connection.execute(upsert).one())
+        self._announce(POLICY, key_id)
+        return stored
 
     def delete(self, key_id: str) -> bool:
         with transaction(self.engine, write=True) as connection:
             removed = connection.execute(delete(policies).where(policies.c.key_id == key_id))
+        self._announce(POLICY, key_id)
         return bool(removed.rowcount)
 
     def rules_for(self, key_id: str) -> tuple[PolicyRules, PolicyRules | None]:

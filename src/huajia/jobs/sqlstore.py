@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from huajia.errors import NotFound, TaskNotFound
-from huajia.jobs import admission, queue
+from huajia.jobs import admission, audit, queue
 from huajia.jobs.admission import Admission
 from huajia.jobs.batch_store import BatchStore, SqlBatchStore
 from huajia.jobs.beats import Beat, BeatAnswer
@@ -44,6 +44,8 @@ from huajia.jobs.leases import (
 )
 from huajia.jobs.lora_store import LoraStore, SqlLoraStore
 from huajia.jobs.model import (
+    AuditEvent,
+    AuditNote,
     GalleryItem,
     Holding,
     ImageRecord,
@@ -100,12 +102,12 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         self._review = SqlReviewStore(engine, clock)
         self._purge = SqlPurgeStore(engine, clock)
         self._outbox = SqlOutboxStore(engine, clock)
-        self._policy = SqlPolicyStore(engine, clock)
+        self._policy = SqlPolicyStore(engine, clock, self._announce)
         self._presets = SqlPresetStore(engine, clock)
         self._revisions = SqlRevisionStore(engine, clock)
         self._batches = SqlBatchStore(engine, clock)
         self._prefs = SqlPrefsStore(engine, clock)
-        self._loras = SqlLoraStore(engine, clock)
+        self._loras = SqlLoraStore(engine, clock, self._announce)
 
     @property
     def keys(self) -> ApiKeyStore:
@@ -168,6 +170,13 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             except Exception:  # the change is stored; followers catch up by their slow check
                 log.warning("could not send %d notice(s)", len(later), exc_info=True)
 
+    def _announce(self, topic: str, key: str) -> None:
+        """A committed change others keep a moment (policy rules, LoRAs): say so now."""
+        try:
+            self.notifier.announce(topic, key)
+        except Exception:  # the change is stored; others notice within their keeping time
+            log.warning("could not announce a %s change", topic, exc_info=True)
+
     def _tell(self, connection: Connection, *notices: Notice) -> None:
         """Announce what this transaction changes (sent with it, or right after it commits)."""
         later = self.notifier.within(connection, notices)
@@ -176,22 +185,26 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
 
     # Submitting and reading
 
-    def create(self, new: NewTask, limits: Admission | None = None) -> Task:
+    def create(self, new: NewTask, limits: Admission | None = None,
+               note: AuditNote | None = None) -> Task:  # fmt: skip
         values = task_values(new, TaskState.PENDING, self.clock())
-        return self._insert_once(new, values, [], limits)
+        return self._insert_once(new, values, [], limits, note)
 
-    def create_completed(self, new: NewTask, images: builtins.list[NewImage]) -> Task:
+    def create_completed(self, new: NewTask, images: builtins.list[NewImage],
+                         note: AuditNote | None = None) -> Task:  # fmt: skip
         values = task_values(new, TaskState.COMPLETED, self.clock())
-        return self._insert_once(new, values, images)
+        return self._insert_once(new, values, images, None, note)
 
     def _insert_once(
         self, new: NewTask, values: dict[str, Any], new_images: Sequence[NewImage],
-        limits: Admission | None = None,
+        limits: Admission | None = None, note: AuditNote | None = None,
     ) -> Task:  # fmt: skip
         try:
             with self._write() as connection:
                 if limits is not None:
                     admission.admit(connection, limits, new.owner, new.image_count)
+                if note is not None:  # with the task or not at all: one commit for both
+                    audit.append(connection, _audited(note, values))
                 values |= queue.fair_key(connection, new.owner, new.priority)
                 # As created (pending), not as a worker woken by the notice may already have
                 # it by the time a second read ran; and no read at all.
@@ -579,6 +592,12 @@ def _images_of(connection: Connection, task_ids: builtins.list[str]) -> builtins
         return []
     query = select(images).where(images.c.task_id.in_(task_ids))
     return [image_from_row(row) for row in connection.execute(query)]
+
+
+def _audited(note: AuditNote, values: dict[str, Any]) -> AuditEvent:
+    """The audit entry of the task being inserted (`values`)."""
+    return AuditEvent(values["created_at"], note.actor, note.actor_name, note.action,
+                      values["id"], note.detail)  # fmt: skip
 
 
 def _created(values: dict[str, Any]) -> builtins.list[Notice]:

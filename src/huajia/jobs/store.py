@@ -19,6 +19,7 @@ from huajia.jobs.lora_store import LoraStore
 from huajia.jobs.model import (
     ApiKey,
     AuditEvent,
+    AuditNote,
     GalleryItem,
     Holding,
     ImageRecord,
@@ -97,14 +98,17 @@ class TaskQueue(ABC):
     id and attempt), cancel, and requeue what dead workers left."""
 
     @abstractmethod
-    def create(self, new: NewTask, limits: Admission | None = None) -> Task:
+    def create(self, new: NewTask, limits: Admission | None = None,
+               note: AuditNote | None = None) -> Task:  # fmt: skip
         """Queue a pending task; an (owner, idempotency key) seen before returns that task.
 
-        `limits` are checked in the same transaction as the insert (QueueFull, QuotaExceeded).
+        `limits` are checked in the same transaction as the insert (QueueFull, QuotaExceeded),
+        and `note` is written to the audit trail in it (not for a task seen before).
         """
 
     @abstractmethod
-    def create_completed(self, new: NewTask, images: list[NewImage]) -> Task:
+    def create_completed(self, new: NewTask, images: list[NewImage],
+                         note: AuditNote | None = None) -> Task:  # fmt: skip
         """A task born completed, with copies of cached image records (same blob keys)."""
 
     @abstractmethod
