@@ -45,7 +45,8 @@ class Services:
     loras: LoraRegistry
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """Async: a plain attribute read needs no trip through the thread pool."""
     services: Services = request.app.state.services
     return services
 
