@@ -9,7 +9,9 @@ PostgreSQL relies on row locks (`FOR UPDATE SKIP LOCKED`) instead.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -95,12 +97,39 @@ def _on_sqlite_begin(connection: Connection) -> None:
 
 @contextmanager
 def transaction(engine: Engine, write: bool) -> Iterator[Connection]:
-    """One transaction; `write` takes SQLite's write lock at BEGIN."""
-    with engine.connect() as connection:
-        if write:
-            connection.execution_options(**{_WRITE: True})
-        with connection.begin():
-            yield connection
+    """One transaction; `write` takes SQLite's write lock at BEGIN.
+
+    On SQLite, a process's writing threads also queue on one lock of its own first: SQLite
+    lets one writer in at a time anyway, and a thread refused by the database sleeps in its
+    busy handler (for milliseconds) where one waiting on this lock goes on the moment the
+    writer before it commits.
+    """
+    writers = _sqlite_writers(engine) if write else None
+    if writers is not None:
+        writers.acquire()
+    try:
+        with engine.connect() as connection:
+            if write:
+                connection.execution_options(**{_WRITE: True})
+            with connection.begin():
+                yield connection
+    finally:
+        if writers is not None:
+            writers.release()
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
+
+
+def _sqlite_writers(engine: Engine) -> threading.RLock | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    found = _WRITERS.get(engine)
+    if found is None:
+        with _WRITERS_LOCK:
+            found = _WRITERS.setdefault(engine, threading.RLock())
+    return found
 
 
 def migrate(engine: Engine) -> None:

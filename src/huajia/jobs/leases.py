@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
 from huajia.errors import LeaseLost, TaskNotFound
 from huajia.jobs.beats import Beat, BeatAnswer
@@ -16,9 +16,18 @@ from huajia.jobs.tables import task_previews, task_progress, tasks
 WORKER_LOST = "worker_lost"
 
 
+# Built once: the statement and its cache key are not rebuilt for every renewal and finish.
+_LOCKED = select(tasks).where(tasks.c.id == bindparam("task_id")).with_for_update()
+_ALL_LOCKED = (
+    select(tasks)
+    .where(tasks.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(tasks.c.id)
+    .with_for_update()
+)
+
+
 def locked_row(connection: Connection, task_id: str) -> Row[Any]:
-    query = select(tasks).where(tasks.c.id == task_id).with_for_update()
-    row = connection.execute(query).one_or_none()
+    row = connection.execute(_LOCKED, {"task_id": task_id}).one_or_none()
     if row is None:
         raise TaskNotFound(f"no task {task_id}")
     return row
@@ -68,8 +77,7 @@ def renew_all(connection: Connection, beats: Sequence[Beat], now: datetime,
     """Renew every beat still held and append its steps, in one transaction; a beat whose
     attempt lost its lease is answered LOST, never raised, so the others still renew."""
     ids = sorted({beat.task_id for beat in beats})  # one lock order for every worker
-    query = select(tasks).where(tasks.c.id.in_(ids)).order_by(tasks.c.id).with_for_update()
-    rows = {row.id: row for row in connection.execute(query)}
+    rows = {row.id: row for row in connection.execute(_ALL_LOCKED, {"ids": ids})}
     answers: dict[str, BeatAnswer] = {}
     steps: list[dict[str, Any]] = []
     expires = now + timedelta(seconds=lease_seconds)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
+    bindparam,
     delete,
     func,
     insert,
@@ -88,6 +89,24 @@ def utc_now() -> datetime:
 
 # Progress rows only matter while someone may still be following the task.
 PROGRESS_KEPT = timedelta(hours=1)
+
+
+# Pending → processing for the ids given, answering the rows as they now are.
+_CLAIM = (
+    update(tasks)
+    .where(tasks.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        state=PROCESSING,
+        attempts=tasks.c.attempts + 1,
+        lease_owner=bindparam("worker", type_=tasks.c.lease_owner.type),
+        lease_expires_at=bindparam("expires", type_=tasks.c.lease_expires_at.type),
+        started_at=bindparam("now", type_=tasks.c.started_at.type),
+        updated_at=bindparam("now", type_=tasks.c.updated_at.type),
+        progress_step=0,
+        progress_total=0,
+    )
+    .returning(*tasks.c)
+)
 
 
 class SqlTaskStore(SqlSideRecords, TaskStore):
@@ -298,26 +317,16 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             return []
         now = self.clock()
         with self._write() as connection:
-            first = connection.execute(queue.next_to_claim(model, revision, holdings)).first()
+            held = tuple(holdings) if holdings is not None else None
+            first = connection.execute(queue.next_to_claim(model, revision, held)).first()
             if first is None:
                 return []
             ids = [first.id, *self._batch_mates(connection, first, max_images, revision, holdings)]
             check_transition(TaskState.PENDING, TaskState.PROCESSING)
             # A pending task has no images yet: the rows the update returns are the answer.
+            expires = now + timedelta(seconds=lease_seconds)
             claimed = connection.execute(
-                update(tasks)
-                .where(tasks.c.id.in_(ids))
-                .values(
-                    state=PROCESSING,
-                    attempts=tasks.c.attempts + 1,
-                    lease_owner=worker_id,
-                    lease_expires_at=now + timedelta(seconds=lease_seconds),
-                    started_at=now,
-                    updated_at=now,
-                    progress_step=0,
-                    progress_total=0,
-                )
-                .returning(*tasks.c)
+                _CLAIM, {"ids": ids, "worker": worker_id, "now": now, "expires": expires}
             ).all()
             self._tell(connection, Notice(MOVED), *(Notice(TASK, task_id) for task_id in ids))
         by_id = {row.id: task_from_row(row) for row in claimed}
