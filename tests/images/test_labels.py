@@ -106,3 +106,17 @@ def test_the_secret_is_made_once_private_and_reused(tmp_path: Path) -> None:
 
 def test_the_secret_never_shows_in_repr() -> None:
     assert "a-test-secret" not in repr(Labeler(SECRET))
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_a_png_sealed_from_its_own_pixels_checks_as_a_reader_decodes_it(mode: str) -> None:
+    # A PNG's digest is taken from the pixels it was encoded from (no second decode): it
+    # must be the digest a reader computes from the decoded file.
+    image = noise(40, 30).convert(mode)
+    if mode == "RGBA":
+        image.putalpha(128)
+    parameters: dict[str, object] = {"prompt": "a lantern", "origin": "generated"}
+    data = Labeler(SECRET).label(image, "png", parameters, "0123abcd").file.data
+    label = read_label(read_xmp(data) or "")
+    assert label is not None
+    assert label_checks(label, data, SECRET)

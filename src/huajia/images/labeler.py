@@ -77,20 +77,23 @@ class Labeler:
             image = apply_mark(image, mark, self.fonts or FontLibrary.discover())
             parameters = {**parameters, "visible_mark": mark.model_dump()}
         file = self._sealed(
-            origin, image_id, lambda aigc: encode_image(image, fmt, parameters, aigc)
-        )
+            origin, image_id, lambda aigc: encode_image(image, fmt, parameters, aigc),
+            image if fmt == "png" else None,
+        )  # fmt: skip
         if self.signer is not None:
             file = replace(file, data=self.signer.sign(file.data, file.content_type, origin))
         thumb = self._sealed(origin, image_id, lambda aigc: make_thumbnail(image, origin=origin,
                                                                            aigc=aigc))  # fmt: skip
         return LabelledImage(file, thumb)
 
-    def _sealed(self, origin: str, image_id: str, encode: _Encoder) -> EncodedImage:
+    def _sealed(self, origin: str, image_id: str, encode: _Encoder,
+                lossless_from: Image.Image | None = None) -> EncodedImage:  # fmt: skip
         if origin == "original":  # no model involved: the label makes no claim
             return encode(None)
         label, placeholder = unsealed_label(self.producer, image_id)
         encoded = encode(label.to_json())
-        return replace(encoded, data=seal(encoded.data, placeholder, self.secret))
+        sealed = seal(encoded.data, placeholder, self.secret, lossless_from)
+        return replace(encoded, data=sealed)
 
 
 def find_label_secret(configured: SecretStr | None, data_dir: Path) -> bytes | None:

@@ -16,10 +16,17 @@ from huajia.jobs.tables import task_previews, task_progress, tasks
 WORKER_LOST = "worker_lost"
 
 
+# What deciding on a lease reads of a task: not the whole row (its request, its webhook …).
+_LEASE_COLUMNS = [
+    tasks.c[name]
+    for name in ("id", "state", "model", "lease_owner", "attempts", "max_attempts",
+                 "started_at", "progress_step", "progress_total", "cancel_requested",
+                 "previews_wanted")
+]  # fmt: skip
 # Built once: the statement and its cache key are not rebuilt for every renewal and finish.
-_LOCKED = select(tasks).where(tasks.c.id == bindparam("task_id")).with_for_update()
+_LOCKED = select(*_LEASE_COLUMNS).where(tasks.c.id == bindparam("task_id")).with_for_update()
 _ALL_LOCKED = (
-    select(tasks)
+    select(*_LEASE_COLUMNS)
     .where(tasks.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(tasks.c.id)
     .with_for_update()
