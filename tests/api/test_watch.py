@@ -95,3 +95,34 @@ def test_a_followed_task_is_read_when_a_notice_names_it(store: TaskStore) -> Non
         await asyncio.wait_for(running, WAIT)
 
     asyncio.run(scenario())
+
+
+def test_claims_elsewhere_re_read_a_waiting_tasks_place_once_per_interval(
+    store: TaskStore,
+) -> None:
+    async def scenario() -> None:
+        reads = CountingReads(store)
+        watcher = TaskWatcher(reads, store.notifier, fallback_seconds=HOUR,  # type: ignore[arg-type]
+                              places_seconds=HOUR)  # fmt: skip
+        stop = asyncio.Event()
+        running = asyncio.create_task(watcher.run(stop))
+        queued = [store.create(a_task()) for _ in range(20)]
+        last = queued[-1]
+        with watcher.follow(last.id) as snapshots:
+            assert (await _next(snapshots)).task.queue_position == 20
+            before = await _settled(reads)
+
+            assert store.claim("w", LEASE) is not None  # its place moves: read at once
+            assert (await _next(snapshots)).task.queue_position == 19
+            after_first = await _settled(reads)
+            assert after_first - before == 1
+
+            for _ in range(10):  # a burst of claims: its place is not read again this hour
+                claimed = store.claim("w", LEASE)
+                assert claimed is not None and claimed.id != last.id
+            assert await _settled(reads) == after_first
+            assert store.get(last.id).queue_position == 9  # it did move meanwhile
+        stop.set()
+        await asyncio.wait_for(running, WAIT)
+
+    asyncio.run(scenario())

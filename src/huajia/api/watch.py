@@ -9,6 +9,10 @@ while someone asked).
 The watcher ticks when the store's notifier says a watched task changed (notices that come
 while a tick runs are coalesced into the next), and every `fallback_seconds` for all
 followers in case a notice was lost; there is no short timer.
+
+Places in the queue move with every claim anywhere (a busy fleet claims hundreds of tasks a
+second), and reading a place counts the index up to it: followed waiting tasks re-read their
+places at most every `places_seconds` however many claims happen meanwhile.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from huajia.jobs.store import ProgressEvent, ProgressLog, TaskPreview
 log = logging.getLogger(__name__)
 
 FALLBACK_SECONDS = 2.0  # every follower is checked this often even when no notice comes
+PLACES_SECONDS = 0.25  # queue places (moved by others' claims) are re-read at most this often
 BACKLOG = 200  # snapshots a slow follower may fall behind before it misses some
 
 
@@ -41,10 +46,14 @@ class Snapshot:
 
 class TaskWatcher:
     def __init__(self, store: ProgressLog, notifier: Notifier | None = None,
-                 fallback_seconds: float = FALLBACK_SECONDS) -> None:  # fmt: skip
+                 fallback_seconds: float = FALLBACK_SECONDS,
+                 places_seconds: float = PLACES_SECONDS) -> None:  # fmt: skip
         self._store = store
         self._notifier = notifier or InProcessNotifier()
         self._fallback_seconds = fallback_seconds
+        self._places_seconds = places_seconds
+        self._places_at: float | None = None  # when places were last re-read for moves
+        self._places_later: asyncio.TimerHandle | None = None  # a re-read already planned
         self._followers: dict[str, set[asyncio.Queue[Snapshot | None]]] = {}
         self._after: dict[str, int] = {}
         self._due: set[str] = set()  # followed tasks with news since the last tick
@@ -117,6 +126,9 @@ class TaskWatcher:
         finally:
             unsubscribe()
             stopping.cancel()
+            if self._places_later is not None:
+                self._places_later.cancel()
+                self._places_later = None
 
     async def _wake_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -137,11 +149,28 @@ class TaskWatcher:
         if notice.topic == TASK:
             self._mark_due(notice.key)
         elif notice.topic in (MOVED, QUEUED):  # places moved: those waiting show theirs
-            for task_id in self._pending:
-                self._mark_due(task_id)
+            self._places_moved()
         else:  # RESYNC, or a topic this watcher does not know: read everything
             for task_id in self._followers:
                 self._mark_due(task_id)
+
+    def _places_moved(self) -> None:
+        """Re-read the waiting tasks' places now, or once their interval is over (a burst of
+        claims costs one read per interval, not one per claim)."""
+        if not self._pending or self._places_later is not None:
+            return
+        loop = asyncio.get_running_loop()
+        since = None if self._places_at is None else loop.time() - self._places_at
+        if since is None or since >= self._places_seconds:
+            self._places_due()
+        else:
+            self._places_later = loop.call_later(self._places_seconds - since, self._places_due)
+
+    def _places_due(self) -> None:
+        self._places_later = None
+        self._places_at = asyncio.get_running_loop().time()
+        for task_id in self._pending:
+            self._mark_due(task_id)
 
     def _mark_due(self, task_id: str) -> None:
         if task_id in self._followers:
