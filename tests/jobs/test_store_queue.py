@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from huajia.errors import LeaseLost, TaskNotFound
-from huajia.jobs import TaskStore
+from huajia.jobs import TaskStore, queue
 from huajia.jobs.model import Holding, Priority, TaskState
 from tests.jobs.helpers import LEASE, a_task, an_image, claim_all, later, run_to_completion
 
@@ -144,6 +144,22 @@ def test_queue_positions_agree_with_the_claim_order(store: TaskStore) -> None:
     assert from_list == positions
     assert store.queue_positions(claimed) == {}
     assert store.queue_positions([]) == {}
+
+
+def test_places_are_counted_so_far_and_no_further(
+    store: TaskStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A place costs an index count up to it: past PLACES_COUNTED ahead, a task says only
+    # that it waits, whatever the depth (here the limit is lowered to 3 to keep it small).
+    monkeypatch.setattr(queue, "PLACES_COUNTED", 3)
+    created = [store.create(a_task()) for _ in range(6)]
+
+    places = store.queue_positions([task.id for task in created])
+
+    assert places == {created[0].id: 1, created[1].id: 2, created[2].id: 3}
+    assert created[3].queue_position is None and store.get(created[4].id).queue_position is None
+    assert store.claim("worker-1", LEASE) is not None  # one fewer ahead: the fourth has a place
+    assert store.get(created[3].id).queue_position == 3
 
 
 def test_claim_can_be_limited_to_one_model(store: TaskStore) -> None:
