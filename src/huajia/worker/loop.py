@@ -32,6 +32,7 @@ from huajia.worker.finisher import Finisher
 from huajia.worker.reporter import Lease, Reporter
 from huajia.worker.revisions import ServedRevision
 from huajia.worker.shelf import ModelShelf
+from huajia.worker.uploads import BlobFile, Uploads
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class Worker:
         self._switches: dict[str, tuple[ServedRevision, ModelRevision]] = {}
         self.reporter = Reporter(store, lease_seconds, report_interval)
         self.finisher = Finisher(overlap_storing)  # stores batch N while the GPU runs N+1
+        self.uploads = Uploads(blobs)  # a task's files are stored together
 
     @property
     def engine(self) -> Engine:
@@ -132,6 +134,7 @@ class Worker:
         finally:
             unsubscribe()
             self.finisher.close()
+            self.uploads.close()
 
     def _idle_wait(self, stop: threading.Event) -> None:
         """Until a task is queued for this worker's model, `wake`, or the fallback time."""
@@ -336,18 +339,22 @@ class Worker:
         fmt = task.request.output_format
         written: list[str] = []
         records: list[NewImage] = []
+        files: list[BlobFile] = []
         try:
             for image in result.images:
-                record = self._put_image(task, result, image, fmt, written)
+                record, labelled = self._label_image(task, result, image, fmt)
                 records.append(record)
+                files += labelled
+            self.uploads.put_all(files, written)
             self.store.complete(task.id, self.worker_id, task.attempts, records)
         except BaseException:
             for key in written:  # no orphan bytes from an attempt that did not complete
                 self.blobs.delete(key)
             raise
 
-    def _put_image(self, task: Task, result: GenerationResult, image: Any, fmt: str,
-                   written: list[str]) -> NewImage:  # fmt: skip
+    def _label_image(self, task: Task, result: GenerationResult, image: Any, fmt: str
+                     ) -> tuple[NewImage, list[BlobFile]]:  # fmt: skip
+        """The image's record and its files (labelled, with the thumbnail), not stored yet."""
         operation = task.request.operation
         origin = result_origin(operation)
         parameters = {**result.parameters_for(image), "task_id": task.id, "origin": origin}
@@ -361,10 +368,8 @@ class Worker:
         thumb_key = thumbnail_key(key)
         if review:
             key, thumb_key = held_key(key), held_key(thumb_key)
-        self.blobs.put(key, encoded.data, encoded.content_type)
-        written.append(key)
-        self.blobs.put(thumb_key, thumb.data, thumb.content_type)
-        written.append(thumb_key)
+        files = [BlobFile(key, encoded.data, encoded.content_type),
+                 BlobFile(thumb_key, thumb.data, thumb.content_type)]  # fmt: skip
         return NewImage(
             index=image.index, key=key, thumbnail_key=thumb_key, format=fmt,
             content_type=encoded.content_type, width=encoded.width, height=encoded.height,
@@ -372,7 +377,7 @@ class Worker:
             parent_id=operation.source.image_id if isinstance(operation, AiEdit) else None,
             review_state="pending_review" if review else "none",
             id=image_id,
-        )  # fmt: skip
+        ), files  # fmt: skip
 
 
 def _about(task: Task) -> AbstractContextManager[None]:
