@@ -232,6 +232,9 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                     connection, values["id"], new_images, values["created_at"]
                 )
                 self._tell(connection, *_created(values))
+                # Its place: counted no further than queue.PLACES_COUNTED, so cheap enough
+                # to count while holding SQLite's write lock.
+                place = queue.positions(connection, [row.id]).get(row.id)
         except IntegrityError:
             # Lost a race on (owner, idempotency key): the other request's task is the answer.
             existing = None
@@ -240,14 +243,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             if existing is None:
                 raise
             return existing
-        # Its place is counted after the insert's commit, so that no writer waits on it.
-        return task_from_row(row, records, self._place(row))
-
-    def _place(self, row: Any) -> int | None:
-        if row.state != PENDING:
-            return None
-        with self._read() as connection:
-            return queue.positions(connection, [row.id]).get(row.id)
+        return task_from_row(row, records, place)
 
     def get(self, task_id: str) -> Task:
         with self._read() as connection:
