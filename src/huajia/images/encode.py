@@ -33,6 +33,9 @@ AI_GENERATED_KEY = "AI-Generated"
 WEBP_QUALITY = 90
 JPEG_QUALITY = 92
 THUMBNAIL_QUALITY = 80
+# libwebp's effort 2 of 6: at 256² about a tenth of the default effort's time (1.3 against
+# 11.6 ms, on the worker's finishing thread) for a file of the same size.
+THUMBNAIL_EFFORT = 2
 
 _CONTENT_TYPES: dict[str, tuple[str, str]] = {
     "png": ("image/png", "png"),
@@ -123,7 +126,7 @@ def make_thumbnail(image: Image.Image, max_side: int = 256, origin: str = "gener
     buffer = io.BytesIO()
     # A preview of AI media is AI media too: it keeps the label, not the parameters.
     xmp = xmp_packet("Preview.", origin, aigc)
-    preview.save(buffer, "WEBP", quality=THUMBNAIL_QUALITY, xmp=xmp)
+    preview.save(buffer, "WEBP", quality=THUMBNAIL_QUALITY, method=THUMBNAIL_EFFORT, xmp=xmp)
     return EncodedImage(buffer.getvalue(), "image/webp", "webp", preview.width, preview.height)
 
 
