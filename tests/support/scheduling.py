@@ -1,0 +1,84 @@
+"""How `pytest -n 2 --dist loadfile` hands files to its two processes: the longest first.
+
+Most of the suite's time is in a few files that start servers, browsers or `huajia`
+processes. xdist's own order (most tests first) leaves those with one or two tests to the end,
+where one process can still be running a 90-second file while the other has nothing left.
+Handing them out first (longest-processing-time-first) lets the many short files fill in
+around them, so both processes finish close together.
+
+The browser package is one unit: its Chromium and server (package-scoped fixtures) start once,
+on one process, instead of again each time a process comes back to a browser file.
+"""
+
+from __future__ import annotations
+
+import pytest
+from xdist.remote import Producer
+from xdist.scheduler import LoadFileScheduling
+
+# One work unit for the whole folder (its fixtures are package-scoped).
+PACKAGE_UNITS = ("tests/browser/",)
+
+# Seconds each unit took in a full run on 2 shared cores (`--durations`), longest first. Only
+# the order matters: a unit missing here comes after these, in collection order. Refresh it
+# when a file becomes one of the slow ones.
+SLOW_UNITS = {
+    "tests/browser/": 330,
+    "tests/attack/test_schemathesis.py": 180,
+    "tests/e2e/test_recovery.py": 105,
+    "tests/e2e/test_rolling_restart.py": 95,
+    "tests/cli/test_cli.py": 90,
+    "tests/engine/test_accel.py": 80,
+    "tests/e2e/test_flow.py": 65,
+    "tests/e2e/test_drain.py": 60,
+    "tests/e2e/test_batching.py": 55,
+    "tests/e2e/test_queue_policy.py": 40,
+    "tests/e2e/test_batches.py": 40,
+    "tests/engine/test_cli_model_files.py": 37,
+    "tests/e2e/test_push.py": 36,
+    "tests/e2e/test_previews.py": 34,
+    "tests/e2e/test_reload.py": 32,
+    "tests/jobs/test_store_machine.py": 31,
+    "tests/e2e/test_editing.py": 30,
+    "tests/e2e/test_image_detail.py": 27,
+    "tests/e2e/test_postgres.py": 27,
+    "tests/e2e/test_s3_storage.py": 26,
+    "tests/cli/test_edit_cli.py": 26,
+    "tests/e2e/test_auth.py": 25,
+    "tests/e2e/test_webhooks.py": 21,
+    "tests/e2e/test_logs.py": 20,
+    "tests/e2e/test_policy.py": 19,
+    "tests/e2e/test_governance.py": 18,
+    "tests/e2e/test_purge_crash.py": 17,
+    "tests/worker/test_models.py": 16,
+    "tests/e2e/test_labels.py": 16,
+    "tests/e2e/test_brand.py": 15,
+}
+
+
+def unit_of(nodeid: str) -> str:
+    """The work unit a test belongs to: its file, or its package for PACKAGE_UNITS."""
+    path = nodeid.split("::", 1)[0]
+    for package in PACKAGE_UNITS:
+        if path.startswith(package):
+            return package
+    return path
+
+
+def longest_first(items: list[pytest.Item]) -> None:
+    """Reorder collected tests, units by their cost; within a unit nothing moves."""
+    rank = {unit: place for place, unit in enumerate(SLOW_UNITS)}
+    order = {id(item): place for place, item in enumerate(items)}
+    items.sort(key=lambda item: (rank.get(unit_of(item.nodeid), len(rank)), order[id(item)]))
+
+
+class LongestFirstScheduling(LoadFileScheduling):
+    """`--dist loadfile`, with the browser package as one unit, in the collected order."""
+
+    def __init__(self, config: pytest.Config, log: Producer | None = None) -> None:
+        # The workers collect in longest-first order (`longest_first`); keep it.
+        config.option.loadscopereorder = False
+        super().__init__(config, log)
+
+    def _split_scope(self, nodeid: str) -> str:
+        return unit_of(nodeid)
