@@ -7,7 +7,8 @@ Handing them out first (longest-processing-time-first) lets the many short files
 around them, so both processes finish close together.
 
 The browser package is one unit: its Chromium and server (package-scoped fixtures) start once,
-on one process, instead of again each time a process comes back to a browser file.
+on one process, instead of again each time a process comes back to a browser file. So are the
+end-to-end files on the default settings, which share one server.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from xdist.scheduler import LoadFileScheduling
 
 # One work unit for the whole folder (its fixtures are package-scoped).
 PACKAGE_UNITS = ("tests/browser/",)
+# Files that share one server on the default settings (tests/e2e/conftest.py): one unit.
+SHARED_SERVER = "tests/e2e/ on the shared server"
+SHARED_SERVER_FILES = ("tests/e2e/test_flow.py", "tests/e2e/test_batches.py",
+                       "tests/e2e/test_previews.py")  # fmt: skip
 
 # Seconds each unit took in a full run on 2 shared cores (`--durations`), longest first. Only
 # the order matters: a unit missing here comes after these, in collection order. Refresh it
@@ -35,13 +40,11 @@ SLOW_UNITS = {
     "tests/e2e/test_drain.py": 42,
     "tests/e2e/test_batching.py": 39,
     "tests/e2e/test_queue_policy.py": 35,
-    "tests/e2e/test_previews.py": 34,
+    SHARED_SERVER: 65,  # flow, batches and previews
     "tests/e2e/test_reload.py": 32,
     "tests/cli/test_edit_cli.py": 32,
     "tests/e2e/test_webhooks.py": 27,
-    "tests/e2e/test_batches.py": 25,
     "tests/e2e/test_editing.py": 23,
-    "tests/e2e/test_flow.py": 22,
     "tests/engine/test_generate.py": 21,
     "tests/e2e/test_s3_storage.py": 20,
     "tests/e2e/test_image_detail.py": 20,
@@ -61,8 +64,11 @@ SLOW_UNITS = {
 
 
 def unit_of(nodeid: str) -> str:
-    """The work unit a test belongs to: its file, or its package for PACKAGE_UNITS."""
+    """The work unit a test belongs to: its file, its package (PACKAGE_UNITS), or the files
+    on the shared server."""
     path = nodeid.split("::", 1)[0]
+    if path in SHARED_SERVER_FILES:
+        return SHARED_SERVER
     for package in PACKAGE_UNITS:
         if path.startswith(package):
             return package
