@@ -43,7 +43,8 @@ typecheck:
 	$(BIN)/mypy --explicit-package-bases bench
 
 # Two test processes, each taking whole files (a file's server is started once): most of a
-# test's time is a server or a browser starting, which leaves a core idle. TEST_JOBS=0: one.
+# test's time is a server or a browser starting, which leaves a core idle. The slowest files
+# go first and the browser tests stay together (tests/support/scheduling.py). TEST_JOBS=0: one.
 TEST_JOBS ?= 2
 pytest:
 	$(BIN)/pytest -n $(TEST_JOBS) --dist loadfile

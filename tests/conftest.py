@@ -6,6 +6,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from xdist.remote import Producer
+
+from tests.support.scheduling import LongestFirstScheduling, longest_first
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown where xdist is not loaded
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> object | None:
+    """`--dist loadfile` hands out the slowest files first (tests/support/scheduling.py)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    return LongestFirstScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """An xdist worker (its own dist option reads "no") collects the slowest files first."""
+    if hasattr(config, "workerinput"):
+        longest_first(items)
 
 
 @pytest.fixture(scope="session")

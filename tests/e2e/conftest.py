@@ -11,11 +11,13 @@ import pytest
 from tests.support.server import ServerProcess, start_huajia
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(
     tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    """One server per test module; tests in a module share its queue."""
+    """One server on the default settings, shared by the files that use it (they are one
+    work unit: tests/support/scheduling.py). Each test submits its own tasks and reads only
+    those; a file that changes the server for good (a key ends open mode) has its own."""
     process = start_huajia(tmp_path_factory.mktemp("huajia-data"), tiny_model_dir)
     yield process
     process.stop()
