@@ -42,6 +42,7 @@ from huajia.jobs.tables import tasks
 IS_PENDING: ColumnElement[bool] = tasks.c.state == literal_column(f"'{TaskState.PENDING.value}'")
 IS_RUNNING: ColumnElement[bool] = tasks.c.state == literal_column(f"'{TaskState.PROCESSING.value}'")
 ORDER = (tasks.c.queue_class, tasks.c.queue_turn, tasks.c.created_at, tasks.c.id)
+STATE_INDEX = "ix_tasks_state_created_at"  # tables.py: Index(None, "state", "created_at")
 
 
 def fair_key(connection: Connection, owner: str, priority: Priority) -> dict[str, int]:
@@ -50,9 +51,11 @@ def fair_key(connection: Connection, owner: str, priority: Priority) -> dict[str
     in_class = tasks.c.queue_class == klass
     mine = tasks.c.owner == owner
     lowest_waiting = select(func.min(tasks.c.queue_turn)).where(IS_PENDING, in_class)
-    lowest_running = select(func.min(tasks.c.queue_turn)).where(IS_RUNNING, in_class)
+    # Few tasks run at once: they are found by state (SQLite would otherwise walk every task
+    # the owner ever queued, by the owner index, to find the one or two running).
+    lowest_running = _by_state(select(func.min(tasks.c.queue_turn)).where(IS_RUNNING, in_class))
     my_waiting = select(func.max(tasks.c.queue_turn)).where(IS_PENDING, in_class, mine)
-    my_running = select(func.max(tasks.c.queue_turn)).where(IS_RUNNING, in_class, mine)
+    my_running = _by_state(select(func.max(tasks.c.queue_turn)).where(IS_RUNNING, in_class, mine))
     row = connection.execute(
         select(
             lowest_waiting.scalar_subquery(),
@@ -104,6 +107,10 @@ def next_to_claim(model: str | None = None, revision: int | None = None,
         .with_for_update(skip_locked=True),
         "ix_tasks_queue_model" if one_model is not None else "ix_tasks_queue",
     )
+
+
+def _by_state(query: Select[Any]) -> Select[Any]:
+    return query.with_hint(tasks, f"INDEXED BY {STATE_INDEX}", dialect_name="sqlite")
 
 
 def _in_order(query: Select[Any], index: str) -> Select[Any]:
