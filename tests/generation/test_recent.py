@@ -14,8 +14,8 @@ from huajia.api.deps import Services
 from huajia.auth.keys import Principal, Role
 from huajia.composition import build_services
 from huajia.errors import PromptBlocked
-from huajia.generation.recent import Recent
-from huajia.jobs.notify import LORAS, POLICY, RESYNC, REVISION, InProcessNotifier, Notice
+from huajia.generation.recent import LIVE_WORKERS, Recent
+from huajia.jobs.notify import POLICY, RESYNC, REVISION, InProcessNotifier, Notice
 from huajia.jobs.requests import GenerationCommand
 from huajia.settings import Settings
 
@@ -54,24 +54,24 @@ def test_a_value_is_kept_its_moment_then_read_again() -> None:
     assert reads == [2]
 
 
-def test_a_notice_drops_its_topic_only_and_resync_drops_everything() -> None:
+def test_a_policy_notice_drops_the_rules_only_and_resync_drops_everything() -> None:
     notifier = InProcessNotifier()
     recent = Recent(notifier, seconds=3600.0, clock=Clock())
     values = ["old"]
     reads, load = counting(values)
-    for topic in (POLICY, LORAS, REVISION):
+    for topic in (POLICY, LIVE_WORKERS):
         recent.read(topic, "x", load)
-    assert reads == [3]
+    assert reads == [2]
 
     values.append("new")
     notifier.send([Notice(POLICY, "some-key")])
+    notifier.send([Notice(REVISION, "z-image-turbo")])  # not kept here: nothing to drop
     assert recent.read(POLICY, "x", load) == "new"
-    assert recent.read(LORAS, "x", load) == "old"
-    assert reads == [4]
+    assert recent.read(LIVE_WORKERS, "x", load) == "old"
+    assert reads == [3]
 
     notifier.send([Notice(RESYNC)])
-    assert recent.read(LORAS, "x", load) == "new"
-    assert recent.read(REVISION, "x", load) == "new"
+    assert recent.read(LIVE_WORKERS, "x", load) == "new"
 
 
 def test_a_read_that_races_a_notice_is_not_kept() -> None:

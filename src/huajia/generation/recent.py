@@ -1,10 +1,14 @@
 """Small store reads a submit needs, kept for a moment instead of read per request.
 
-A submit reads what rarely changes: the key's policy rules, the registered LoRAs and the
-model's current revision. Each is kept at most `FRESH_SECONDS` and dropped as soon as a
-notice says it changed (sent after the change commits, and heard at once by the process
-that made it), so a change made here applies to the very next request, and one made on
-another API process within a notice's travel (or, where a pooler drops notices, a second).
+A submit reads what rarely changes: the key's policy rules (and which models live workers
+hold). Rules are kept at most `FRESH_SECONDS` and dropped as soon as a notice says they
+changed (sent after the change commits, and heard at once by the process that made it), so
+a change made here applies to the very next request, and one made on another API process
+within a notice's travel (or, where a pooler drops notices, a second).
+
+The model's revision and the LoRA list are not kept: a reload promises that every task
+submitted after it returns uses what it loaded, also when `huajia reload` ran elsewhere and
+its notice has not arrived yet.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from huajia.jobs.notify import LORAS, POLICY, RESYNC, REVISION, Notice, Notifier
+from huajia.jobs.notify import POLICY, RESYNC, Notice, Notifier
 
 FRESH_SECONDS = 1.0
-TOPICS = frozenset({POLICY, LORAS, REVISION})  # each drops the values kept under it
+TOPICS = frozenset({POLICY})  # each drops the values kept under it
 LIVE_WORKERS = "live-workers"  # what live workers hold: kept FRESH_SECONDS, no notice
 
 T = TypeVar("T")
@@ -58,7 +62,7 @@ class Recent:
             self._generation += 1
             if notice.topic == RESYNC:
                 self._values.clear()
-            else:  # a policy, the LoRAs or a model's revision: drop every value of the topic
+            else:  # a policy changed: drop every value of the topic
                 self._values = {k: v for k, v in self._values.items() if k[0] != notice.topic}
 
     def _listen(self) -> None:

@@ -31,7 +31,6 @@ from huajia.generation.review import review_wanted
 from huajia.images.mark import VisibleMark
 from huajia.jobs.admission import Admission, Quota
 from huajia.jobs.model import AuditNote, NewImage, NewTask, Priority, Task, is_record_id
-from huajia.jobs.notify import LORAS, REVISION
 from huajia.jobs.preset_store import PresetVersion
 from huajia.jobs.requests import GenerationCommand, Sampling, TaskRequest
 from huajia.jobs.store import TaskStore
@@ -147,7 +146,9 @@ class GenerationService:
         `huajia reload` changes it while the service runs), else the settings' model."""
         model = model or self.model
         name = model.spec.name
-        current = self.recent.read(REVISION, name, lambda: self.store.revisions.current(name))
+        # Read per request, never kept: a reload (here or by `huajia reload` elsewhere) applies
+        # to every task submitted after it returns.
+        current = self.store.revisions.current(name)
         if current is None:
             return Served(None, model.model_id, model.weights_id)
         return Served(current.id, current.model_id, current.weights_id)
@@ -248,8 +249,7 @@ class GenerationService:
 
     def lora_ids(self) -> dict[str, str]:
         """Registered LoRAs (name -> content hash), read per request: admins add them live."""
-        records = self.recent.read(LORAS, "", self.store.loras.list)
-        return {record.name: record.identity for record in records}
+        return {record.name: record.identity for record in self.store.loras.list()}
 
     def _resolve(self, command: GenerationCommand, size: tuple[int, int] | None,
                  chosen: PresetVersion | None, lora_ids: dict[str, str],

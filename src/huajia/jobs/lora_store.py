@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 
 from huajia.errors import AlreadyExists, NotFound
 from huajia.jobs.database import transaction
-from huajia.jobs.notify import LORAS
 from huajia.jobs.tables import loras
 
 
@@ -60,11 +59,9 @@ class LoraStore(ABC):
 
 
 class SqlLoraStore(LoraStore):
-    def __init__(self, engine: Engine, clock: Callable[[], datetime],
-                 announce: Callable[[str, str], None] | None = None) -> None:  # fmt: skip
+    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
         self.engine = engine
         self.clock = clock
-        self._announce = announce or (lambda topic, key: None)  # the set changed, committed
 
     def register(self, name: str, path: str, identity: str, report: dict[str, Any]) -> LoraRecord:
         try:
@@ -74,20 +71,16 @@ class SqlLoraStore(LoraStore):
                     raise AlreadyExists(
                         f"a LoRA named {name!r} is registered; retire it first or pick another name"
                     )
-                record = self._put(connection, name, path, identity, report)
+                return self._put(connection, name, path, identity, report)
         except IntegrityError:
             raise AlreadyExists(f"a LoRA named {name!r} was registered meanwhile") from None
-        self._announce(LORAS, "")
-        return record
 
     def seed(self, name: str, path: str, identity: str, report: dict[str, Any]) -> LoraRecord:
         with transaction(self.engine, write=True) as connection:
             before = _get(connection, name)
             if before is not None and not before.retired and before.identity == identity:
                 return before
-            record = self._put(connection, name, path, identity, report)
-        self._announce(LORAS, "")
-        return record
+            return self._put(connection, name, path, identity, report)
 
     def get(self, name: str) -> LoraRecord | None:
         with transaction(self.engine, write=False) as connection:
@@ -110,7 +103,6 @@ class SqlLoraStore(LoraStore):
             found = _get(connection, name)
         if found is None:
             raise NotFound(f"no LoRA {name!r}")
-        self._announce(LORAS, "")
         return found
 
     def _put(

@@ -43,7 +43,6 @@ QUEUED = "queued"  # a task is waiting to be claimed; key: its model ("" for any
 MOVED = "moved"  # places in the queue changed (a claim, a cancel); no key
 REVISION = "revision"  # a new model revision is current; key: the model
 POLICY = "policy"  # a key's or the global policy rules changed; key: the key id ("" global)
-LORAS = "loras"  # a LoRA was registered or retired; no key
 RESYNC = "resync"  # notices may have been missed: check everything; no key
 
 SOCKET_PATH_MAX = 100  # AF_UNIX paths are limited to about 107 bytes

@@ -126,7 +126,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         self._revisions = SqlRevisionStore(engine, clock)
         self._batches = SqlBatchStore(engine, clock)
         self._prefs = SqlPrefsStore(engine, clock)
-        self._loras = SqlLoraStore(engine, clock, self._announce)
+        self._loras = SqlLoraStore(engine, clock)
 
     @property
     def keys(self) -> ApiKeyStore:
@@ -190,7 +190,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                 log.warning("could not send %d notice(s)", len(later), exc_info=True)
 
     def _announce(self, topic: str, key: str) -> None:
-        """A committed change others keep a moment (policy rules, LoRAs): say so now."""
+        """A committed change others keep a moment (policy rules): say so now."""
         try:
             self.notifier.announce(topic, key)
         except Exception:  # the change is stored; others notice within their keeping time
