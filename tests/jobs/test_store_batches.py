@@ -60,6 +60,7 @@ def test_row_states_follow_each_task_and_its_images_awaiting_review(store: TaskS
 def test_a_finished_batch_is_announced_once(store: TaskStore) -> None:
     batch = store.batches.create("alice", "sale", [], "https://cms.example.com/hook")
     task = store.create(a_task())
+    assert store.batches.finished_unannounced() == [], "its rows are not recorded yet"
     store.batches.add_lines(batch.id, [BatchLine(1, "one", task.id)])
     assert store.batches.finished_unannounced() == [], "a row still waits"
 

@@ -143,11 +143,15 @@ class SqlBatchStore(BatchStore):
                 tasks.c.state.in_([TaskState.PENDING.value, TaskState.PROCESSING.value]),
             )
         )
+        # A batch is created before its rows' tasks are queued, and its rows are recorded
+        # once they all are: until then it has no rows, which is not "every row ended".
+        recorded = select(batch_rows.c.batch_id).where(batch_rows.c.batch_id == batches.c.id)
         query = (
             select(batches.c.id)
             .where(
                 batches.c.webhook_url.is_not(None),
                 batches.c.notified_at.is_(None),
+                exists(recorded),
                 ~exists(running),
             )
             .order_by(batches.c.created_at)
