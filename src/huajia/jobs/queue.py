@@ -161,18 +161,17 @@ def _key_values(key: Sequence[Any]) -> ColumnElement[Any]:
 PLACES_COUNTED = 1000
 
 
-def positions(connection: Connection, task_ids: Collection[str],
-              counted: int | None = None) -> dict[str, int]:  # fmt: skip
+def positions(connection: Connection, task_ids: Collection[str]) -> dict[str, int]:
     """1-based places in the claim order of those ids still pending, for those with fewer
-    than `counted` (default PLACES_COUNTED) tasks ahead of them.
+    than PLACES_COUNTED tasks ahead of them.
 
     The ids are sorted by their keys and the index is counted between consecutive keys, so
     all of them together read the index only as far as the deepest of them, and never past
-    `counted` entries.
+    PLACES_COUNTED entries.
     """
     if not task_ids:
         return {}
-    counted = PLACES_COUNTED if counted is None else counted
+    counted = PLACES_COUNTED
     keyed = connection.execute(
         select(*ORDER).where(IS_PENDING, tasks.c.id.in_(list(task_ids))).order_by(*ORDER)
     ).all()
