@@ -91,6 +91,7 @@ def worker_in_process(data_dir: Path, model: Path, engine: Any, stamps: Stamps,
     worker = Worker(store, stamping, image_store(settings), "bench-worker", settings.lease_seconds,
                     model=spec.name, labeler=Labeler.ephemeral(), served=served,
                     poll_seconds=settings.idle_fallback_seconds,
+                    report_interval=settings.progress_interval_seconds,
                     requeue_seconds=max(1.0, settings.lease_seconds / 3),
                     overlap_storing=str(engine.device) != "cpu")  # as `huajia worker`  # fmt: skip
     complete, flush = store.complete, worker.reporter.flush

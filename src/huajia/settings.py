@@ -176,6 +176,13 @@ class Settings(BaseSettings):
         description="An idle worker wakes when a task is queued for its model, and also "
         "checks the queue this often in case a notice was lost.",
     )
+    progress_interval_seconds: float = Field(
+        0.1,
+        ge=0,
+        le=10,
+        description="A worker writes a running task's steps at most this often (its first "
+        "step at once); steps in between go together, each still its own SSE progress event.",
+    )
     drain_seconds: float = Field(
         60.0,
         ge=0,

@@ -5,7 +5,8 @@ images of one batch are stored while the next one generates."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,52 @@ def test_one_batch_is_stored_while_the_next_one_generates(
         task = store.get(task_id)
         assert task.state is TaskState.COMPLETED, "a stopping worker finishes what it made"
         assert all(disk.get(image.key) for image in task.images), "completed after the bytes"
+
+
+def test_a_first_step_is_written_at_once_and_later_ones_wait_for_the_interval(
+    store: TaskStore,
+) -> None:
+    """With a long interval, a task's first step still goes at once, and so does a new task's
+    right after; the steps in between wait and go with the next write, together, each its own
+    progress entry; a flush before the finish sends the rest without waiting."""
+    from tests.jobs.helpers import a_task
+
+    writes: list[tuple[str, tuple[int, ...]]] = []
+    real = store.heartbeat_many
+
+    def counted(beats: list[Beat], lease_seconds: float) -> dict[str, BeatAnswer]:
+        writes.extend((beat.task_id, beat.steps) for beat in beats if beat.steps)
+        return real(beats, lease_seconds)
+
+    store.heartbeat_many = counted  # type: ignore[method-assign]
+    reporter = Reporter(store, LEASE, interval=60.0)
+    first_id, second_id = store.create(a_task()).id, store.create(a_task(owner="bob")).id
+    first = Lease(store.claim("w", LEASE), "w")  # type: ignore[arg-type]
+    reporter.watch([first])
+    first.record(1, 8)
+    _wait_for(lambda: _steps(store, first_id) == [1])
+    first.record(2, 8)
+    first.record(3, 8)
+    time.sleep(0.3)
+    assert _steps(store, first_id) == [1], "steps 2 and 3 wait for the interval"
+    second = Lease(store.claim("w", LEASE), "w")  # type: ignore[arg-type]
+    reporter.watch([second])
+    second.record(1, 8)
+    _wait_for(lambda: _steps(store, second_id) == [1])
+    assert _steps(store, first_id) == [1, 2, 3], "they went with the new task's first step"
+    first.record(4, 8)
+    assert reporter.flush([first])
+    assert _steps(store, first_id) == [1, 2, 3, 4]
+    assert [steps for task_id, steps in writes if task_id == first_id] == [(1,), (2, 3), (4,)]
+    reporter.unwatch([first, second])
+
+
+def _steps(store: TaskStore, task_id: str) -> list[int]:
+    return [event.step for event in store.progress_since(task_id)]
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not written"
+        time.sleep(0.01)

@@ -182,6 +182,7 @@ def _work(settings: Settings, supervised: bool) -> None:
         batch_max_images=settings.batch_max_images, model=names[0], labeler=labels,
         shelf=shelf, preview_every_steps=settings.preview_every_steps,
         poll_seconds=settings.idle_fallback_seconds,
+        report_interval=settings.progress_interval_seconds,
         requeue_seconds=max(1.0, settings.lease_seconds / 3),  # a lease outlives 3 checks
         # Storing batch N beside batch N+1 pays on a GPU; on the CPU both want the same cores
         # and each task is completed later (measured on 2 cores: its finishing took about 2x).

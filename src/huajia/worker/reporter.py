@@ -43,6 +43,7 @@ class Lease:
     step: int = 0
     total: int = 0
     wake: threading.Event | None = None
+    reported: bool = False  # a step of this lease was written (the first is never held back)
     previews: PreviewSlots = field(default_factory=PreviewSlots)
     _unsent: list[int] = field(default_factory=list)
     _steps_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -82,7 +83,13 @@ class Lease:
         with self._steps_lock:
             steps, self._unsent = tuple(self._unsent), []
             total = self.total
+            self.reported = self.reported or bool(steps)
         return Beat(*self.held, steps, total, self.previews.take())
+
+    @property
+    def first_step_waiting(self) -> bool:
+        """A step is recorded and none of this lease's was written yet."""
+        return not self.reported and bool(self._unsent)
 
     def unsent(self, beat: Beat) -> None:
         """A beat that did not reach the store: its steps go first in the next one."""
@@ -131,7 +138,9 @@ class Reporter:
     def __init__(self, store: TaskStore, lease_seconds: float, interval: float = 0.0) -> None:
         self.store = store
         self.lease_seconds = lease_seconds
-        self.interval = interval  # the least time between two writes (steps wait, batched)
+        # The least time between two writes: later steps wait and go together. A task's
+        # first step never waits (a follower sees it start at once).
+        self.interval = interval
         self._renew_every = lease_seconds / 3
         self._leases: list[Lease] = []
         self._wake = threading.Event()
@@ -172,14 +181,28 @@ class Reporter:
         while True:
             self._wake.wait(self._renew_every)
             self._wake.clear()
-            with self._lock:
-                if not self._leases:
-                    self._thread = None
+            watched = self._watched()
+            if watched is None:
+                return
+            # Within `interval` of the last write, steps wait, unless one is a task's first.
+            while (held := last + self.interval - time.monotonic()) > 0 and not any(
+                lease.first_step_waiting for lease in watched
+            ):
+                if self._wake.wait(held):
+                    self._wake.clear()
+                watched = self._watched()
+                if watched is None:
                     return
-                watched = list(self._leases)
-            time.sleep(max(0.0, last + self.interval - time.monotonic()))
             last = time.monotonic()
             self._send(watched)
+
+    def _watched(self) -> list[Lease] | None:
+        """The leases watched now; None (and the thread is done) when there are none."""
+        with self._lock:
+            if not self._leases:
+                self._thread = None
+                return None
+            return list(self._leases)
 
     def _send(self, leases: Sequence[Lease], steps_only: bool = False) -> bool:
         """Write the leases' new steps and renew them; with `steps_only`, nothing at all when
