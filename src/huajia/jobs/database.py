@@ -20,13 +20,17 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url, text
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import QueuePool
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A pooled PostgreSQL connection left unused this long is checked (`SELECT 1`) before it is
+# handed out; one used more recently is trusted, so a busy claimer pays no round trip for it.
+PING_IDLE_SECONDS = 1.0
+_USED_AT = "huajia_used_at"
 _WRITE = "huajia_write"
 # Any constant shared by every Huajia process: serialises migrations started at the same time.
 _MIGRATION_LOCK_ID = 0x48_75_61_6A_69_61
@@ -50,7 +54,33 @@ def connect(url: str, pool: Pool | None = None) -> Engine:
     if parsed.drivername == "postgresql":
         # psycopg (3) is the driver Huajia installs; SQLAlchemy would otherwise pick psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True, **pooling)
+    engine = create_engine(parsed, **pooling)
+    dialect = engine.dialect
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        _ping_if_idle(dialect, dbapi_connection, record)
+
+    event.listen(engine, "checkout", ping_if_idle)
+    event.listen(engine, "checkin", _note_use)
+    return engine
+
+
+def _note_use(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info[_USED_AT] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Any, dbapi_connection: Any, record: Any) -> None:
+    """SQLAlchemy's pre-ping, for idle connections only: a database restart or an idle
+    timeout (a pooler's, a firewall's) hits connections that waited; a dead one is swapped
+    for a new one (`DisconnectionError` makes the pool connect again)."""
+    used_at = record.info.get(_USED_AT)
+    if used_at is None or time.monotonic() - used_at < PING_IDLE_SECONDS:
+        return  # new, or used a moment ago
+    try:
+        dialect.do_ping(dbapi_connection)  # as pool_pre_ping does it (outside a transaction)
+    except Exception as error:
+        raise exc.DisconnectionError(f"a pooled connection was dead: {error}") from error
 
 
 def _sqlite_engine(url: URL, pooling: dict[str, int]) -> Engine:
