@@ -54,6 +54,7 @@ def test_cancel_wins_over_previews_and_finished_tasks_want_none(store: TaskStore
 
 def test_each_image_keeps_only_its_newest_preview(store: TaskStore) -> None:
     task = store.create(a_task())
+    store.want_previews(task.id)
     held = store.claim("w", LEASE)
     assert held is not None
     attempt = held.attempts
@@ -71,6 +72,8 @@ def test_each_image_keeps_only_its_newest_preview(store: TaskStore) -> None:
 
 def test_followers_read_only_previews_newer_than_they_have(store: TaskStore) -> None:
     first, second = store.create(a_task()), store.create(a_task(owner="bob"))
+    for task in (first, second):
+        store.want_previews(task.id)
     held = {t.id: t for t in (store.claim("w", LEASE), store.claim("w", LEASE)) if t}
     for task, step in ((first, 2), (second, 4)):
         beat = Beat(task.id, "w", held[task.id].attempts, (step,), 8, (a_preview(0, step),))
@@ -86,6 +89,7 @@ def test_followers_read_only_previews_newer_than_they_have(store: TaskStore) -> 
 
 def test_a_lost_attempt_writes_no_preview(store: TaskStore) -> None:
     task = store.create(a_task())
+    store.want_previews(task.id)
     held = store.claim("w", LEASE)
     assert held is not None
 
@@ -97,6 +101,20 @@ def test_a_lost_attempt_writes_no_preview(store: TaskStore) -> None:
     assert store.previews_after({task.id: (0, 0)}) == {}
 
 
+def test_no_preview_is_kept_for_a_task_nobody_asked_previews_of(store: TaskStore) -> None:
+    task = store.create(a_task())
+    held = store.claim("w", LEASE)
+    assert held is not None
+
+    answer = store.heartbeat_many(
+        [Beat(task.id, "w", held.attempts, (2,), 8, (a_preview(0, 2),))], LEASE
+    )
+
+    assert answer == {task.id: BeatAnswer.HELD}
+    assert store.previews_after({task.id: (0, 0)}) == {}
+    assert stored_rows(store) == 0
+
+
 def test_previews_go_when_the_task_completes_fails_or_is_handed_back(store: TaskStore) -> None:
     endings = [
         lambda t, a: store.complete(t, "w", a, [an_image(0, f"{t}/0.png")]),
@@ -105,6 +123,7 @@ def test_previews_go_when_the_task_completes_fails_or_is_handed_back(store: Task
     ]
     for end in endings:
         task = store.create(a_task())
+        store.want_previews(task.id)
         held = store.claim("w", LEASE)
         assert held is not None
         beat = Beat(task.id, "w", held.attempts, (2,), 8, (a_preview(0, 2),))
@@ -120,6 +139,8 @@ def test_previews_go_when_the_task_completes_fails_or_is_handed_back(store: Task
 
 def test_previews_go_when_the_lease_expires_or_the_task_is_deleted(store: TaskStore) -> None:
     expired, deleted = store.create(a_task()), store.create(a_task(owner="bob"))
+    for task in (expired, deleted):
+        store.want_previews(task.id)
     held = {t.id: t for t in (store.claim("w", 5.0), store.claim("w", LEASE)) if t}
     for task in (expired, deleted):
         beat = Beat(task.id, "w", held[task.id].attempts, (2,), 8, (a_preview(0, 2),))

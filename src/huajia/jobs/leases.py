@@ -101,7 +101,7 @@ def renew_all(connection: Connection, beats: Sequence[Beat], now: datetime,
             steps += [{"task_id": beat.task_id, "attempt": beat.attempt, "step": step,
                        "total": beat.total, "created_at": now} for step in fresh]  # fmt: skip
         connection.execute(update(tasks).where(tasks.c.id == beat.task_id).values(**values))
-        if beat.previews:
+        if beat.previews and row.previews_wanted:  # none kept that nobody asked for
             _keep_previews(connection, beat, now)
     if steps:
         connection.execute(insert(task_progress), steps)
@@ -109,7 +109,8 @@ def renew_all(connection: Connection, beats: Sequence[Beat], now: datetime,
 
 
 def drop_previews(connection: Connection, task_ids: Sequence[str]) -> None:
-    """A task that finished or went back to the queue shows no more previews."""
+    """A task that finished or went back to the queue shows no more previews (only a task
+    whose `previews_wanted` was ever set has any: the flag is never cleared)."""
     if task_ids:
         connection.execute(delete(task_previews).where(task_previews.c.task_id.in_(task_ids)))
 

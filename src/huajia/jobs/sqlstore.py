@@ -422,7 +422,8 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             ).one()
             # A running task has no images before this: the ones added now are all of them.
             records = self._insert_images(connection, task_id, new_images, now)
-            drop_previews(connection, [task_id])
+            if held.previews_wanted:
+                drop_previews(connection, [task_id])
             self._tell(connection, Notice(TASK, task_id))
         return task_from_row(row, records)
 
@@ -437,7 +438,8 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                 .where(tasks.c.id == task_id)
                 .values(state=target.value, updated_at=now, lease_expires_at=None, **values)
             )
-            drop_previews(connection, [task_id])
+            if held.previews_wanted:
+                drop_previews(connection, [task_id])
             self._tell(connection, *_changed(task_id, target, held.model))
             return self._load_one(connection, task_id)
 
