@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,6 +103,7 @@ class Worker:
         self.reporter = Reporter(store, lease_seconds, report_interval)
         self.finisher = Finisher(overlap_storing)  # stores batch N while the GPU runs N+1
         self.uploads = Uploads(blobs)  # a task's files are stored together
+        self._steps: ThreadPoolExecutor | None = None  # a batch's last steps, beside its storing
 
     @property
     def engine(self) -> Engine:
@@ -135,6 +137,8 @@ class Worker:
             unsubscribe()
             self.finisher.close()
             self.uploads.close()
+            if self._steps is not None:
+                self._steps.shutdown()
 
     def _idle_wait(self, stop: threading.Event) -> None:
         """Until a task is queued for this worker's model, `wake`, or the fallback time."""
@@ -256,20 +260,27 @@ class Worker:
 
     def _finish_batch(self, leases: list[Lease], runnable: list[Lease], outcomes: list[Outcome],
                       started: float) -> None:  # fmt: skip
-        """Every step written first, then each task stored and finished on its own."""
+        """Each task stored and finished on its own, every step written before its finish:
+        the last steps are written while the images are encoded and uploaded."""
+        steps = self._steps_writer().submit(self.reporter.flush, runnable)
         try:
-            self.reporter.flush(runnable)
             for lease, outcome in zip(runnable, outcomes, strict=True):
                 with _about(lease.task):
                     try:
-                        lease.settle(lambda: self._finish(lease, outcome))  # noqa: B023
+                        lease.settle(lambda: self._finish(lease, outcome, steps.result))  # noqa: B023
                     except Exception:  # e.g. the database is away: the lease expires
                         log.exception("task %s: could not be finished", lease.task.id)
                         continue
                     log.info("task %s: %s after %.2f s", lease.task.id,
                              _outcome(lease, outcome), time.monotonic() - started)  # fmt: skip
         finally:
+            steps.result()
             self.reporter.unwatch(leases)
+
+    def _steps_writer(self) -> ThreadPoolExecutor:
+        if self._steps is None:
+            self._steps = ThreadPoolExecutor(1, thread_name_prefix="steps")
+        return self._steps
 
     def _started(self, lease: Lease, engine: Engine) -> bool:
         task = lease.task
@@ -315,8 +326,12 @@ class Worker:
             log.exception("generation failed for tasks %s", [lease.task.id for lease in leases])
             return [error] * len(leases)
 
-    def _finish(self, lease: Lease, outcome: Outcome) -> None:
+    def _finish(self, lease: Lease, outcome: Outcome, steps_written: Callable[[], object]
+                ) -> None:  # fmt: skip
+        """The task's final write, after `steps_written` (a finished task takes no steps)."""
         task, held = lease.task, lease.held
+        if not isinstance(outcome, GenerationResult):
+            steps_written()
         if isinstance(outcome, GenerationCanceled) and lease.handing_back:
             self.store.release(*held)
             log.info("task %s handed back to the queue", task.id)
@@ -328,14 +343,16 @@ class Worker:
             self.store.fail(*held, "generation_failed", GENERATION_FAILED)
         else:
             try:
-                self._store_images(task, outcome)
+                self._store_images(task, outcome, steps_written)
             except (LeaseLost, TaskNotFound):
                 raise
             except Exception:  # a full disk or a bucket outage fails this task only
                 log.exception("task %s: could not store its images", task.id)
+                steps_written()
                 self.store.fail(*held, "storage_failed", STORAGE_FAILED)
 
-    def _store_images(self, task: Task, result: GenerationResult) -> None:
+    def _store_images(self, task: Task, result: GenerationResult,
+                      steps_written: Callable[[], object]) -> None:  # fmt: skip
         fmt = task.request.output_format
         written: list[str] = []
         records: list[NewImage] = []
@@ -346,6 +363,7 @@ class Worker:
                 records.append(record)
                 files += labelled
             self.uploads.put_all(files, written)
+            steps_written()
             self.store.complete(task.id, self.worker_id, task.attempts, records)
         except BaseException:
             for key in written:  # no orphan bytes from an attempt that did not complete
