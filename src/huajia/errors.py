@@ -53,10 +53,13 @@ class HuajiaError(Exception):
     status: int = 500
     code: str = "internal_error"
     retry_after: int | None = None  # seconds, sent as Retry-After when set
+    param: str | None = None  # the request field at fault, when one is (OpenAI's `param`)
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if param is not None:
+            self.param = param
 
 
 class InvalidRequest(HuajiaError):
@@ -70,10 +73,12 @@ class PromptTooLong(InvalidRequest):
 
 class UnknownModel(InvalidRequest):
     code = "unknown_model"
+    param = "model"
 
 
 class ModelNotAvailable(InvalidRequest):
     code = "model_not_available"
+    param = "model"
 
 
 class UnknownPreset(InvalidRequest):

@@ -73,6 +73,21 @@ def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read() -
     }
 
 
+def test_a_refusal_on_an_openai_route_takes_openais_error_shape() -> None:
+    status, body, _handed = request([b"x" * 2000], length(2000), path="/v1/images/generations")
+    assert status == 413
+    assert body == {
+        "error": {
+            "message": "request body is larger than 1 KiB",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "payload_too_large",
+        }
+    }
+    status, body, _handed = request([b"{}"], [(b"content-length", b"abc")], path="/v1/models")
+    assert status == 400 and body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+
+
 def test_a_body_at_the_limit_reaches_the_app() -> None:
     assert request([b"x" * 1024], length(1024))[:2] == (200, {"length": 1024})
     assert request([b"x" * 500, b"x" * 524], [])[:2] == (200, {"length": 1024})

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.server import ServerProcess, start_huajia
+from tests.support.server import ServerProcess, StartServer, start_huajia
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +23,29 @@ def server(
     process.stop()
 
 
+@pytest.fixture(scope="module")
+def start_server(
+    tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StartServer]:
+    """Starts a file's own server: `start_huajia(data_dir, tiny model, extra_env, extra_args)`
+    with a fresh data folder; each is stopped once the file's tests are done. A file whose
+    tests need settings of their own defines its `server` fixture with it (module scope),
+    in the shared server's place, and the `client` below then talks to that one."""
+    started: list[ServerProcess] = []
+
+    def start(extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None
+              ) -> ServerProcess:  # fmt: skip
+        data_dir = tmp_path_factory.mktemp("huajia-data")
+        started.append(start_huajia(data_dir, tiny_model_dir, extra_env, extra_args))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.stop()
+
+
 @pytest.fixture
 def client(server: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+    # Long enough for a synchronous OpenAI call or a request that waits for a model to load.
+    with httpx.Client(base_url=server.url, timeout=60) as http:
         yield http

@@ -30,10 +30,31 @@ def wait_for(
     raise AssertionError(f"task {task_id} never reached {states}: {status}")
 
 
-def read_events(client: httpx.Client, task_id: str, timeout: float = 60) -> list[tuple[str, Any]]:
-    """Every SSE event of one task, up to and including the terminal one."""
-    events: list[tuple[str, Any]] = []
-    with client.stream("GET", f"/api/v1/tasks/{task_id}/events", timeout=timeout) as stream:
+TASK_ENDS = frozenset({"completed", "failed", "canceled"})
+
+
+def read_events(client: httpx.Client, task_id: str, timeout: float = 60, previews: bool = False
+                ) -> list[tuple[str, Any]]:  # fmt: skip
+    """Every SSE event of one task, up to and including the terminal one (with `previews`:
+    the stream that asked for preview events)."""
+    params = {"previews": "true"} if previews else None
+    path = f"/api/v1/tasks/{task_id}/events"
+    return stream_events(client, path, TASK_ENDS, timeout=timeout, params=params)
+
+
+def stream_events(
+    client: httpx.Client,
+    path: str,
+    until: frozenset[str] = frozenset(),
+    into: list[tuple[str, Any]] | None = None,
+    timeout: float = 60,
+    params: dict[str, str] | None = None,
+) -> list[tuple[str, Any]]:
+    """The (name, data) of each SSE event at `path`, up to and including the first named in
+    `until`, or until the server ends the stream. Each is appended to `into` as it arrives,
+    so that another thread can watch the stream progress."""
+    events = [] if into is None else into
+    with client.stream("GET", path, params=params, timeout=timeout) as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
         name = None
         for line in stream.iter_lines():
@@ -41,7 +62,7 @@ def read_events(client: httpx.Client, task_id: str, timeout: float = 60) -> list
                 name = line.removeprefix("event: ")
             elif line.startswith("data: ") and name is not None:
                 events.append((name, json.loads(line.removeprefix("data: "))))
-                if name in {"completed", "failed", "canceled"}:
+                if name in until:
                     break
                 name = None
     return events

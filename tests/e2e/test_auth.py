@@ -74,6 +74,12 @@ def test_without_keys_only_direct_loopback_callers_are_served(open_server: Serve
     assert rebound.status_code == 400, "a page whose DNS name was rebound to 127.0.0.1"
     assert rebound.json()["error"]["code"] == "host_not_allowed"
     assert "attacker.example" not in rebound.text
+    openai = httpx.get(f"{open_server.url}/v1/models", headers={"Host": "attacker.example"})
+    assert openai.status_code == 400, "the OpenAI routes refuse it too, in OpenAI's shape"
+    error = openai.json()["error"]
+    assert (error["type"], error["code"], error["param"]) == (
+        "invalid_request_error", "host_not_allowed", None
+    )  # fmt: skip
 
 
 def test_a_host_name_on_the_list_is_answered_but_not_trusted_as_local(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import signal
 import threading
@@ -20,6 +19,7 @@ import httpx
 import pytest
 from openpyxl import Workbook
 
+from tests.e2e.flows import stream_events
 from tests.e2e.test_drain import worker_pid
 from tests.support.server import ServerProcess
 
@@ -125,15 +125,7 @@ def test_canceling_a_batch_stops_its_waiting_rows(
 
 def batch_events(client: httpx.Client, batch_id: str, seen: list[tuple[str, Any]]) -> None:
     """Every SSE event of the batch into `seen`, up to `finished` (the stream then closes)."""
-    with client.stream("GET", f"/api/v1/batches/{batch_id}/events", timeout=120) as stream:
-        assert stream.headers["content-type"].startswith("text/event-stream")
-        name = None
-        for line in stream.iter_lines():
-            if line.startswith("event: "):
-                name = line.removeprefix("event: ")
-            elif line.startswith("data: ") and name is not None:
-                seen.append((name, json.loads(line.removeprefix("data: "))))
-                name = None
+    stream_events(client, f"/api/v1/batches/{batch_id}/events", into=seen, timeout=120)
 
 
 def test_a_batch_streams_each_row_as_it_ends_then_finished(

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +18,7 @@ from PIL import Image
 from huajia.images.encode import is_ai_generated
 from tests.e2e.flows import wait_for
 from tests.images.pictures import png_claiming
-from tests.support.server import ServerProcess, huajia_command, start_huajia
+from tests.support.server import ServerProcess, StartServer, huajia_command
 
 pytestmark = pytest.mark.e2e
 
@@ -30,13 +28,9 @@ FEATHER_MARGIN = 26
 
 
 @pytest.fixture(scope="module")
-def server(
-    tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
+def server(start_server: StartServer) -> ServerProcess:
     """A server of its own: the last test creates a key, which ends open mode for good."""
-    process = start_huajia(tmp_path_factory.mktemp("huajia-editing"), tiny_model_dir)
-    yield process
-    process.stop()
+    return start_server()
 
 
 def picture(size: tuple[int, int] = SIZE) -> Image.Image:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,14 @@ from huajia.images.labels import Tc260Label, read_label
 from huajia.images.provenance import AI_SOURCE_TYPE
 from tests.e2e.flows import submit, wait_for
 from tests.support.certs import make_signing_files
-from tests.support.server import ServerProcess, huajia_command, start_huajia
+from tests.support.server import ServerProcess, StartServer, huajia_command
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def signing_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
-                   ) -> Iterator[ServerProcess]:  # fmt: skip
+def server(start_server: StartServer, tmp_path_factory: pytest.TempPathFactory) -> ServerProcess:
+    """A server that signs (C2PA) and marks what it makes."""
     files = make_signing_files(tmp_path_factory.mktemp("c2pa"))
     env = {
         "HUAJIA_C2PA_CERT_FILE": str(files.cert_file),
@@ -35,15 +34,7 @@ def signing_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactor
         "HUAJIA_VISIBLE_MARK_CORNER": "top-left",
         "HUAJIA_LABEL_PRODUCER": "Acme Media",
     }
-    process = start_huajia(tmp_path_factory.mktemp("huajia-data"), tiny_model_dir, env)
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-def client(signing_server: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=signing_server.url, timeout=30) as http:
-        yield http
+    return start_server(env)
 
 
 def generated(client: httpx.Client, **fields: Any) -> dict[str, Any]:
@@ -75,7 +66,7 @@ def test_health_says_c2pa_signs(client: httpx.Client) -> None:
 
 @pytest.mark.parametrize("fmt", ["png", "jpeg"])
 def test_a_generated_file_is_labelled_marked_and_signed(
-    client: httpx.Client, signing_server: ServerProcess, tmp_path: Path, fmt: str
+    client: httpx.Client, server: ServerProcess, tmp_path: Path, fmt: str
 ) -> None:
     image = generated(client, output_format=fmt, width=128, height=96)
     data = client.get(image["url"]).content
@@ -91,7 +82,7 @@ def test_a_generated_file_is_labelled_marked_and_signed(
     assert label_of(client.get(image["thumbnail_url"]).content).ProduceID == image["id"]
     (tmp_path / f"image.{fmt}").write_bytes(data)
     inspected = huajia_command(["inspect", str(tmp_path / f"image.{fmt}")],
-                               signing_server.data_dir)  # fmt: skip
+                               server.data_dir)  # fmt: skip
     assert inspected.returncode == 0, inspected.stdout + inspected.stderr
     assert "label integrity: valid" in inspected.stdout
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,32 +17,21 @@ from safetensors.torch import load_file, save_file
 
 from huajia.images.encode import read_parameters
 from tests.e2e.flows import wait_for
-from tests.support.server import ServerProcess, huajia_command
+from tests.support.server import ServerProcess, StartServer, huajia_command
 from tests.support.two_models import (
     SECOND,
     SECOND_DEFAULTS,
     SECOND_MAX_SIZE,
     SECOND_MAX_STEPS,
-    start_two_models,
+    two_models_settings,
 )
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[ServerProcess]:  # fmt: skip
-    process = start_two_models(
-        tmp_path_factory.mktemp("huajia-data"), tiny_model_dir, tmp_path_factory.mktemp("models")
-    )
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-def client(server: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=60) as http:
-        yield http
+def server(start_server: StartServer, tmp_path_factory: pytest.TempPathFactory) -> ServerProcess:
+    return start_server(*two_models_settings(tmp_path_factory.mktemp("models")))
 
 
 def models_by_name(client: httpx.Client) -> dict[str, dict[str, Any]]:

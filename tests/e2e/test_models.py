@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,26 +15,17 @@ from PIL import Image
 from huajia.engine.tiny import create_tiny_model
 from huajia.images.encode import read_parameters
 from tests.e2e.flows import submit, wait_for
-from tests.support.server import ServerProcess, start_huajia
+from tests.support.server import ServerProcess, StartServer
 
 
 @pytest.fixture(scope="module")
-def two_models(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
-               ) -> Iterator[ServerProcess]:  # fmt: skip
+def server(start_server: StartServer, tmp_path_factory: pytest.TempPathFactory) -> ServerProcess:
+    """Two models, one of them resident at a time."""
     second = create_tiny_model(tmp_path_factory.mktemp("models") / "b", seed=1, name="tiny-b")
-    process = start_huajia(
-        tmp_path_factory.mktemp("huajia-data"), tiny_model_dir,
+    return start_server(
         extra_env={"HUAJIA_MODEL_RESIDENCY": "lru", "HUAJIA_RESIDENT_MODELS": "1"},
         extra_args=["--model", str(second)],
-    )  # fmt: skip
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-def client(two_models: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=two_models.url, timeout=60) as http:
-        yield http
+    )
 
 
 def test_requests_for_each_model_complete_on_that_model(client: httpx.Client) -> None:

@@ -23,7 +23,9 @@ from tests.support.server import ServerProcess, start_huajia
 
 pytestmark = pytest.mark.e2e
 
-NAMES = [("alice", "editor"), ("bob", "editor"), ("carol", "editor"), ("ops", "admin")]
+NAMES = [("alice", "editor"), ("bob", "editor"), ("carol", "editor"), ("dave", "editor"),
+         ("ops", "admin")]  # fmt: skip
+WRONG_KEY = "hj_this_key_was_never_issued_000000000000"
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +131,64 @@ def test_one_key_over_its_quota_or_rate_gets_429_while_another_key_is_served(
 
     assert admin.delete(f"/api/v1/keys/{alice_id}/policy").status_code == 204
     assert generate(alice, "a kite").status_code == 202, "the override is gone at once"
+
+
+def openai_said(error: Any, status: int, kind: str, code: str, param: str | None) -> str:
+    """What an OpenAI SDK exception carries: the status, OpenAI's type, Huajia's stable code,
+    the field at fault and the server's message (returned) in its own text."""
+    assert (error.status_code, error.type, error.code, error.param) == (status, kind, code, param)
+    body = error.response.json()
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+    assert str(error) == f"Error code: {status} - {body['error']['message']}"
+    return str(body["error"]["message"])
+
+
+def test_an_openai_client_reads_each_refusal_as_openai_would_say_it(
+    policed: tuple[ServerProcess, dict[str, httpx.Client]],
+) -> None:
+    """Errors under /v1 take OpenAI's shape, so the official SDK raises its own exception for
+    each, with Huajia's message and code; /api/v1 keeps Huajia's shape."""
+    openai = pytest.importorskip("openai")
+    server, clients = policed
+    admin, dave = clients["ops"], clients["dave"]
+    dave_id = key_id(server.data_dir, "dave")
+    assert admin.put(f"/api/v1/keys/{dave_id}/policy", json={"daily_image_quota": 0}).is_success
+
+    def sdk(key: str) -> Any:  # no retries: each refusal is read as it first comes
+        return openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0)
+
+    with sdk(WRONG_KEY) as stranger, sdk(dave.headers["X-API-Key"]) as client:
+        with pytest.raises(openai.AuthenticationError) as refused:
+            stranger.images.generate(prompt="a kite")
+        assert "not valid" in openai_said(refused.value, 401, "authentication_error",
+                                          "unauthorized", None)  # fmt: skip
+        with pytest.raises(openai.RateLimitError) as over:
+            client.images.generate(prompt="a kite", size="64x64")
+        assert "of its 0 images" in openai_said(over.value, 429, "rate_limit_error",
+                                                "quota_exceeded", None)  # fmt: skip
+        assert int(over.value.response.headers["retry-after"]) > 0
+        with pytest.raises(openai.UnprocessableEntityError) as bad_size:
+            client.images.generate(prompt="a kite", size="big")
+        assert "size" in openai_said(bad_size.value, 422, "invalid_request_error",
+                                     "invalid_request", "size")  # fmt: skip
+        with pytest.raises(openai.UnprocessableEntityError) as too_many:
+            client.images.generate(prompt="a kite", n=10)
+        openai_said(too_many.value, 422, "invalid_request_error", "invalid_request", "n")
+        with pytest.raises(openai.UnprocessableEntityError) as unknown:
+            client.images.generate(prompt="a kite", model="sdxl")
+        assert "'sdxl'" in openai_said(unknown.value, 422, "invalid_request_error",
+                                       "model_not_available", "model")  # fmt: skip
+        with pytest.raises(openai.NotFoundError) as missing:
+            client.models.retrieve("gpt-image-1")
+        assert "'gpt-image-1'" in openai_said(missing.value, 404, "invalid_request_error",
+                                              "model_not_found", "model")  # fmt: skip
+        with pytest.raises(openai.NotFoundError) as no_route:
+            client.chat.completions.create(
+                model="tiny", messages=[{"role": "user", "content": "hi"}]
+            )
+        openai_said(no_route.value, 404, "invalid_request_error", "not_found", None)
+
+    huajia = generate(dave, "a kite")
+    assert huajia.status_code == 429
+    assert set(huajia.json()["error"]) == {"code", "message"}, "/api/v1 keeps Huajia's shape"
+    assert huajia.json()["error"]["code"] == "quota_exceeded"

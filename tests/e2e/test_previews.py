@@ -5,33 +5,17 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import httpx
 import numpy as np
 from PIL import Image
 
-from tests.e2e.flows import submit
+from tests.e2e.flows import read_events, submit
 
 # Many steps, so the task runs over many of the watcher's ticks (previews every 2 steps).
 LONG = {"width": 128, "height": 128, "steps": 16, "num_images": 2}
-
-
-def stream_events(client: httpx.Client, task_id: str, query: str = "") -> list[tuple[str, Any]]:
-    events: list[tuple[str, Any]] = []
-    url = f"/api/v1/tasks/{task_id}/events{query}"
-    with client.stream("GET", url, timeout=120) as stream:
-        name = None
-        for line in stream.iter_lines():
-            if line.startswith("event: "):
-                name = line.removeprefix("event: ")
-            elif line.startswith("data: ") and name is not None:
-                events.append((name, json.loads(line.removeprefix("data: "))))
-                if name in {"completed", "failed", "canceled"}:
-                    break
-    return events
+STREAM_S = 120  # seconds one event stream may last: these tasks run long on the CPU
 
 
 def decoded(data_url: str) -> Image.Image:
@@ -45,7 +29,7 @@ def decoded(data_url: str) -> Image.Image:
 def test_previews_come_as_decodable_small_images_before_completed(client: httpx.Client) -> None:
     accepted = submit(client, **LONG)
 
-    events = stream_events(client, accepted["task_id"], "?previews=true")
+    events = read_events(client, accepted["task_id"], STREAM_S, previews=True)
 
     names = [name for name, _ in events]
     assert names[-1] == "completed", names
@@ -66,7 +50,7 @@ def test_previews_come_as_decodable_small_images_before_completed(client: httpx.
 def test_a_stream_that_did_not_ask_gets_no_previews(client: httpx.Client) -> None:
     accepted = submit(client, **LONG)
 
-    events = stream_events(client, accepted["task_id"])
+    events = read_events(client, accepted["task_id"], STREAM_S)
 
     names = [name for name, _ in events]
     assert names[-1] == "completed"
@@ -79,8 +63,8 @@ def test_a_stream_that_did_not_ask_gets_none_while_another_does(client: httpx.Cl
     task_id = accepted["task_id"]
 
     with ThreadPoolExecutor(2) as pool:
-        asked = pool.submit(stream_events, client, task_id, "?previews=true")
-        plain = pool.submit(stream_events, client, task_id)
+        asked = pool.submit(read_events, client, task_id, STREAM_S, True)
+        plain = pool.submit(read_events, client, task_id, STREAM_S)
         asked_names = [name for name, _ in asked.result(timeout=180)]
         plain_names = [name for name, _ in plain.result(timeout=180)]
 

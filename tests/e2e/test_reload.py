@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from safetensors.torch import load_file
 from huajia.images.encode import read_parameters
 from tests.e2e.flows import SMALL, wait_for
 from tests.engine.conftest import lora_factors, lora_in_layout, write
-from tests.support.server import ServerProcess, huajia_command, start_huajia
+from tests.support.server import ServerProcess, StartServer, huajia_command
 
 pytestmark = pytest.mark.e2e
 
@@ -50,23 +49,13 @@ def files(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
 
 
 @pytest.fixture(scope="module")
-def server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory,
-           files: dict[str, Path]) -> Iterator[ServerProcess]:  # fmt: skip
-    data = tmp_path_factory.mktemp("reload")
+def server(start_server: StartServer, files: dict[str, Path]) -> ServerProcess:
+    """Serves brand-a's weights and the LoRA folder (`reload` runs with its environment)."""
     env = {
         "HUAJIA_WEIGHTS": str(files["brand-a"]),
         "HUAJIA_LORA_DIRS": json.dumps([str(files["lora"].parent)]),
     }
-    process = start_huajia(data, tiny_model_dir, env)
-    process.env.update(env)
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-def client(server: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as http:
-        yield http
+    return start_server(env)
 
 
 def reload(server: ServerProcess, *args: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -124,6 +124,13 @@ def start_huajia(
         data_dir, model_dir, free_port(), server_env(extra_env), extra_args or []
     )
     return server.start()
+
+
+class StartServer(Protocol):
+    """`start_huajia` with the model and a fresh data folder already chosen."""
+
+    def __call__(self, extra_env: dict[str, str] | None = None,
+                 extra_args: list[str] | None = None) -> ServerProcess: ...  # fmt: skip
 
 
 def huajia_command(args: list[str], data_dir: Path, extra_env: dict[str, str] | None = None

@@ -24,11 +24,16 @@ def second_model_spec(folder: Path) -> dict[str, object]:
     }  # fmt: skip
 
 
+def two_models_settings(models_dir: Path, extra_env: dict[str, str] | None = None
+                        ) -> tuple[dict[str, str], list[str]]:  # fmt: skip
+    """The environment and arguments that add tiny-b (made in `models_dir`) to the tiny model."""
+    second = create_tiny_model(models_dir / SECOND, seed=1, name=SECOND)
+    env = {"HUAJIA_MODELS": json.dumps([second_model_spec(second)]), **(extra_env or {})}
+    return env, ["--model", SECOND]
+
+
 def start_two_models(data_dir: Path, tiny_model_dir: Path, models_dir: Path,
                      extra_env: dict[str, str] | None = None) -> ServerProcess:  # fmt: skip
     """`huajia serve --model <tiny> --model tiny-b`, both kept loaded by its one worker."""
-    second = create_tiny_model(models_dir / SECOND, seed=1, name=SECOND)
-    env = {"HUAJIA_MODELS": json.dumps([second_model_spec(second)]), **(extra_env or {})}
-    server = start_huajia(data_dir, tiny_model_dir, env, ["--model", SECOND])
-    server.env.update(env)
-    return server
+    env, args = two_models_settings(models_dir, extra_env)
+    return start_huajia(data_dir, tiny_model_dir, env, args)

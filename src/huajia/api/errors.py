@@ -1,18 +1,27 @@
-"""Every error leaves the API as {"error": {"code", "message"}} with one status per code."""
+"""Every error leaves the API as {"error": {"code", "message"}} with one status per code.
+
+Under /v1, the OpenAI-compatible routes, the same error takes OpenAI's shape instead,
+{"error": {"message", "type", "param", "code"}} (code: the same stable code), so that an
+OpenAI client reads it as it reads OpenAI's own. /api/v1 is Huajia's and keeps its shape.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from huajia.api.schemas import ErrorBody
+from huajia.api.schemas import ErrorBody, OpenAIErrorBody
 from huajia.errors import Draining, HuajiaError, LoraMisfit
 
 log = logging.getLogger(__name__)
+
+OPENAI_PREFIX = "/v1"
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -24,11 +33,34 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
+# OpenAI's error types by status; every other 4xx is an invalid_request_error.
+_OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
 
 
-def error_response(status: int, code: str, message: str, **headers: str) -> JSONResponse:
-    body = {"error": {"code": code, "message": message}}
-    return JSONResponse(body, status_code=status, headers=headers or None)
+def speaks_openai(path: str) -> bool:
+    """Whether the route at `path` answers in OpenAI's shape."""
+    return path == OPENAI_PREFIX or path.startswith(OPENAI_PREFIX + "/")
+
+
+def openai_type(status: int) -> str:
+    if status >= 500:
+        return "server_error"
+    return _OPENAI_TYPES.get(status, "invalid_request_error")
+
+
+def error_body(path: str, status: int, code: str, message: str,
+               param: str | None = None) -> dict[str, dict[str, object]]:  # fmt: skip
+    """The error as the route at `path` words it (`param`: the field at fault, for OpenAI's)."""
+    if speaks_openai(path):
+        kind = openai_type(status)
+        return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return {"error": {"code": code, "message": message}}
+
+
+def error_response(path: str, status: int, code: str, message: str, param: str | None = None,
+                   headers: Mapping[str, str] | None = None) -> JSONResponse:  # fmt: skip
+    body = error_body(path, status, code, message, param)
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}) or None)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -38,38 +70,48 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
-async def _huajia_error(_request: Request, error: HuajiaError) -> JSONResponse:
+async def _huajia_error(request: Request, error: HuajiaError) -> JSONResponse:
     headers = {}
     if error.retry_after is not None:
         headers["Retry-After"] = str(error.retry_after)
     if error.status >= 500 and not isinstance(error, Draining):  # draining is no fault
         log.error("%s: %s", error.code, error.message)
-    response = error_response(error.status, error.code, error.message, **headers)
+    body = error_body(request.scope["path"], error.status, error.code, error.message, error.param)
     if isinstance(error, LoraMisfit):  # the fit report tells the admin what to fix
-        body = {"error": {"code": error.code, "message": error.message, "report": error.report}}
-        response = JSONResponse(body, status_code=error.status, headers=headers or None)
-    return response
+        body["error"]["report"] = error.report
+    return JSONResponse(body, status_code=error.status, headers=headers or None)
 
 
-async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
-    problems = [_describe(item) for item in error.errors()]
-    return error_response(422, "invalid_request", "; ".join(problems) or "invalid request")
+async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    problems = error.errors()
+    message = "; ".join(_describe(item) for item in problems) or "invalid request"
+    param = _field(problems[0]) if problems else None
+    return error_response(request.scope["path"], 422, "invalid_request", message, param)
 
 
-async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
     code = _HTTP_CODES.get(error.status_code, "http_error")
-    return error_response(error.status_code, code, str(error.detail), **(error.headers or {}))
+    return error_response(
+        request.scope["path"], error.status_code, code, str(error.detail), headers=error.headers
+    )
 
 
-async def _unexpected_error(_request: Request, error: Exception) -> JSONResponse:
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     # Logged with its traceback for the operator; the caller gets no internals.
     log.exception("unexpected error", exc_info=error)
-    return error_response(500, "internal_error", "internal error; the server log has details")
+    message = "internal error; the server log has details"
+    return error_response(request.scope["path"], 500, "internal_error", message)
 
 
-def _describe(item: dict[str, object]) -> str:
-    loc = [str(part) for part in item.get("loc", ()) if part not in ("body", "query", "path")]  # type: ignore[attr-defined]
-    where = ".".join(loc) or "request"
+def _field(item: Mapping[str, object]) -> str | None:
+    """The request field a validation problem is about (`a.b` when nested), if any."""
+    loc = item.get("loc", ())
+    parts = [str(part) for part in loc if part not in ("body", "query", "path")]  # type: ignore[attr-defined]
+    return ".".join(parts) or None
+
+
+def _describe(item: Mapping[str, object]) -> str:
+    where = _field(item) or "request"
     message = str(item.get("msg", "invalid"))
     if item.get("type") == "extra_forbidden":
         message = "unknown field (check the spelling against /docs)"
@@ -99,11 +141,12 @@ _RETRY_AFTER = {
 }
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
-    """OpenAPI `responses=` entries for these statuses, each answering ErrorBody."""
+def error_responses(*statuses: int, body: type[BaseModel] = ErrorBody
+                    ) -> dict[int | str, dict[str, object]]:  # fmt: skip
+    """OpenAPI `responses=` entries for these statuses, each answering `body`."""
     declared: dict[int | str, dict[str, object]] = {}
     for status in statuses:
-        response: dict[str, object] = {"model": ErrorBody, "description": _DESCRIPTIONS[status]}
+        response: dict[str, object] = {"model": body, "description": _DESCRIPTIONS[status]}
         if status == 429:
             response["headers"] = _RETRY_AFTER
         declared[status] = response
@@ -114,3 +157,11 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
 PUBLIC_RESPONSES = error_responses(400, 408, 413)
 # Answers every route behind an API key may give, on top of its own.
 ERROR_RESPONSES = error_responses(400, 401, 403, 404, 408, 409, 413, 422, 429)
+
+
+def openai_error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """`error_responses` for the /v1 routes, which answer errors in OpenAI's shape."""
+    return error_responses(*statuses, body=OpenAIErrorBody)
+
+
+OPENAI_ERROR_RESPONSES = openai_error_responses(400, 401, 403, 404, 408, 409, 413, 422, 429)

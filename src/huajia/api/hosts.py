@@ -77,7 +77,7 @@ class HostCheck:
             host = _header(scope, b"host")
             if not self.allowed.accepts(host):
                 response = error_response(
-                    400, "host_not_allowed",
+                    scope["path"], 400, "host_not_allowed",
                     "this server does not answer to that host name; an operator may add it "
                     "to allowed_hosts (HUAJIA_ALLOWED_HOSTS)",
                 )  # fmt: skip

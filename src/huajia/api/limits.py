@@ -73,10 +73,11 @@ class BodyLimitMiddleware:
         try:
             declared = declared_length(scope)
         except ValueError as problem:
-            await error_response(400, "bad_request", str(problem))(scope, receive, send)
+            refusal = error_response(scope["path"], 400, "bad_request", str(problem))
+            await refusal(scope, receive, send)
             return
         if declared is not None and declared > limit:
-            await _answer(too_large(limit))(scope, receive, send)
+            await _answer(scope, too_large(limit))(scope, receive, send)
             return
         body = _GuardedBody(scope, receive, send, limit, self.stall_timeout_s)
         try:
@@ -143,7 +144,9 @@ class _GuardedBody:
         except TimeoutError:
             why = f"the request body stopped arriving for {self._stall_timeout_s:g} s"
             # The client went quiet mid-body: the connection cannot carry another request.
-            await self._refuse(error_response(408, "request_timeout", why, Connection="close"))
+            await self._refuse(error_response(
+                self._scope["path"], 408, "request_timeout", why, headers={"Connection": "close"}
+            ))  # fmt: skip
             return {"type": "http.disconnect"}
         if message["type"] != "http.request":
             return message
@@ -153,7 +156,7 @@ class _GuardedBody:
             # Not "Connection: close": the server reads and drops the rest of the body, so
             # the client, still sending, gets to read this answer (the HTTP protocol class
             # closes the connection if the rest does not come soon).
-            await self._refuse(_answer(too_large(self._limit)))
+            await self._refuse(_answer(self._scope, too_large(self._limit)))
             return {"type": "http.disconnect"}
         return message
 
@@ -172,8 +175,8 @@ class _GuardedBody:
             await refusal(self._scope, self._receive, self._send)
 
 
-def _answer(error: HuajiaError) -> JSONResponse:
-    return error_response(error.status, error.code, error.message)
+def _answer(scope: Scope, error: HuajiaError) -> JSONResponse:
+    return error_response(scope["path"], error.status, error.code, error.message)
 
 
 def _under(path: str, prefix: str) -> bool:

@@ -92,6 +92,20 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str = Field(description="invalid_request_error, authentication_error, "
+                      "permission_error, rate_limit_error or server_error")  # fmt: skip
+    param: str | None = Field(description="The request field at fault, when one is")
+    code: str = Field(description="Huajia's stable error code")
+
+
+class OpenAIErrorBody(BaseModel):
+    """How the OpenAI-compatible routes (/v1) answer an error: OpenAI's own shape."""
+
+    error: OpenAIErrorDetail
+
+
 class TaskAccepted(BaseModel):
     task_id: str
     status: TaskStatusName

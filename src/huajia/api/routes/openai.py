@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from huajia.api.deps import PrincipalDep, Services, ServicesDep
-from huajia.api.errors import ERROR_RESPONSES, error_responses
+from huajia.api.errors import OPENAI_ERROR_RESPONSES, openai_error_responses
 from huajia.api.hosts import public_base
 from huajia.api.presenters import image_url
 from huajia.api.schemas import GenerateRequest, OutputFormat, Text
@@ -25,12 +25,14 @@ from huajia.errors import EngineUnavailable, GenerationCanceled, InvalidRequest,
 from huajia.jobs.model import Task, TaskState
 from huajia.logs import current_request_id
 
-router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["openai"], responses=OPENAI_ERROR_RESPONSES)
 
 # Names OpenAI clients send by default; they mean "this server's model".
 OPENAI_MODEL_NAMES = frozenset({"dall-e-2", "dall-e-3", "gpt-image-1", "gpt-image-1-mini"})
 WAIT_CHECK_SECONDS = 1.0  # how often a waiting request looks at its client and the workers
 NO_WORKER_S = 30.0
+# GenerateRequest's fields that OpenAI's request names otherwise (for an error's `param`).
+OPENAI_FIELDS = {"num_images": "n", "width": "size", "height": "size"}
 
 
 class ImagesGenerationRequest(BaseModel):
@@ -76,7 +78,7 @@ def parse_size(size: str | None) -> tuple[int, int] | None:
         return None
     parts = size.lower().split("x")
     if len(parts) != 2 or not all(part.isascii() and part.isdigit() for part in parts):
-        raise InvalidRequest(f"size must look like 1024x1024 (got {size!r})")
+        raise InvalidRequest(f"size must look like 1024x1024 (got {size!r})", param="size")
     return int(parts[0]), int(parts[1])
 
 
@@ -92,14 +94,16 @@ def to_generate_request(body: ImagesGenerationRequest, served: str) -> GenerateR
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise InvalidRequest(f"{where}: {first['msg']} (size {body.size!r})") from None
+        raise InvalidRequest(
+            f"{where}: {first['msg']} (size {body.size!r})", param=OPENAI_FIELDS.get(where, where)
+        ) from None
 
 
 @router.post(
     "/images/generations",
     operation_id="openaiCreateImage",
     response_model=ImagesResponse,
-    responses=error_responses(503, 507),  # no worker for a while; out of GPU memory
+    responses=openai_error_responses(503, 507),  # no worker for a while; out of GPU memory
 )
 async def create_image(
     body: ImagesGenerationRequest, request: Request, who: PrincipalDep, services: ServicesDep

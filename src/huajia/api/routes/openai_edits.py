@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from PIL import Image
 
 from huajia.api.deps import PrincipalDep, Services, ServicesDep
-from huajia.api.errors import ERROR_RESPONSES, error_responses
+from huajia.api.errors import OPENAI_ERROR_RESPONSES, openai_error_responses
 from huajia.api.routes.openai import (
     OPENAI_MODEL_NAMES,
     ImagesResponse,
@@ -35,14 +35,14 @@ from huajia.images.sources import SourceImage, from_pixels, load_upload
 from huajia.jobs.requests import GenerationCommand
 from huajia.logs import current_request_id
 
-router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["openai"], responses=OPENAI_ERROR_RESPONSES)
 
 WHOLE_IMAGE_STRENGTH = 0.75
 
 
 @router.post(
     "/images/edits", operation_id="openaiEditImage", response_model=ImagesResponse,
-    responses=error_responses(503, 507),
+    responses=openai_error_responses(503, 507),
 )  # fmt: skip
 async def edit_image(
     request: Request,
@@ -111,7 +111,8 @@ def _check_size(size: str | None, source: SourceImage) -> None:
     if wanted is not None and wanted != (source.width, source.height):
         raise InvalidRequest(
             f"size {size} differs from the image's {source.width}x{source.height}; "
-            "edits keep the image's size (leave size out, or say auto)"
+            "edits keep the image's size (leave size out, or say auto)",
+            param="size",
         )
 
 

@@ -13,10 +13,10 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from huajia.api.deps import PrincipalDep, Services, ServicesDep
-from huajia.api.errors import ERROR_RESPONSES
+from huajia.api.errors import OPENAI_ERROR_RESPONSES
 from huajia.errors import ModelNotFound
 
-router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["openai"], responses=OPENAI_ERROR_RESPONSES)
 
 
 class OpenAIModel(BaseModel):
@@ -56,4 +56,4 @@ async def retrieve_model(model_id: str, _who: PrincipalDep, services: ServicesDe
     for model in await run_in_threadpool(_models, services):
         if model.id == model_id:
             return model
-    raise ModelNotFound(f"model {model_id!r} is not served here")
+    raise ModelNotFound(f"model {model_id!r} is not served here", param="model")
