@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import get_args
 
 import pytest
@@ -17,6 +18,7 @@ from huajia.images.encode import (
     make_thumbnail,
     read_parameters,
 )
+from tests.images import pictures
 
 FORMATS: tuple[ImageFormat, ...] = get_args(ImageFormat)
 AI_SOURCE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
@@ -171,3 +173,30 @@ def test_thumbnail_leaves_the_original_alone(picture: Image.Image) -> None:
 
 def test_encoded_image_repr_hides_the_bytes(picture: Image.Image) -> None:
     assert "data" not in repr(encode_image(picture, "png", {}))
+
+
+def _zlib_level_class(png: bytes) -> int:
+    """zlib's FLEVEL of the first IDAT chunk: 0 fastest (level 0-1), 1 fast (2-5), 2 default
+    (6), 3 maximum (7-9)."""
+    at = png.index(b"IDAT") + 4
+    return png[at + 1] >> 6
+
+
+def test_png_files_are_compressed_at_the_configured_level_and_stay_lossless(
+    tmp_path: Path,
+) -> None:
+    from huajia.images.labeler import Labeler
+    from huajia.settings import Settings
+
+    picture = pictures.noise(96, 64)
+    default = Labeler.from_settings(Settings(data_dir=tmp_path))
+    fastest = Labeler.from_settings(Settings(data_dir=tmp_path, png_compress_level=1))
+    smallest = Labeler.from_settings(Settings(data_dir=tmp_path, png_compress_level=9))
+    files = {
+        labeler.png_level: labeler.label(picture, "png", {"prompt": "p"}, "id").file.data
+        for labeler in (default, fastest, smallest)
+    }
+    assert {level: _zlib_level_class(data) for level, data in files.items()} == {4: 1, 1: 0, 9: 3}
+    for data in files.values():
+        with Image.open(io.BytesIO(data)) as decoded:
+            assert decoded.convert("RGB").tobytes() == picture.tobytes()

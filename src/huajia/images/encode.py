@@ -36,6 +36,10 @@ THUMBNAIL_QUALITY = 80
 # libwebp's effort 2 of 6: at 256² about a tenth of the default effort's time (1.3 against
 # 11.6 ms, on the worker's finishing thread) for a file of the same size.
 THUMBNAIL_EFFORT = 2
+# zlib's level for PNG files (all lossless). Pillow's default, 6, spends about twice level 4's
+# time for a file about 1 % smaller (a 1024² photo: 260 ms for 1.59 MB against 120 ms for
+# 1.61 MB; level 1: 68 ms for 1.77 MB). The setting `png_compress_level` chooses another.
+PNG_LEVEL = 4
 
 _CONTENT_TYPES: dict[str, tuple[str, str]] = {
     "png": ("image/png", "png"),
@@ -67,15 +71,20 @@ class EncodedImage:
 
 
 def encode_image(
-    image: Image.Image, fmt: ImageFormat, parameters: dict[str, object], aigc: str | None = None
+    image: Image.Image,
+    fmt: ImageFormat,
+    parameters: dict[str, object],
+    aigc: str | None = None,
+    png_level: int = PNG_LEVEL,
 ) -> EncodedImage:
     """Encode `image` as `fmt` with `parameters` and the AI-generated label embedded;
-    `aigc` is the TC260 label's JSON (see images.labels), written into the same XMP."""
+    `aigc` is the TC260 label's JSON (see images.labels), written into the same XMP;
+    `png_level` is zlib's level for a PNG (lossless at every level)."""
     if fmt not in _CONTENT_TYPES:
         raise InvalidRequest(f"unknown image format {fmt!r}: use png, webp or jpeg")
     buffer = io.BytesIO()
     if fmt == "png":
-        _save_png(image, buffer, parameters, aigc)
+        _save_png(image, buffer, parameters, aigc, png_level)
     else:
         _save_with_exif(image, buffer, fmt, parameters, aigc)
     content_type, extension = _CONTENT_TYPES[fmt]
@@ -131,7 +140,7 @@ def make_thumbnail(image: Image.Image, max_side: int = 256, origin: str = "gener
 
 
 def _save_png(image: Image.Image, buffer: io.BytesIO, parameters: dict[str, object],
-              aigc: str | None) -> None:  # fmt: skip
+              aigc: str | None, level: int) -> None:  # fmt: skip
     chunks = PngImagePlugin.PngInfo()
     chunks.add_itxt(PARAMETERS_KEY, _to_json(parameters, ascii_only=False))
     for key, value in parameters.items():
@@ -144,7 +153,7 @@ def _save_png(image: Image.Image, buffer: io.BytesIO, parameters: dict[str, obje
     if SOURCE_TYPES.get(origin, AI_SOURCE_TYPE):
         chunks.add_text(AI_GENERATED_KEY, "true")
     chunks.add_itxt(_XMP_PNG_KEY, xmp_packet(describe(parameters), origin, aigc).decode())
-    image.save(buffer, "PNG", pnginfo=chunks)
+    image.save(buffer, "PNG", pnginfo=chunks, compress_level=level)
 
 
 def _save_with_exif(image: Image.Image, buffer: io.BytesIO, fmt: ImageFormat,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +21,13 @@ from pydantic import SecretStr
 
 from huajia.edits.font import FontLibrary
 from huajia.errors import ConfigurationError
-from huajia.images.encode import EncodedImage, ImageFormat, encode_image, make_thumbnail
+from huajia.images.encode import (
+    PNG_LEVEL,
+    EncodedImage,
+    ImageFormat,
+    encode_image,
+    make_thumbnail,
+)
 from huajia.images.labels import seal, unsealed_label
 from huajia.images.mark import VisibleMark, apply_mark
 
@@ -48,6 +56,7 @@ class Labeler:
     producer: str = DEFAULT_PRODUCER
     fonts: FontLibrary | None = field(default=None, repr=False)
     signer: C2paSigner | None = None
+    png_level: int = PNG_LEVEL
 
     @classmethod
     def ephemeral(cls) -> Labeler:
@@ -67,7 +76,7 @@ class Labeler:
                 settings.c2pa_cert_file, settings.c2pa_key_file, settings.c2pa_tsa_url
             )
         secret = ensure_label_secret(settings.label_secret, settings.data_dir)
-        return cls(secret, settings.label_producer, fonts, signer)
+        return cls(secret, settings.label_producer, fonts, signer, settings.png_compress_level)
 
     def label(self, image: Image.Image, fmt: ImageFormat, parameters: dict[str, object],
               image_id: str, mark: VisibleMark | None = None) -> LabelledImage:  # fmt: skip
@@ -76,15 +85,22 @@ class Labeler:
         if mark is not None:
             image = apply_mark(image, mark, self.fonts or FontLibrary.discover())
             parameters = {**parameters, "visible_mark": mark.model_dump()}
-        file = self._sealed(
-            origin, image_id, lambda aigc: encode_image(image, fmt, parameters, aigc),
-            image if fmt == "png" else None,
+        # The preview is made beside the file (both encoders let go of the GIL).
+        thumb = _beside().submit(
+            self._sealed, origin, image_id,
+            lambda aigc: make_thumbnail(image, origin=origin, aigc=aigc),
         )  # fmt: skip
-        if self.signer is not None:
-            file = replace(file, data=self.signer.sign(file.data, file.content_type, origin))
-        thumb = self._sealed(origin, image_id, lambda aigc: make_thumbnail(image, origin=origin,
-                                                                           aigc=aigc))  # fmt: skip
-        return LabelledImage(file, thumb)
+        try:
+            level = self.png_level
+            file = self._sealed(
+                origin, image_id, lambda aigc: encode_image(image, fmt, parameters, aigc, level),
+                image if fmt == "png" else None,
+            )  # fmt: skip
+            if self.signer is not None:
+                file = replace(file, data=self.signer.sign(file.data, file.content_type, origin))
+        finally:
+            preview = thumb.result()
+        return LabelledImage(file, preview)
 
     def _sealed(self, origin: str, image_id: str, encode: _Encoder,
                 lossless_from: Image.Image | None = None) -> EncodedImage:  # fmt: skip
@@ -94,6 +110,19 @@ class Labeler:
         encoded = encode(label.to_json())
         sealed = seal(encoded.data, placeholder, self.secret, lossless_from)
         return replace(encoded, data=sealed)
+
+
+_BESIDE: ThreadPoolExecutor | None = None
+_BESIDE_LOCK = threading.Lock()
+
+
+def _beside() -> ThreadPoolExecutor:
+    """Threads that encode previews while the caller encodes the file itself."""
+    global _BESIDE
+    with _BESIDE_LOCK:
+        if _BESIDE is None:
+            _BESIDE = ThreadPoolExecutor(2, thread_name_prefix="thumbnails")
+        return _BESIDE
 
 
 def find_label_secret(configured: SecretStr | None, data_dir: Path) -> bytes | None:
