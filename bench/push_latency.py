@@ -34,7 +34,7 @@ class Stamps:
     steps: dict[int, float] = field(default_factory=dict)
     engine_start: float = 0.0
     engine_done: float = 0.0
-    flushed: float = 0.0  # the reporter's last steps written (the finisher's first act)
+    flushed: float = 0.0  # the batch's last steps written (beside its images' storing)
     completing: float = 0.0  # images encoded and stored; the completion write begins
     stored: float = 0.0
 
@@ -149,8 +149,8 @@ def one_task(client: httpx.Client, stamps: Stamps, i: int) -> dict[str, float]:
         "submit (POST answered)": answered - began,
         "submit answered -> engine starts": stamps.engine_start - answered,
         "first progress after its step": first_progress - stamps.steps[1],
-        "engine end -> last steps flushed": stamps.flushed - stamps.engine_done,
-        "flushed -> images encoded and stored": stamps.completing - stamps.flushed,
+        "engine end -> images encoded and stored": stamps.completing - stamps.engine_done,
+        "  (its last steps written, meanwhile)": stamps.flushed - stamps.engine_done,
         "completion write": stamps.stored - stamps.completing,
         "completed stored -> SSE completed": completed - stamps.stored,
         "SSE completed -> bytes fetched": fetched - completed,

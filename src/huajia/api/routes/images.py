@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -19,6 +21,7 @@ from huajia.storage.base import is_held
 router = APIRouter(tags=["images"], responses=ERROR_RESPONSES)
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+SMALL_FILE = 4 << 20  # bytes read at once and sent whole; larger files are streamed
 CONTENT_TYPES = {
     "png": "image/png",
     "webp": "image/webp",
@@ -43,11 +46,23 @@ async def image_file(key: str, services: ServicesDep, download: bool = False) ->
 
     local = services.blobs.local_path(key)
     if local is not None:
-        if not local.is_file():
-            raise NotFound("no such image")
-        return FileResponse(local, media_type=media_type, headers=headers)
+        try:  # one trip to a thread for a file of usual size, not one per step of a stream
+            data = await run_in_threadpool(_small_file, local)
+        except FileNotFoundError:
+            raise NotFound("no such image") from None
+        if data is None:  # large: streamed from the disk
+            return FileResponse(local, media_type=media_type, headers=headers)
+        return Response(data, media_type=media_type, headers=headers)
     data = await run_in_threadpool(services.blobs.get, key)
     return Response(data, media_type=media_type, headers=headers)
+
+
+def _small_file(path: Path) -> bytes | None:
+    """The file's bytes if it is at most SMALL_FILE (None: stream it instead)."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise FileNotFoundError(path.name)
+    return path.read_bytes() if info.st_size <= SMALL_FILE else None
 
 
 @router.get("/api/v1/images", operation_id="listImages", response_model=GalleryPage)
