@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import base64
 import io
-from concurrent.futures import ThreadPoolExecutor
+import os
+import signal
+import threading
+import time
+from typing import Any
 
 import httpx
 import numpy as np
 from PIL import Image
 
-from tests.e2e.flows import read_events, submit
+from tests.e2e.flows import TASK_ENDS, read_events, stream_events, submit
+from tests.e2e.test_drain import worker_pid
+from tests.support.server import ServerProcess
 
 # Many steps, so the task runs over many of the watcher's ticks (previews every 2 steps).
 LONG = {"width": 128, "height": 128, "steps": 16, "num_images": 2}
@@ -26,10 +32,38 @@ def decoded(data_url: str) -> Image.Image:
     return image
 
 
-def test_previews_come_as_decodable_small_images_before_completed(client: httpx.Client) -> None:
-    accepted = submit(client, **LONG)
+def followed_from_the_start(client: httpx.Client, server: ServerProcess, *previews: bool
+                            ) -> tuple[str, list[list[tuple[str, Any]]]]:  # fmt: skip
+    """A LONG task submitted while the worker is held, and one event stream per entry
+    (True: asking for previews); the worker goes on once every stream is open, so the task
+    runs with its followers already there however fast the machine. Each stream's events."""
+    worker = worker_pid(server)
+    os.kill(worker, signal.SIGSTOP)
+    streams: list[list[tuple[str, Any]]] = [[] for _ in previews]
+    try:
+        task_id = submit(client, **LONG)["task_id"]
+        path = f"/api/v1/tasks/{task_id}/events"
+        followers = [
+            threading.Thread(target=stream_events, args=(
+                client, path, TASK_ENDS, seen, STREAM_S, {"previews": "true"} if asked else None))
+            for seen, asked in zip(streams, previews, strict=True)
+        ]  # fmt: skip
+        for follower in followers:
+            follower.start()
+        deadline = time.monotonic() + 30
+        while not all(streams) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    for follower in followers:
+        follower.join(STREAM_S)
+    return task_id, streams
 
-    events = read_events(client, accepted["task_id"], STREAM_S, previews=True)
+
+def test_previews_come_as_decodable_small_images_before_completed(
+    client: httpx.Client, server: ServerProcess
+) -> None:
+    task_id, (events,) = followed_from_the_start(client, server, True)
 
     names = [name for name, _ in events]
     assert names[-1] == "completed", names
@@ -39,7 +73,7 @@ def test_previews_come_as_decodable_small_images_before_completed(client: httpx.
         image = decoded(preview["image"])
         assert image.size == (preview["width"], preview["height"]) == (16, 16)  # 128 / 8
         assert len(preview["image"]) < 8000, "a few KB"
-        assert preview["task_id"] == accepted["task_id"]
+        assert preview["task_id"] == task_id
         assert preview["index"] in (0, 1)
         assert preview["step"] % 2 == 0 and 0 < preview["step"] < preview["total_steps"] == 16
         assert np.asarray(image).std() > 0, "a picture, not a flat square"
@@ -58,16 +92,13 @@ def test_a_stream_that_did_not_ask_gets_no_previews(client: httpx.Client) -> Non
     assert "preview" not in names
 
 
-def test_a_stream_that_did_not_ask_gets_none_while_another_does(client: httpx.Client) -> None:
-    accepted = submit(client, **LONG)
-    task_id = accepted["task_id"]
+def test_a_stream_that_did_not_ask_gets_none_while_another_does(
+    client: httpx.Client, server: ServerProcess
+) -> None:
+    _, (asked, plain) = followed_from_the_start(client, server, True, False)
 
-    with ThreadPoolExecutor(2) as pool:
-        asked = pool.submit(read_events, client, task_id, STREAM_S, True)
-        plain = pool.submit(read_events, client, task_id, STREAM_S)
-        asked_names = [name for name, _ in asked.result(timeout=180)]
-        plain_names = [name for name, _ in plain.result(timeout=180)]
-
+    asked_names = [name for name, _ in asked]
+    plain_names = [name for name, _ in plain]
     assert "preview" in asked_names, asked_names
     assert plain_names[-1] == "completed" and "preview" not in plain_names
 

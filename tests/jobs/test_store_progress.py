@@ -5,6 +5,9 @@ Every test runs against SQLite and PostgreSQL (the `store` fixture is parametriz
 
 from __future__ import annotations
 
+import pytest
+
+from huajia.errors import LeaseLost
 from huajia.jobs import TaskStore
 from tests.jobs.helpers import LEASE, a_task
 
@@ -39,3 +42,25 @@ def test_watch_reads_every_followed_task_with_its_new_steps_in_one_call(store: T
     assert [event.step for event in steps[first.id]] == [2]
     assert [event.step for event in steps[second.id]] == [1]
     assert store.watch({}) == ([], {})
+
+
+def test_a_completion_records_the_last_steps_with_it_once_each(store: TaskStore) -> None:
+    task = store.create(a_task())
+    claimed = store.claim("w", LEASE)
+    assert claimed is not None
+    store.heartbeat(task.id, "w", claimed.attempts, 2, 4, LEASE)
+
+    done = store.complete(task.id, "w", claimed.attempts, [], steps=(2, 3, 4), total=4)
+
+    assert [(e.step, e.total) for e in store.progress_since(task.id)] == [(2, 4), (3, 4), (4, 4)]
+    assert (done.progress_step, done.progress_total) == (4, 4)
+    assert store.get(task.id).state.value == "completed"
+
+
+def test_a_completion_refused_records_none_of_its_steps(store: TaskStore) -> None:
+    task = store.create(a_task())
+    claimed = store.claim("w", LEASE)
+    assert claimed is not None
+    with pytest.raises(LeaseLost):
+        store.complete(task.id, "someone-else", claimed.attempts, [], steps=(1, 2), total=2)
+    assert store.progress_since(task.id) == []

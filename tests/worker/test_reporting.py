@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,28 +25,52 @@ from huajia.worker.reporter import Lease, Reporter
 from tests.worker.test_loop import LEASE, queue
 
 
+class PausedAtFirstStep:
+    """The real engine, pausing after step 1 until `until()` holds (the reporter has acted
+    on it): what follows happens after the reporter's first try, whatever the machine's
+    speed."""
+
+    def __init__(self, engine: ZImageEngine, until: Callable[[], bool]) -> None:
+        self.engine, self.until = engine, until
+
+    def check_prompts(self, request: ResolvedRequest) -> None:
+        self.engine.check_prompts(request)
+
+    def generate_batch(self, items: Sequence[BatchItem]) -> list[Any]:
+        return self.engine.generate_batch([replace(item, on_progress=self._paused(item))
+                                           for item in items])  # fmt: skip
+
+    def _paused(self, item: BatchItem) -> Any:
+        def on_progress(step: int, total: int) -> None:
+            assert item.on_progress is not None
+            item.on_progress(step, total)
+            if step == 1:
+                _wait_for(self.until)
+
+        return on_progress
+
+
 def test_a_database_hiccup_during_the_batch_does_not_fail_it(
     store: TaskStore,
     tiny_engine: ZImageEngine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The database refuses the first renewals (a restart, a full pool): steps wait in memory
-    and reach the progress log later, every one of them, in order."""
-    real = store.heartbeat_many
+    """The database refuses every renewal while the batch runs (a restart, a full pool):
+    the steps wait in memory and reach the progress log with the completions, every one of
+    them, in order."""
     refused: list[int] = []
 
-    def flaky(beats: list[Beat], lease_seconds: float) -> dict[str, BeatAnswer]:
-        if len(refused) < 3:
-            refused.append(len(beats))
-            raise OperationalError("UPDATE tasks", {}, Exception("database is locked"))
-        return real(beats, lease_seconds)
+    def down(beats: list[Beat], lease_seconds: float) -> dict[str, BeatAnswer]:
+        refused.append(len(beats))
+        raise OperationalError("UPDATE tasks", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(store, "heartbeat_many", flaky)
+    monkeypatch.setattr(store, "heartbeat_many", down)
     first, second = queue(store, tiny_engine, prompt="first"), queue(store, tiny_engine)
-    worker = Worker(store, tiny_engine, LocalBlobStore(tmp_path / "images"), "w", LEASE)
+    engine = PausedAtFirstStep(tiny_engine, lambda: bool(refused))
+    worker = Worker(store, engine, LocalBlobStore(tmp_path / "images"), "w", LEASE)  # type: ignore[arg-type]
     assert worker.run_once()
-    assert len(refused) == 3, "the store did refuse"
+    assert refused and refused[0] == 2, "the store refused the batch's renewals"
     for task_id in (first, second):
         task = store.get(task_id)
         assert task.state is TaskState.COMPLETED and len(task.images) == 1
@@ -172,6 +197,57 @@ def test_a_first_step_is_written_at_once_and_later_ones_wait_for_the_interval(
     reporter.unwatch([first, second])
 
 
+def test_a_tasks_first_preview_is_not_held_back_by_the_interval(store: TaskStore) -> None:
+    from huajia.engine.types import PreviewFrame
+    from tests.jobs.helpers import a_task
+
+    reporter = Reporter(store, LEASE, interval=60.0)
+    task = store.create(a_task())
+    store.want_previews(task.id)
+    lease = Lease(store.claim("w", LEASE), "w")  # type: ignore[arg-type]
+    assert lease.previews.wanted
+    reporter.watch([lease])
+    lease.record(1, 8)
+    _wait_for(lambda: _steps(store, task.id) == [1])
+    lease.previews.put(PreviewFrame(0, 2, 8, 8, 8, bytes(8 * 8 * 3)))
+    lease.record(2, 8)
+
+    _wait_for(lambda: bool(store.previews_after({task.id: (0, 0)})))
+    assert _steps(store, task.id) == [1, 2], "the step went with it"
+    lease.previews.put(PreviewFrame(0, 4, 8, 8, 8, bytes(8 * 8 * 3)))
+    lease.record(4, 8)
+    time.sleep(0.3)
+    assert _steps(store, task.id) == [1, 2], "later ones wait for the interval"
+    reporter.unwatch([lease])
+
+
+def test_a_cancel_asked_of_a_running_task_reaches_it_without_waiting_for_the_interval(
+    store: TaskStore,
+) -> None:
+    """The store says ASKED when a running task is canceled; the worker hands that to its
+    reporter, which renews the lease at once and so hears the cancel."""
+    from huajia.jobs.notify import ASKED, Notice
+    from tests.jobs.helpers import a_task
+
+    heard: list[Notice] = []
+    unsubscribe = store.notifier.subscribe(heard.append)
+    reporter = Reporter(store, LEASE, interval=60.0)
+    task = store.create(a_task())
+    lease = Lease(store.claim("w", LEASE), "w")  # type: ignore[arg-type]
+    reporter.watch([lease])
+    lease.record(1, 8)
+    _wait_for(lambda: _steps(store, task.id) == [1])
+    try:
+        store.request_cancel(task.id)
+        _wait_for(lambda: Notice(ASKED, task.id) in heard)
+        reporter.asked(task.id)  # what the worker does with that notice
+        _wait_for(lambda: lease.cancel.canceled)
+        assert store.get(task.id).state is TaskState.CANCELED
+    finally:
+        unsubscribe()
+        reporter.unwatch([lease])
+
+
 def _steps(store: TaskStore, task_id: str) -> list[int]:
     return [event.step for event in store.progress_since(task_id)]
 
@@ -181,3 +257,27 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "not written"
         time.sleep(0.01)
+
+
+def test_a_completed_tasks_last_steps_go_with_its_completion(
+    store: TaskStore, tiny_engine: ZImageEngine, tmp_path: Path
+) -> None:
+    """Steps held back by the interval get no transaction of their own before the task
+    completes: its completion records them, and the progress log has every step."""
+    sent: list[tuple[int, ...]] = []
+    real = store.heartbeat_many
+
+    def counted(beats: list[Beat], lease_seconds: float) -> dict[str, BeatAnswer]:
+        sent.extend(beat.steps for beat in beats if beat.steps)
+        return real(beats, lease_seconds)
+
+    store.heartbeat_many = counted  # type: ignore[method-assign]
+    task_id = queue(store, tiny_engine)
+    engine = PausedAtFirstStep(tiny_engine, lambda: bool(store.progress_since(task_id)))
+    worker = Worker(store, engine, LocalBlobStore(tmp_path / "images"), "w", LEASE,  # type: ignore[arg-type]
+                    report_interval=60.0)  # fmt: skip
+    assert worker.run_once()
+    task = store.get(task_id)
+    assert task.state is TaskState.COMPLETED and (task.progress_step, task.progress_total) == (3, 3)
+    assert [(e.step, e.total) for e in store.progress_since(task_id)] == [(1, 3), (2, 3), (3, 3)]
+    assert sent == [(1,)], "only the first step had a write of its own"

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from fastapi.concurrency import run_in_threadpool
 
 from huajia.jobs.model import Task, TaskState
-from huajia.jobs.notify import MOVED, QUEUED, TASK, InProcessNotifier, Notice, Notifier
+from huajia.jobs.notify import ASKED, MOVED, QUEUED, TASK, InProcessNotifier, Notice, Notifier
 from huajia.jobs.store import ProgressEvent, ProgressLog, TaskPreview
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,8 @@ class TaskWatcher:
             self._mark_due(notice.key)
         elif notice.topic in (MOVED, QUEUED):  # places moved: those waiting show theirs
             self._places_moved()
+        elif notice.topic == ASKED:  # for the task's worker (a cancel also says TASK)
+            return
         else:  # RESYNC, or a topic this watcher does not know: read everything
             for task_id in self._followers:
                 self._mark_due(task_id)

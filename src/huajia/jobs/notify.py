@@ -44,6 +44,7 @@ MOVED = "moved"  # places in the queue changed (a claim, a cancel); no key
 REVISION = "revision"  # a new model revision is current; key: the model
 POLICY = "policy"  # a key's or the global policy rules changed; key: the key id ("" global)
 RESYNC = "resync"  # notices may have been missed: check everything; no key
+ASKED = "asked"  # a running task's worker is asked something (cancel, previews); key: task id
 
 SOCKET_PATH_MAX = 100  # AF_UNIX paths are limited to about 107 bytes
 

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Select, and_, or_, select, update
 
 from huajia.jobs import audit, webhooks, workers
 from huajia.jobs.model import AuditEvent, Task, TaskState
+from huajia.jobs.notify import ASKED, Notice
 from huajia.jobs.store import ProgressEvent, TaskPreview
 from huajia.jobs.tables import task_previews, task_progress, tasks
 
@@ -32,6 +33,9 @@ class SqlSideRecords:
         raise NotImplementedError
 
     def _load_one(self, connection: Connection, task_id: str) -> Task:
+        raise NotImplementedError
+
+    def _tell(self, connection: Connection, *notices: Notice) -> None:
         raise NotImplementedError
 
     def _load(self, connection: Connection, query: Select[Any]) -> builtins.list[Task]:
@@ -103,7 +107,10 @@ class SqlSideRecords:
             .values(previews_wanted=True)
         )
         with self._write() as connection:
-            return bool(connection.execute(wanted).rowcount)
+            if not connection.execute(wanted).rowcount:
+                return False
+            self._tell(connection, Notice(ASKED, task_id))  # a running task's worker hears it
+            return True
 
     def previews_after(
         self, after: Mapping[str, tuple[int, int]]

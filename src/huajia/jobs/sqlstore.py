@@ -56,7 +56,7 @@ from huajia.jobs.model import (
     TaskState,
     check_transition,
 )
-from huajia.jobs.notify import MOVED, QUEUED, TASK, Notice, Notifier, notifier_for
+from huajia.jobs.notify import ASKED, MOVED, QUEUED, TASK, Notice, Notifier, notifier_for
 from huajia.jobs.outbox import OutboxStore, SqlOutboxStore
 from huajia.jobs.policy_store import PolicyStore
 from huajia.jobs.prefs_store import PrefsStore, SqlPrefsStore
@@ -386,10 +386,12 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             return answers
 
     def complete(
-        self, task_id: str, worker_id: str, attempt: int, images: builtins.list[NewImage]
-    ) -> Task:
+        self, task_id: str, worker_id: str, attempt: int, images: builtins.list[NewImage],
+        steps: Sequence[int] = (), total: int = 0,
+    ) -> Task:  # fmt: skip
         finished = {"progress_step": tasks.c.progress_total, "error_code": None}
-        return self._finish(task_id, worker_id, attempt, TaskState.COMPLETED, finished, images)
+        return self._finish(task_id, worker_id, attempt, TaskState.COMPLETED, finished, images,
+                            (steps, total))  # fmt: skip
 
     def fail(self, task_id: str, worker_id: str, attempt: int, code: str, message: str) -> Task:
         failure = {"error_code": code, "error_message": message}
@@ -401,11 +403,20 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
     def _finish(
         self, task_id: str, worker_id: str, attempt: int, target: TaskState,
         values: dict[str, Any], new_images: Sequence[NewImage] = (),
+        last_steps: tuple[Sequence[int], int] = ((), 0),
     ) -> Task:  # fmt: skip
         now = self.clock()
         with self._write() as connection:
             held = held_row(connection, task_id, worker_id, attempt)
             check_transition(TaskState(held.state), target)
+            steps, total = last_steps
+            fresh = [step for step in steps if step > held.progress_step]  # never twice
+            if fresh:  # before the task finishes: followers read them, then the end
+                connection.execute(insert(task_progress), [
+                    {"task_id": task_id, "attempt": attempt, "step": step, "total": total,
+                     "created_at": now} for step in fresh
+                ])  # fmt: skip
+                values = {**values, "progress_step": total, "progress_total": total}
             ran = (now - held.started_at).total_seconds() if held.started_at else None
             row = connection.execute(
                 update(tasks)
@@ -458,6 +469,8 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                     update(tasks).where(tasks.c.id == task_id).values(updated_at=now, **change)
                 )
                 self._tell(connection, Notice(TASK, task_id), Notice(MOVED))
+                if state is TaskState.PROCESSING:  # its worker hears it now, not at a renewal
+                    self._tell(connection, Notice(ASKED, task_id))
             return self._load_one(connection, task_id)
 
     def requeue_expired(self, now: datetime | None = None) -> builtins.list[str]:

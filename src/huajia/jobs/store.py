@@ -177,9 +177,11 @@ class TaskQueue(ABC):
 
     @abstractmethod
     def complete(
-        self, task_id: str, worker_id: str, attempt: int, images: builtins.list[NewImage]
-    ) -> Task:
-        """Finish the held attempt with its image records; LeaseLost if not held."""
+        self, task_id: str, worker_id: str, attempt: int, images: builtins.list[NewImage],
+        steps: Sequence[int] = (), total: int = 0,
+    ) -> Task:  # fmt: skip
+        """Finish the held attempt with its image records, and its last `steps` (of `total`)
+        not written yet, in the same transaction; LeaseLost if not held."""
 
     @abstractmethod
     def fail(self, task_id: str, worker_id: str, attempt: int, code: str, message: str) -> Task:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +20,7 @@ from huajia.engine.types import BatchItem, GenerationResult, ResolvedRequest
 from huajia.errors import GenerationCanceled, HuajiaError, LeaseLost, ModelLoadError, TaskNotFound
 from huajia.images.labeler import Labeler
 from huajia.jobs.model import Holding, NewImage, Task
-from huajia.jobs.notify import QUEUED, RESYNC, REVISION, Notice
+from huajia.jobs.notify import ASKED, QUEUED, RESYNC, REVISION, Notice
 from huajia.jobs.requests import AiEdit, result_origin
 from huajia.jobs.revisions import ModelRevision
 from huajia.jobs.rows import new_id
@@ -103,7 +102,6 @@ class Worker:
         self.reporter = Reporter(store, lease_seconds, report_interval)
         self.finisher = Finisher(overlap_storing)  # stores batch N while the GPU runs N+1
         self.uploads = Uploads(blobs)  # a task's files are stored together
-        self._steps: ThreadPoolExecutor | None = None  # a batch's last steps, beside its storing
 
     @property
     def engine(self) -> Engine:
@@ -137,8 +135,6 @@ class Worker:
             unsubscribe()
             self.finisher.close()
             self.uploads.close()
-            if self._steps is not None:
-                self._steps.shutdown()
 
     def _idle_wait(self, stop: threading.Event) -> None:
         """Until a task is queued for this worker's model, `wake`, or the fallback time."""
@@ -147,6 +143,9 @@ class Worker:
         self._woken.clear()  # set again by a notice that comes while we look at the queue
 
     def _on_notice(self, notice: Notice) -> None:
+        if notice.topic == ASKED:  # a cancel or a preview asked of a task: renew it now
+            self.reporter.asked(notice.key)
+            return
         held = self.shelf.names if self.shelf is not None else [self.model]
         for_me = self.model is None or notice.key == "" or notice.key in held
         if notice.topic == REVISION and for_me:
@@ -260,27 +259,20 @@ class Worker:
 
     def _finish_batch(self, leases: list[Lease], runnable: list[Lease], outcomes: list[Outcome],
                       started: float) -> None:  # fmt: skip
-        """Each task stored and finished on its own, every step written before its finish:
-        the last steps are written while the images are encoded and uploaded."""
-        steps = self._steps_writer().submit(self.reporter.flush, runnable)
+        """Each task stored and finished on its own; a completed task's last steps go in its
+        completion's transaction, any other's are written before its final write."""
         try:
             for lease, outcome in zip(runnable, outcomes, strict=True):
                 with _about(lease.task):
                     try:
-                        lease.settle(lambda: self._finish(lease, outcome, steps.result))  # noqa: B023
+                        lease.settle(lambda: self._finish(lease, outcome))  # noqa: B023
                     except Exception:  # e.g. the database is away: the lease expires
                         log.exception("task %s: could not be finished", lease.task.id)
                         continue
                     log.info("task %s: %s after %.2f s", lease.task.id,
                              _outcome(lease, outcome), time.monotonic() - started)  # fmt: skip
         finally:
-            steps.result()
             self.reporter.unwatch(leases)
-
-    def _steps_writer(self) -> ThreadPoolExecutor:
-        if self._steps is None:
-            self._steps = ThreadPoolExecutor(1, thread_name_prefix="steps")
-        return self._steps
 
     def _started(self, lease: Lease, engine: Engine) -> bool:
         task = lease.task
@@ -326,12 +318,11 @@ class Worker:
             log.exception("generation failed for tasks %s", [lease.task.id for lease in leases])
             return [error] * len(leases)
 
-    def _finish(self, lease: Lease, outcome: Outcome, steps_written: Callable[[], object]
-                ) -> None:  # fmt: skip
-        """The task's final write, after `steps_written` (a finished task takes no steps)."""
+    def _finish(self, lease: Lease, outcome: Outcome) -> None:
+        """The task's final write, its steps written first (a finished task takes no more)."""
         task, held = lease.task, lease.held
         if not isinstance(outcome, GenerationResult):
-            steps_written()
+            self.reporter.flush([lease])
         if isinstance(outcome, GenerationCanceled) and lease.handing_back:
             self.store.release(*held)
             log.info("task %s handed back to the queue", task.id)
@@ -343,16 +334,16 @@ class Worker:
             self.store.fail(*held, "generation_failed", GENERATION_FAILED)
         else:
             try:
-                self._store_images(task, outcome, steps_written)
+                self._store_images(lease, outcome)
             except (LeaseLost, TaskNotFound):
                 raise
             except Exception:  # a full disk or a bucket outage fails this task only
                 log.exception("task %s: could not store its images", task.id)
-                steps_written()
+                self.reporter.flush([lease])
                 self.store.fail(*held, "storage_failed", STORAGE_FAILED)
 
-    def _store_images(self, task: Task, result: GenerationResult,
-                      steps_written: Callable[[], object]) -> None:  # fmt: skip
+    def _store_images(self, lease: Lease, result: GenerationResult) -> None:
+        task = lease.task
         fmt = task.request.output_format
         written: list[str] = []
         records: list[NewImage] = []
@@ -363,8 +354,8 @@ class Worker:
                 records.append(record)
                 files += labelled
             self.uploads.put_all(files, written)
-            steps_written()
-            self.store.complete(task.id, self.worker_id, task.attempts, records)
+            self.reporter.with_last_steps(lease, lambda steps, total: self.store.complete(
+                task.id, self.worker_id, task.attempts, records, steps, total))  # fmt: skip
         except BaseException:
             for key in written:  # no orphan bytes from an attempt that did not complete
                 self.blobs.delete(key)

@@ -40,6 +40,11 @@ class PreviewSlots:
         with self._lock:
             self._latest[frame.index] = frame
 
+    @property
+    def waiting(self) -> bool:
+        """A frame is kept and not taken yet."""
+        return bool(self._latest)
+
     def take(self) -> tuple[PreviewImage, ...]:
         """The frames kept since the last take, encoded."""
         with self._lock:

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from huajia.engine.types import CancelToken, PreviewFeed
 from huajia.errors import LeaseLost, TaskNotFound
@@ -24,6 +25,7 @@ from huajia.jobs.store import TaskStore
 from huajia.worker.previews import PreviewSlots
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(eq=False)  # leases compare by identity
@@ -43,7 +45,10 @@ class Lease:
     step: int = 0
     total: int = 0
     wake: threading.Event | None = None
-    reported: bool = False  # a step of this lease was written (the first is never held back)
+    # Whether a step, and a preview, of this lease was written: the first of each never waits.
+    reported: bool = False
+    previewed: bool = False
+    asked: bool = False  # someone asked something of the task (cancel, previews): renew now
     previews: PreviewSlots = field(default_factory=PreviewSlots)
     _unsent: list[int] = field(default_factory=list)
     _steps_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -84,12 +89,20 @@ class Lease:
             steps, self._unsent = tuple(self._unsent), []
             total = self.total
             self.reported = self.reported or bool(steps)
-        return Beat(*self.held, steps, total, self.previews.take())
+        previews = self.previews.take()
+        self.previewed = self.previewed or bool(previews)
+        self.asked = False
+        return Beat(*self.held, steps, total, previews)
 
     @property
-    def first_step_waiting(self) -> bool:
-        """A step is recorded and none of this lease's was written yet."""
-        return not self.reported and bool(self._unsent)
+    def first_news_waiting(self) -> bool:
+        """A step (or a preview) is kept, and none of this lease's was written yet; or
+        someone asked something of the task (its answer comes with a renewal)."""
+        return (
+            self.asked
+            or (not self.reported and bool(self._unsent))
+            or (not self.previewed and self.previews.waiting)
+        )
 
     def unsent(self, beat: Beat) -> None:
         """A beat that did not reach the store: its steps go first in the next one."""
@@ -176,6 +189,28 @@ class Reporter:
             pause = min(pause * 2, 1.0)
         return True
 
+    def asked(self, task_id: str) -> None:
+        """Someone asked something of this task (a cancel, previews): renew it without
+        waiting for the interval; the store's answer says what."""
+        with self._lock:
+            found = [lease for lease in self._leases if lease.task.id == task_id]
+        for lease in found:
+            lease.asked = True
+        if found:
+            self._wake.set()
+
+    def with_last_steps(self, lease: Lease, finish: Callable[[tuple[int, ...], int], T]) -> T:
+        """`finish(steps, total)` with the lease's steps not written yet, for the task's final
+        write to record with it (one transaction instead of two). Nothing of this lease is
+        sent meanwhile; if `finish` fails, the steps go back to the lease."""
+        with self._sending:
+            beat = lease.take_beat()
+            try:
+                return finish(beat.steps, beat.total)
+            except BaseException:
+                lease.unsent(beat)
+                raise
+
     def _run(self) -> None:
         last = 0.0
         while True:
@@ -184,9 +219,10 @@ class Reporter:
             watched = self._watched()
             if watched is None:
                 return
-            # Within `interval` of the last write, steps wait, unless one is a task's first.
+            # Within `interval` of the last write, steps wait, unless one is a task's first (or
+            # its first preview).
             while (held := last + self.interval - time.monotonic()) > 0 and not any(
-                lease.first_step_waiting for lease in watched
+                lease.first_news_waiting for lease in watched
             ):
                 if self._wake.wait(held):
                     self._wake.clear()
