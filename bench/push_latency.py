@@ -34,7 +34,6 @@ class Stamps:
     steps: dict[int, float] = field(default_factory=dict)
     engine_start: float = 0.0
     engine_done: float = 0.0
-    flushed: float = 0.0  # the batch's last steps written (beside its images' storing)
     completing: float = 0.0  # images encoded and stored; the completion write begins
     stored: float = 0.0
 
@@ -94,7 +93,7 @@ def worker_in_process(data_dir: Path, model: Path, engine: Any, stamps: Stamps,
                     report_interval=settings.progress_interval_seconds,
                     requeue_seconds=max(1.0, settings.lease_seconds / 3),
                     overlap_storing=str(engine.device) != "cpu")  # as `huajia worker`  # fmt: skip
-    complete, flush = store.complete, worker.reporter.flush
+    complete = store.complete
 
     def stamped_complete(*args: Any, **kwargs: Any) -> Any:
         stamps.completing = time.perf_counter()
@@ -102,13 +101,7 @@ def worker_in_process(data_dir: Path, model: Path, engine: Any, stamps: Stamps,
         stamps.stored = time.perf_counter()
         return done
 
-    def stamped_flush(*args: Any, **kwargs: Any) -> Any:
-        flushed = flush(*args, **kwargs)
-        stamps.flushed = time.perf_counter()
-        return flushed
-
     store.complete = stamped_complete  # type: ignore[method-assign]
-    worker.reporter.flush = stamped_flush  # type: ignore[method-assign]
     thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True)
     thread.start()
     try:
@@ -150,8 +143,7 @@ def one_task(client: httpx.Client, stamps: Stamps, i: int) -> dict[str, float]:
         "submit answered -> engine starts": stamps.engine_start - answered,
         "first progress after its step": first_progress - stamps.steps[1],
         "engine end -> images encoded and stored": stamps.completing - stamps.engine_done,
-        "  (its last steps written, meanwhile)": stamps.flushed - stamps.engine_done,
-        "completion write": stamps.stored - stamps.completing,
+        "completion write (with the last steps)": stamps.stored - stamps.completing,
         "completed stored -> SSE completed": completed - stamps.stored,
         "SSE completed -> bytes fetched": fetched - completed,
     }

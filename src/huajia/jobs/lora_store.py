@@ -87,9 +87,7 @@ class SqlLoraStore(LoraStore):
             return _get(connection, name)
 
     def list(self, include_retired: bool = False) -> builtins.list[LoraRecord]:
-        query = select(loras).order_by(loras.c.name)
-        if not include_retired:
-            query = query.where(loras.c.retired_at.is_(None))
+        query = _ALL if include_retired else _IN_USE  # read on every submit: built once
         with transaction(self.engine, write=False) as connection:
             return [_record(row) for row in connection.execute(query)]
 
@@ -123,3 +121,7 @@ def _record(row: Any) -> LoraRecord:
     return LoraRecord(
         row.name, row.path, row.identity, dict(row.report), row.created_at, row.retired_at
     )
+
+
+_ALL = select(loras).order_by(loras.c.name)
+_IN_USE = _ALL.where(loras.c.retired_at.is_(None))

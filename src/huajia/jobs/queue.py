@@ -28,6 +28,7 @@ from sqlalchemy import (
     Connection,
     Select,
     and_,
+    bindparam,
     func,
     literal,
     literal_column,
@@ -45,25 +46,28 @@ ORDER = (tasks.c.queue_class, tasks.c.queue_turn, tasks.c.created_at, tasks.c.id
 STATE_INDEX = "ix_tasks_state_created_at"  # tables.py: Index(None, "state", "created_at")
 
 
-def fair_key(connection: Connection, owner: str, priority: Priority) -> dict[str, int]:
-    """The (queue_class, queue_turn) of a task the owner queues now: a few index probes."""
-    klass = priority.rank
-    in_class = tasks.c.queue_class == klass
-    mine = tasks.c.owner == owner
+def _fair_key_probes() -> Select[Any]:
+    """The turns a new task's key is made of, for bound `klass` and `owner`."""
+    in_class = tasks.c.queue_class == bindparam("klass", type_=tasks.c.queue_class.type)
+    mine = tasks.c.owner == bindparam("owner", type_=tasks.c.owner.type)
     lowest_waiting = select(func.min(tasks.c.queue_turn)).where(IS_PENDING, in_class)
     # Few tasks run at once: they are found by state (SQLite would otherwise walk every task
     # the owner ever queued, by the owner index, to find the one or two running).
     lowest_running = _by_state(select(func.min(tasks.c.queue_turn)).where(IS_RUNNING, in_class))
     my_waiting = select(func.max(tasks.c.queue_turn)).where(IS_PENDING, in_class, mine)
     my_running = _by_state(select(func.max(tasks.c.queue_turn)).where(IS_RUNNING, in_class, mine))
-    row = connection.execute(
-        select(
-            lowest_waiting.scalar_subquery(),
-            lowest_running.scalar_subquery(),
-            my_waiting.scalar_subquery(),
-            my_running.scalar_subquery(),
-        )
-    ).one()
+    return select(
+        lowest_waiting.scalar_subquery(),
+        lowest_running.scalar_subquery(),
+        my_waiting.scalar_subquery(),
+        my_running.scalar_subquery(),
+    )
+
+
+def fair_key(connection: Connection, owner: str, priority: Priority) -> dict[str, int]:
+    """The (queue_class, queue_turn) of a task the owner queues now: a few index probes."""
+    klass = priority.rank
+    row = connection.execute(_FAIR_KEY, {"klass": klass, "owner": owner}).one()
     served_now = min((turn for turn in row[:2] if turn is not None), default=0)
     mine_last = max((turn for turn in row[2:] if turn is not None), default=None)
     turn = served_now if mine_last is None else max(mine_last + 1, served_now)
@@ -147,8 +151,7 @@ def any_pending(connection: Connection) -> bool:
 
 def pending_at_least(connection: Connection, limit: int) -> int:
     """min(pending tasks, limit): a count that stops at `limit` rows of the index."""
-    some = select(tasks.c.id).where(IS_PENDING).limit(limit).subquery("some")
-    count: int = connection.execute(select(func.count()).select_from(some)).scalar_one()
+    count: int = connection.execute(_PENDING_UP_TO, {"limit": limit}).scalar_one()
     return count
 
 
@@ -159,6 +162,14 @@ def _key_values(key: Sequence[Any]) -> ColumnElement[Any]:
 # Places are counted this far and no further: a task with more ahead of it has no place
 # (None; "waiting" is all it says), so that reading one costs the same at any depth.
 PLACES_COUNTED = 1000
+
+
+def place(connection: Connection, key: Sequence[Any]) -> int | None:
+    """The 1-based place of a pending task whose claim-order key (ORDER's columns) is `key`,
+    if fewer than PLACES_COUNTED tasks are ahead of it: one count along the index."""
+    bound = dict(zip(_KEY_NAMES, key, strict=True)) | {"room": PLACES_COUNTED}
+    ahead: int = connection.execute(_AHEAD, bound).scalar_one()
+    return ahead + 1 if ahead < PLACES_COUNTED else None
 
 
 def positions(connection: Connection, task_ids: Collection[str]) -> dict[str, int]:
@@ -193,3 +204,24 @@ def positions(connection: Connection, task_ids: Collection[str]) -> dict[str, in
         places[key.id] = ahead + 1
         previous = key
     return places
+
+
+# Built once: a submit runs both (a new task's key, then its place).
+_FAIR_KEY = _fair_key_probes()
+_KEY_NAMES = ("key_class", "key_turn", "key_created", "key_id")
+_AHEAD = select(func.count()).select_from(
+    _in_order(
+        select(tasks.c.id).where(
+            IS_PENDING,
+            tuple_(*ORDER) < tuple_(*(bindparam(name, type_=column.type)
+                                      for name, column in zip(_KEY_NAMES, ORDER, strict=True))),
+        ),
+        "ix_tasks_queue",
+    )
+    .limit(bindparam("room"))
+    .subquery("ahead")
+)  # fmt: skip
+# min(pending tasks, limit), counted along the index no further than `limit` rows.
+_PENDING_UP_TO = select(func.count()).select_from(
+    select(tasks.c.id).where(IS_PENDING).limit(bindparam("limit")).subquery("some")
+)

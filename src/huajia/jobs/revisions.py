@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 
 from huajia.errors import NotFound
 from huajia.jobs.database import transaction
@@ -95,11 +95,10 @@ class SqlRevisionStore(RevisionStore):
         return self.get(int(new_id))
 
     def current(self, model: str) -> ModelRevision | None:
-        return self._first(
-            select(model_revisions).where(
-                model_revisions.c.model == model, model_revisions.c.failed_at.is_(None)
-            )
-        )
+        """Read on every submit: the statement is built once."""
+        with transaction(self.engine, write=False) as connection:
+            row = connection.execute(_CURRENT, {"model": model}).one_or_none()
+        return ModelRevision(**row._mapping) if row is not None else None
 
     def newest(self, model: str, source: RevisionSource | None = None) -> ModelRevision | None:
         query = select(model_revisions).where(model_revisions.c.model == model)
@@ -149,3 +148,12 @@ class SqlRevisionStore(RevisionStore):
         with transaction(self.engine, write=False) as connection:
             row = connection.execute(ordered).one_or_none()
         return ModelRevision(**row._mapping) if row is not None else None
+
+
+# The newest revision of a model that did not fail to load.
+_CURRENT = (
+    select(model_revisions)
+    .where(model_revisions.c.model == bindparam("model"), model_revisions.c.failed_at.is_(None))
+    .order_by(model_revisions.c.id.desc())
+    .limit(1)
+)

@@ -109,6 +109,10 @@ _CLAIM = (
 )
 
 
+# A new task's row, as written (every column bound from the values given).
+_INSERT_TASK = insert(tasks).returning(*tasks.c)
+
+
 class SqlTaskStore(SqlSideRecords, TaskStore):
     """Tasks, leases and image records in one SQL database (migrated by `open_store`)."""
 
@@ -227,14 +231,14 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                 values |= queue.fair_key(connection, new.owner, new.priority)
                 # As created (pending), not as a worker woken by the notice may already have
                 # it by the time a second read ran; and no read at all.
-                row = connection.execute(insert(tasks).values(values).returning(*tasks.c)).one()
+                row = connection.execute(_INSERT_TASK, values).one()
                 records = self._insert_images(
                     connection, values["id"], new_images, values["created_at"]
                 )
                 self._tell(connection, *_created(values))
                 # Its place: counted no further than queue.PLACES_COUNTED, so cheap enough
                 # to count while holding SQLite's write lock.
-                place = queue.positions(connection, [row.id]).get(row.id)
+                place = queue.place(connection, [getattr(row, c.name) for c in queue.ORDER])
         except IntegrityError:
             # Lost a race on (owner, idempotency key): the other request's task is the answer.
             existing = None
