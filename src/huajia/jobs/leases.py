@@ -25,6 +25,8 @@ _LEASE_COLUMNS = [
 ]  # fmt: skip
 # Built once: the statement and its cache key are not rebuilt for every renewal and finish.
 _LOCKED = select(*_LEASE_COLUMNS).where(tasks.c.id == bindparam("task_id")).with_for_update()
+# A renewal (the columns set are those of the values given).
+_RENEW = update(tasks).where(tasks.c.id == bindparam("beat_id"))
 _ALL_LOCKED = (
     select(*_LEASE_COLUMNS)
     .where(tasks.c.id.in_(bindparam("ids", expanding=True)))
@@ -100,7 +102,7 @@ def renew_all(connection: Connection, beats: Sequence[Beat], now: datetime,
             values |= {"progress_step": fresh[-1], "progress_total": beat.total}
             steps += [{"task_id": beat.task_id, "attempt": beat.attempt, "step": step,
                        "total": beat.total, "created_at": now} for step in fresh]  # fmt: skip
-        connection.execute(update(tasks).where(tasks.c.id == beat.task_id).values(**values))
+        connection.execute(_RENEW, {"beat_id": beat.task_id, **values})
         if beat.previews and row.previews_wanted:  # none kept that nobody asked for
             _keep_previews(connection, beat, now)
     if steps:

@@ -111,6 +111,9 @@ _CLAIM = (
 
 # A new task's row, as written (every column bound from the values given).
 _INSERT_TASK = insert(tasks).returning(*tasks.c)
+# A held task's final write (the columns set are those of the values given).
+_FINISH = update(tasks).where(tasks.c.id == bindparam("finished_id")).returning(*tasks.c)
+_INSERT_IMAGES = insert(images).returning(*images.c, sort_by_parameter_order=True)
 
 
 class SqlTaskStore(SqlSideRecords, TaskStore):
@@ -393,9 +396,8 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         self, task_id: str, worker_id: str, attempt: int, images: builtins.list[NewImage],
         steps: Sequence[int] = (), total: int = 0,
     ) -> Task:  # fmt: skip
-        finished = {"progress_step": tasks.c.progress_total, "error_code": None}
-        return self._finish(task_id, worker_id, attempt, TaskState.COMPLETED, finished, images,
-                            (steps, total))  # fmt: skip
+        return self._finish(task_id, worker_id, attempt, TaskState.COMPLETED, {"error_code": None},
+                            images, (steps, total))  # fmt: skip
 
     def fail(self, task_id: str, worker_id: str, attempt: int, code: str, message: str) -> Task:
         failure = {"error_code": code, "error_message": message}
@@ -420,21 +422,15 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                     {"task_id": task_id, "attempt": attempt, "step": step, "total": total,
                      "created_at": now} for step in fresh
                 ])  # fmt: skip
-                values = {**values, "progress_step": total, "progress_total": total}
+                values = {**values, "progress_total": total}
+            if target is TaskState.COMPLETED:  # every step taken
+                values = {"progress_step": values.get("progress_total", held.progress_total),
+                          **values}  # fmt: skip
             ran = (now - held.started_at).total_seconds() if held.started_at else None
-            row = connection.execute(
-                update(tasks)
-                .where(tasks.c.id == task_id)
-                .values(
-                    state=target.value,
-                    finished_at=now,
-                    run_seconds=ran,
-                    updated_at=now,
-                    lease_expires_at=None,
-                    **values,
-                )
-                .returning(*tasks.c)
-            ).one()
+            row = connection.execute(_FINISH, {
+                "finished_id": task_id, "state": target.value, "finished_at": now,
+                "run_seconds": ran, "updated_at": now, "lease_expires_at": None, **values,
+            }).one()  # fmt: skip
             # A running task has no images before this: the ones added now are all of them.
             records = self._insert_images(connection, task_id, new_images, now)
             if held.previews_wanted:
@@ -606,8 +602,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         if not new_images:
             return []
         rows = [image_values(task_id, image, now) for image in new_images]
-        stored = insert(images).returning(*images.c, sort_by_parameter_order=True)
-        records = [image_from_row(row) for row in connection.execute(stored, rows)]
+        records = [image_from_row(row) for row in connection.execute(_INSERT_IMAGES, rows)]
         return sorted(records, key=lambda record: record.index)
 
 
