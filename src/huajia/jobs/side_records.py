@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, or_, select, update
 
 from huajia.jobs import audit, webhooks, workers
 from huajia.jobs.model import AuditEvent, Task, TaskState
@@ -38,7 +38,8 @@ class SqlSideRecords:
     def _tell(self, connection: Connection, *notices: Notice) -> None:
         raise NotImplementedError
 
-    def _load(self, connection: Connection, query: Select[Any]) -> builtins.list[Task]:
+    def _load(self, connection: Connection, query: Select[Any],
+              params: dict[str, Any] | None = None) -> builtins.list[Task]:  # fmt: skip
         raise NotImplementedError
 
     def watch(
@@ -47,15 +48,10 @@ class SqlSideRecords:
         ids = builtins.list(after)
         if not ids:
             return [], {}
-        steps = (
-            select(task_progress.c.task_id, task_progress.c.id, task_progress.c.step,
-                   task_progress.c.total)
-            .where(task_progress.c.task_id.in_(ids), task_progress.c.id > min(after.values()))
-            .order_by(task_progress.c.id)
-        )  # fmt: skip
         with self._read() as connection:
-            found = self._load(connection, select(tasks).where(tasks.c.id.in_(ids)))
-            rows = connection.execute(steps).all()
+            found = self._load(connection, _TASKS_BY_ID, {"ids": ids})
+            after_id = min(after.values())
+            rows = connection.execute(_STEPS_AFTER, {"ids": ids, "after": after_id}).all()
         progress: dict[str, builtins.list[ProgressEvent]] = {}
         for row in rows:
             if row.id > after[row.task_id]:
@@ -148,3 +144,14 @@ class SqlSideRecords:
     def live_workers(self) -> builtins.list[dict[str, Any]]:
         with self._read() as connection:
             return workers.live(connection, self.clock())
+
+
+# A watcher tick's reads: the followed tasks, and their steps after the oldest one seen.
+_TASKS_BY_ID = select(tasks).where(tasks.c.id.in_(bindparam("ids", expanding=True)))
+_STEPS_AFTER = (
+    select(task_progress.c.task_id, task_progress.c.id, task_progress.c.step,
+           task_progress.c.total)
+    .where(task_progress.c.task_id.in_(bindparam("ids", expanding=True)),
+           task_progress.c.id > bindparam("after"))
+    .order_by(task_progress.c.id)
+)  # fmt: skip

@@ -114,6 +114,9 @@ _INSERT_TASK = insert(tasks).returning(*tasks.c)
 # A held task's final write (the columns set are those of the values given).
 _FINISH = update(tasks).where(tasks.c.id == bindparam("finished_id")).returning(*tasks.c)
 _INSERT_IMAGES = insert(images).returning(*images.c, sort_by_parameter_order=True)
+# Read by every status read and every watcher tick.
+_TASKS_BY_ID = select(tasks).where(tasks.c.id.in_(bindparam("ids", expanding=True)))
+_IMAGES_OF = select(images).where(images.c.task_id.in_(bindparam("ids", expanding=True)))
 
 
 class SqlTaskStore(SqlSideRecords, TaskStore):
@@ -580,14 +583,15 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
     # Loading rows
 
     def _load_one(self, connection: Connection, task_id: str) -> Task:
-        found = self._load(connection, select(tasks).where(tasks.c.id == task_id))
+        found = self._load(connection, _TASKS_BY_ID, {"ids": [task_id]})
         if not found:
             raise TaskNotFound(f"no task {task_id}")
         return found[0]
 
-    def _load(self, connection: Connection, query: Select[Any]) -> builtins.list[Task]:
+    def _load(self, connection: Connection, query: Select[Any],
+              params: dict[str, Any] | None = None) -> builtins.list[Task]:  # fmt: skip
         """Tasks for the query, in its order, with their images and queue positions."""
-        rows = connection.execute(query).all()
+        rows = connection.execute(query, params).all()
         ids = [row.id for row in rows]
         by_task = group_images(_images_of(connection, ids))
         waiting = [row.id for row in rows if row.state == PENDING]
@@ -609,8 +613,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
 def _images_of(connection: Connection, task_ids: builtins.list[str]) -> builtins.list[ImageRecord]:
     if not task_ids:
         return []
-    query = select(images).where(images.c.task_id.in_(task_ids))
-    return [image_from_row(row) for row in connection.execute(query)]
+    return [image_from_row(row) for row in connection.execute(_IMAGES_OF, {"ids": task_ids})]
 
 
 def _audited(note: AuditNote, values: dict[str, Any]) -> AuditEvent:
