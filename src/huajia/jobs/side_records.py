@@ -125,8 +125,8 @@ class SqlSideRecords:
         found: dict[str, builtins.list[TaskPreview]] = {}
         for row in rows:
             index, data = row._mapping["index"], bytes(row.data)
-            preview = TaskPreview(index, row.attempt, row.step, row.total, row.width, row.height,
-                                  row.media_type, data)  # fmt: skip
+            preview = TaskPreview(index, row.step, row.total, row.width, row.height,
+                                  row.media_type, data, attempt=row.attempt)  # fmt: skip
             found.setdefault(row.task_id, []).append(preview)
         return found
 

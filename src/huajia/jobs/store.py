@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from huajia.jobs.admission import Admission
-from huajia.jobs.beats import Beat, BeatAnswer
+from huajia.jobs.beats import Beat, BeatAnswer, PreviewImage
 from huajia.jobs.lora_store import LoraStore
 from huajia.jobs.model import (
     ApiKey,
@@ -52,17 +52,11 @@ class ProgressEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class TaskPreview:
-    """The newest preview of one image of a running task; (attempt, step) orders them."""
+class TaskPreview(PreviewImage):
+    """A stored preview (the newest of one image of a running task), with the attempt that
+    made it: (attempt, step) orders them."""
 
-    index: int
     attempt: int
-    step: int
-    total: int
-    width: int
-    height: int
-    media_type: str
-    data: bytes
 
 
 class ApiKeyStore(ABC):
