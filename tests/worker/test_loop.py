@@ -163,3 +163,29 @@ def test_a_stopping_worker_hands_the_whole_batch_back_to_the_queue(
         task = store.get(task_id)
         assert (task.state, task.attempts, task.images) == (TaskState.PENDING, 0, [])
     assert not list((tmp_path / "images").rglob("*.png")), "nothing half-made was stored"
+
+
+def test_a_task_queued_notice_is_claimed_without_a_read_first(
+    store: TaskStore, tiny_engine: ZImageEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idle, the worker reads before it claims (no write lock per look); told by a notice
+    that a task was queued for its model, it claims at once."""
+    from huajia.jobs.notify import QUEUED, Notice
+
+    reads: list[bool] = []
+    real = store.has_pending
+
+    def has_pending() -> bool:
+        reads.append(True)
+        return real()
+
+    monkeypatch.setattr(store, "has_pending", has_pending)
+    worker = Worker(store, tiny_engine, LocalBlobStore(tmp_path / "images"), "w", LEASE,
+                    model=tiny_engine.spec.name)  # fmt: skip
+    assert worker.run_once() is False and len(reads) == 1, "idle: one read, no claim"
+    task_id = queue(store, tiny_engine)
+    worker._on_notice(Notice(QUEUED, tiny_engine.spec.name))
+    assert worker.run_once() is True and len(reads) == 1, "claimed without reading first"
+    assert store.get(task_id).state is TaskState.COMPLETED
+    worker._on_notice(Notice(QUEUED, "another-model"))
+    assert worker.run_once() is False and len(reads) == 2, "not ours: read as usual"

@@ -92,6 +92,7 @@ class Worker:
         self.model = model  # claim only tasks asked of the model this worker holds
         self.poll_seconds = poll_seconds  # idle: the queue is checked this often (fallback)
         self._woken = threading.Event()  # a task was queued for us (or the worker must stop)
+        self._queued = threading.Event()  # a notice said so: claim without reading first
         self.requeue_seconds = requeue_seconds
         self.labeler = labeler or Labeler.ephemeral()
         self.preview_every_steps = preview_every_steps  # 0: no previews, whoever asks
@@ -151,6 +152,8 @@ class Worker:
         if notice.topic == REVISION and for_me:
             for served in self._followed_revisions(notice.key):
                 served.check_now()
+        if notice.topic == QUEUED and for_me:
+            self._queued.set()
         if notice.topic == RESYNC or (notice.topic in (QUEUED, REVISION) and for_me):
             self._woken.set()
 
@@ -174,8 +177,11 @@ class Worker:
             self._next_requeue = time.monotonic() + self.requeue_seconds
         for served, target in self._newer():
             self._switches[served.model] = (served, target)
-        # A read first: idle polling must not take SQLite's write lock 20 times a second.
-        pending = self.store.has_pending()
+        # A read first, unless a notice said a task was queued for us: idle polling must not
+        # take SQLite's write lock each time it looks.
+        queued = self._queued.is_set()
+        self._queued.clear()
+        pending = queued or self.store.has_pending()
         switched = bool(self._switches)
         tasks = self._drain_or_switch(pending)
         tasks = tasks or (self._claim() if pending else [])
