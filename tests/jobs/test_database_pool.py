@@ -3,6 +3,8 @@ when the server dropped it); one used a moment ago is trusted, so busy loops pay
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 
@@ -53,5 +55,22 @@ def test_only_connections_that_waited_are_pinged(
         for _ in range(3):
             assert _backend_pid(engine) == pid
         assert len(pings) == 3, "each checkout after a wait is pinged"
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_used_a_moment_ago_and_dropped_by_the_server_is_replaced_unseen(
+    postgres_schema_url: str,
+) -> None:
+    engine = connect(postgres_schema_url, Pool(size=1, overflow=0))
+    try:
+        dropped = _backend_pid(engine)
+        with psycopg.connect(_libpq_dsn(POSTGRES_URL), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (dropped,))
+            while admin.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (dropped,)
+            ).fetchone():
+                time.sleep(0.01)  # gone: its goodbye was sent
+        assert _backend_pid(engine) != dropped  # within PING_IDLE_SECONDS, and no error
     finally:
         engine.dispose()

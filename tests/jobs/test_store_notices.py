@@ -19,7 +19,7 @@ import pytest
 from huajia.errors import LeaseLost
 from huajia.jobs import TaskStore, open_store
 from huajia.jobs.beats import Beat
-from huajia.jobs.notify import MOVED, QUEUED, RESYNC, TASK, LocalNotifier, Notice
+from huajia.jobs.notify import ASKED, MOVED, QUEUED, RESYNC, TASK, LocalNotifier, Notice
 from tests.jobs.helpers import LEASE, a_task, later
 
 WAIT = 10.0
@@ -97,6 +97,28 @@ def test_claim_steps_and_completion_are_announced(store: TaskStore, heard: Heard
     store.complete(task.id, "w", claimed.attempts, [])
     heard.wait_for(Notice(TASK, task.id))
     assert store.get(task.id).state.terminal
+
+
+def test_a_running_tasks_worker_is_asked_once_for_previews_and_for_a_cancel(
+    store: TaskStore, heard: Heard
+) -> None:
+    """ASKED goes to the worker of a running task only, and only when something changed for
+    it: previews wanted for the first time, a cancel requested."""
+    running = store.create(a_task())
+    waiting = store.create(a_task(owner="bob"))
+    claimed = store.claim("w", LEASE)
+    assert claimed is not None and claimed.id == running.id
+    heard.settle(store)
+
+    assert store.want_previews(waiting.id) and store.want_previews(running.id)
+    assert store.want_previews(running.id), "asked again: still wanted"
+    store.request_cancel(waiting.id)
+    store.request_cancel(running.id)
+    mark = Notice("test-mark", uuid.uuid4().hex)
+    store.notifier.send([mark])
+
+    asked = [notice for notice in heard.wait_for(mark) if notice.topic == ASKED]
+    assert asked == [Notice(ASKED, running.id), Notice(ASKED, running.id)]
 
 
 def test_a_task_back_from_a_dead_worker_wakes_idle_workers(store: TaskStore, heard: Heard) -> None:

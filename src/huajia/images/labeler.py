@@ -11,7 +11,7 @@ import os
 import secrets
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -98,9 +98,10 @@ class Labeler:
             )  # fmt: skip
             if self.signer is not None:
                 file = replace(file, data=self.signer.sign(file.data, file.content_type, origin))
-        finally:
-            preview = thumb.result()
-        return LabelledImage(file, preview)
+        except BaseException:
+            wait([thumb])  # the file's error is the one to tell; the preview's thread is done
+            raise
+        return LabelledImage(file, thumb.result())
 
     def _sealed(self, origin: str, image_id: str, encode: _Encoder,
                 lossless_from: Image.Image | None = None) -> EncodedImage:  # fmt: skip

@@ -8,6 +8,7 @@ PostgreSQL relies on row locks (`FOR UPDATE SKIP LOCKED`) instead.
 
 from __future__ import annotations
 
+import select
 import sqlite3
 import threading
 import time
@@ -28,7 +29,8 @@ from sqlalchemy.pool import QueuePool
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # A pooled PostgreSQL connection left unused this long is checked (`SELECT 1`) before it is
-# handed out; one used more recently is trusted, so a busy claimer pays no round trip for it.
+# handed out; one used more recently is checked only if the server sent it something (a
+# restart's goodbye), so a busy claimer pays no round trip for it.
 PING_IDLE_SECONDS = 1.0
 _USED_AT = "huajia_used_at"
 _WRITE = "huajia_write"
@@ -75,12 +77,24 @@ def _ping_if_idle(dialect: Any, dbapi_connection: Any, record: Any) -> None:
     timeout (a pooler's, a firewall's) hits connections that waited; a dead one is swapped
     for a new one (`DisconnectionError` makes the pool connect again)."""
     used_at = record.info.get(_USED_AT)
-    if used_at is None or time.monotonic() - used_at < PING_IDLE_SECONDS:
-        return  # new, or used a moment ago
+    if used_at is None:
+        return  # new
+    if time.monotonic() - used_at < PING_IDLE_SECONDS and not _has_input(dbapi_connection):
+        return  # used a moment ago, and the server has said nothing since
     try:
         dialect.do_ping(dbapi_connection)  # as pool_pre_ping does it (outside a transaction)
     except Exception as error:
         raise exc.DisconnectionError(f"a pooled connection was dead: {error}") from error
+
+
+def _has_input(dbapi_connection: Any) -> bool:
+    """Whether an idle connection has something to read: nobody asked the server anything, so
+    it is the server closing it (a restart, an administrator); True when that is unknown."""
+    try:
+        readable, _, _ = select.select([dbapi_connection.pgconn.socket], [], [], 0)
+    except Exception:
+        return True
+    return bool(readable)
 
 
 def _sqlite_engine(url: URL, pooling: dict[str, int]) -> Engine:

@@ -97,15 +97,19 @@ class SqlSideRecords:
     # Live previews
 
     def want_previews(self, task_id: str) -> bool:
+        unfinished = (tasks.c.id == task_id, tasks.c.state.in_(_UNFINISHED))
         wanted = (
             update(tasks)
-            .where(tasks.c.id == task_id, tasks.c.state.in_(_UNFINISHED))
+            .where(*unfinished, tasks.c.previews_wanted.is_(False))
             .values(previews_wanted=True)
+            .returning(tasks.c.state)
         )
         with self._write() as connection:
-            if not connection.execute(wanted).rowcount:
-                return False
-            self._tell(connection, Notice(ASKED, task_id))  # a running task's worker hears it
+            flipped = connection.execute(wanted).first()
+            if flipped is None:  # asked already (by another follower), or finished
+                return connection.execute(select(tasks.c.id).where(*unfinished)).first() is not None
+            if flipped.state == TaskState.PROCESSING.value:  # its worker hears it now
+                self._tell(connection, Notice(ASKED, task_id))
             return True
 
     def previews_after(

@@ -244,7 +244,9 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                 self._tell(connection, *_created(values))
                 # Its place: counted no further than queue.PLACES_COUNTED, so cheap enough
                 # to count while holding SQLite's write lock.
-                place = queue.place(connection, [getattr(row, c.name) for c in queue.ORDER])
+                place = None
+                if row.state == PENDING:  # (a result from the cache is not waiting)
+                    place = queue.place(connection, [getattr(row, c.name) for c in queue.ORDER])
         except IntegrityError:
             # Lost a race on (owner, idempotency key): the other request's task is the answer.
             existing = None

@@ -270,6 +270,8 @@ class Worker:
         try:
             for lease, outcome in zip(runnable, outcomes, strict=True):
                 with _about(lease.task):
+                    if not isinstance(outcome, GenerationResult):  # its steps go first
+                        self.reporter.flush([lease])
                     try:
                         lease.settle(lambda: self._finish(lease, outcome))  # noqa: B023
                     except Exception:  # e.g. the database is away: the lease expires
@@ -325,10 +327,9 @@ class Worker:
             return [error] * len(leases)
 
     def _finish(self, lease: Lease, outcome: Outcome) -> None:
-        """The task's final write, its steps written first (a finished task takes no more)."""
+        """The task's final write (its steps are written first: a finished task takes no more;
+        a completion writes its last ones itself)."""
         task, held = lease.task, lease.held
-        if not isinstance(outcome, GenerationResult):
-            self.reporter.flush([lease])
         if isinstance(outcome, GenerationCanceled) and lease.handing_back:
             self.store.release(*held)
             log.info("task %s handed back to the queue", task.id)

@@ -7,6 +7,7 @@ a newer one replaced before the beat went is never encoded at all.
 from __future__ import annotations
 
 import io
+import logging
 import threading
 
 from PIL import Image
@@ -15,6 +16,8 @@ from huajia.engine.types import PreviewFrame
 from huajia.jobs.beats import PreviewImage
 
 PREVIEW_QUALITY = 70
+
+log = logging.getLogger(__name__)
 
 
 def encode_preview(frame: PreviewFrame) -> PreviewImage:
@@ -49,4 +52,8 @@ class PreviewSlots:
         """The frames kept since the last take, encoded."""
         with self._lock:
             frames, self._latest = list(self._latest.values()), {}
-        return tuple(encode_preview(frame) for frame in sorted(frames, key=lambda f: f.index))
+        try:
+            return tuple(encode_preview(frame) for frame in sorted(frames, key=lambda f: f.index))
+        except Exception:  # costs these previews, never the steps or the lease they go with
+            log.warning("could not encode %d preview(s)", len(frames), exc_info=True)
+            return ()

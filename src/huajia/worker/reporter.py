@@ -98,7 +98,7 @@ class Lease:
     def first_news_waiting(self) -> bool:
         """A step (or a preview) is kept, and none of this lease's was written yet; or
         someone asked something of the task (its answer comes with a renewal)."""
-        return (
+        return self.active and (
             self.asked
             or (not self.reported and bool(self._unsent))
             or (not self.previewed and self.previews.waiting)
@@ -152,9 +152,10 @@ class Reporter:
         self.store = store
         self.lease_seconds = lease_seconds
         # The least time between two writes: later steps wait and go together. A task's
-        # first step never waits (a follower sees it start at once).
-        self.interval = interval
+        # first step never waits (a follower sees it start at once), and no lease waits past
+        # its renewal.
         self._renew_every = lease_seconds / 3
+        self.interval = min(interval, self._renew_every)
         self._leases: list[Lease] = []
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -212,6 +213,14 @@ class Reporter:
                 raise
 
     def _run(self) -> None:
+        try:
+            self._beat_until_unwatched()
+        finally:  # whatever ended it (a bug included), the next watch starts a new thread
+            with self._lock:
+                if self._thread is threading.current_thread():
+                    self._thread = None
+
+    def _beat_until_unwatched(self) -> None:
         last = 0.0
         while True:
             self._wake.wait(self._renew_every)

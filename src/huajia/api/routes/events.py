@@ -173,7 +173,7 @@ async def task_events(
     it first. `?previews=true` adds `preview` events."""
     first = await run_in_threadpool(services.generation.get, who, task_id)
     previews = previews and services.settings.preview_every_steps > 0
-    if previews and not first.state.terminal:  # the worker hears it at its next renewal
+    if previews and not first.state.terminal:  # a running task's worker hears it at once
         await run_in_threadpool(services.store.want_previews, task_id)
     missed = None
     if last_event_id is not None:
