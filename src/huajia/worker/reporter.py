@@ -3,7 +3,10 @@
 The pipeline's step callback only appends the step to its lease (no database round trip
 inside a step). The worker's reporter thread wakes on a new step, or every third of a lease
 when none comes, and renews every watched lease with its new steps in one transaction
-(`TaskStore.heartbeat_many`). A database hiccup costs a tick, never a GPU batch: the steps
+(`TaskStore.heartbeat_many`): a task's first step (and first preview) at once, later ones at
+most every `interval`, together; a completion writes the task's last steps itself
+(`with_last_steps`). A cancel or a preview request for a running task (an `asked` notice)
+renews it at once. A database hiccup costs a tick, never a GPU batch: the steps
 stay unsent and go with the next tick. Cancel requests come back in the answer and stop the
 task at the next step boundary.
 """
