@@ -9,7 +9,7 @@ import pytest
 
 from huajia.errors import LeaseLost
 from huajia.jobs import TaskStore
-from tests.jobs.helpers import LEASE, a_task
+from tests.jobs.helpers import LEASE, a_task, later
 
 
 def test_each_step_is_logged_once_in_order_and_read_after_an_id(store: TaskStore) -> None:
@@ -63,4 +63,25 @@ def test_a_completion_refused_records_none_of_its_steps(store: TaskStore) -> Non
     assert claimed is not None
     with pytest.raises(LeaseLost):
         store.complete(task.id, "someone-else", claimed.attempts, [], steps=(1, 2), total=2)
+    assert store.progress_since(task.id) == []
+
+
+def test_old_steps_are_swept_by_the_expiry_check_at_most_every_few_minutes(
+    store: TaskStore,
+) -> None:
+    """Steps older than an hour go with the next check for expired leases; a check a minute
+    after a sweep deletes nothing (an idle worker checks every few seconds), one five minutes
+    after does."""
+    task = store.create(a_task())
+    claimed = store.claim("w", 3 * 3600.0)
+    assert claimed is not None
+    store.heartbeat(task.id, "w", claimed.attempts, 1, 8, 3 * 3600.0)
+
+    store.requeue_expired(later(2 * 3600))
+    assert store.progress_since(task.id) == [], "older than an hour: swept"
+
+    store.heartbeat(task.id, "w", claimed.attempts, 2, 8, 3 * 3600.0)
+    store.requeue_expired(later(2 * 3600 + 60))
+    assert [event.step for event in store.progress_since(task.id)] == [2], "not swept again yet"
+    store.requeue_expired(later(2 * 3600 + 6 * 60))
     assert store.progress_since(task.id) == []

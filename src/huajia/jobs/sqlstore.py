@@ -87,8 +87,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-# Progress rows only matter while someone may still be following the task.
+# Progress rows only matter while someone may still be following the task; older ones are
+# swept by a process at most this often (an idle worker looks at expired leases every few
+# seconds, and needs no DELETE each time).
 PROGRESS_KEPT = timedelta(hours=1)
+PROGRESS_SWEPT_EVERY = timedelta(minutes=5)
 
 
 # Pending → processing for the ids given, answering the rows as they now are.
@@ -126,6 +129,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                  notifier: Notifier | None = None) -> None:  # fmt: skip
         self.engine = engine
         self.clock = clock
+        self._swept_at: datetime | None = None  # when old progress rows were last deleted
         self.notifier = notifier or notifier_for(engine.url.render_as_string(hide_password=False))
         self._keys = SqlApiKeyStore(engine, clock)
         self._review = SqlReviewStore(engine, clock)
@@ -486,10 +490,13 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             .order_by(tasks.c.lease_expires_at)
             .with_for_update(skip_locked=True)
         )
+        sweep = self._swept_at is None or not now - PROGRESS_SWEPT_EVERY < self._swept_at <= now
         with self._write() as connection:
-            connection.execute(
-                delete(task_progress).where(task_progress.c.created_at < now - PROGRESS_KEPT)
-            )
+            if sweep:
+                connection.execute(
+                    delete(task_progress).where(task_progress.c.created_at < now - PROGRESS_KEPT)
+                )
+                self._swept_at = now
             rows = connection.execute(expired).all()
             for row in rows:
                 target, values = after_lost_lease(row, now)
