@@ -65,3 +65,35 @@ def test_only_connections_that_waited_are_pinged(
         assert len(pings) == 3, "each checkout after a wait is pinged"
     finally:
         engine.dispose()
+
+
+def test_a_completion_on_a_connection_that_died_unseen_goes_through_on_a_new_one(
+    postgres_schema_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection that died without a word (a network cut: no goodbye on its socket) and
+    was used a moment ago is handed out unchecked; the worker's final write then fails on it,
+    and is made again on a new connection instead of failing the task."""
+    from huajia.jobs import open_store
+    from huajia.jobs.model import TaskState
+    from tests.jobs.helpers import LEASE, a_task, an_image
+
+    monkeypatch.setattr(database, "_has_input", lambda _connection: False)  # nothing said
+    store = open_store(postgres_schema_url, Pool(size=1, overflow=0))
+    try:
+        task = store.create(a_task())
+        claimed = store.claim("w", LEASE)
+        assert claimed is not None
+        dropped = _backend_pid(store.engine)
+        with psycopg.connect(_libpq_dsn(POSTGRES_URL), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (dropped,))
+            while admin.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (dropped,)
+            ).fetchone():
+                time.sleep(0.01)
+
+        done = store.complete(task.id, "w", claimed.attempts, [an_image(0, "a/b.png")], (8,), 8)
+
+        assert done.state is TaskState.COMPLETED and len(done.images) == 1
+        assert store.get(task.id).state is TaskState.COMPLETED
+    finally:
+        store.close()

@@ -25,7 +25,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from huajia.errors import NotFound, TaskNotFound
 from huajia.jobs import admission, audit, queue
@@ -196,7 +196,10 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             try:
                 yield connection
             finally:
-                later: builtins.list[Notice] = connection.info.pop(_NOTICES, [])
+                # (A connection found dead has no notices to send, nor info to read.)
+                later: builtins.list[Notice] = (
+                    [] if connection.invalidated else connection.info.pop(_NOTICES, [])
+                )
         if later:
             try:
                 self.notifier.send(later)
@@ -419,6 +422,25 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         self, task_id: str, worker_id: str, attempt: int, target: TaskState,
         values: dict[str, Any], new_images: Sequence[NewImage] = (),
         last_steps: tuple[Sequence[int], int] = ((), 0),
+    ) -> Task:  # fmt: skip
+        """The held attempt's final write; tried once more on a new connection when the
+        pooled one turns out dead (the server restarted since its last use): a GPU's work is
+        not failed for that."""
+        try:
+            return self._finish_once(task_id, worker_id, attempt, target, values, new_images,
+                                     last_steps)  # fmt: skip
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            log.warning("task %s: its database connection was dead; finishing on a new one",
+                        task_id)  # fmt: skip
+        return self._finish_once(task_id, worker_id, attempt, target, values, new_images,
+                                 last_steps)  # fmt: skip
+
+    def _finish_once(
+        self, task_id: str, worker_id: str, attempt: int, target: TaskState,
+        values: dict[str, Any], new_images: Sequence[NewImage],
+        last_steps: tuple[Sequence[int], int],
     ) -> Task:  # fmt: skip
         now = self.clock()
         with self._write() as connection:
