@@ -245,7 +245,7 @@ class Worker:
         """Compatible tasks in one pipeline call; each finishes on its own (fenced) lease."""
         leases = [Lease(task, self.worker_id) for task in tasks]
         self.reporter.watch(leases)  # renewed from now until each task is finished
-        started = time.monotonic()
+        started, engine_s = time.monotonic(), 0.0
         try:
             self._running = leases
             engine = self._engine_for(tasks[0])  # a batch's tasks share one model
@@ -253,7 +253,9 @@ class Worker:
             for lease in runnable:
                 lease.total = lease.task.request.sampled.steps
             with _about_batch([lease.task for lease in runnable]):
+                began = time.perf_counter()
                 outcomes = self._run(runnable, engine) if runnable else []
+                engine_s = time.perf_counter() - began
         except ModelLoadError as error:  # every task of the batch fails with the reason
             runnable, outcomes = leases, [error] * len(leases)
         except BaseException:
@@ -261,12 +263,16 @@ class Worker:
             raise
         finally:
             self._running = []
-        self.finisher.submit(lambda: self._finish_batch(leases, runnable, outcomes, started))
+        self.finisher.submit(
+            lambda: self._finish_batch(leases, runnable, outcomes, started, engine_s)
+        )
 
     def _finish_batch(self, leases: list[Lease], runnable: list[Lease], outcomes: list[Outcome],
-                      started: float) -> None:  # fmt: skip
+                      started: float, engine_s: float) -> None:  # fmt: skip
         """Each task stored and finished on its own; a completed task's last steps go in its
-        completion's transaction, any other's are written before its final write."""
+        completion's transaction, any other's are written before its final write. Each task's
+        line says how long its batch's engine call took (`engine_seconds`), and how long from
+        its claim to its final write (`seconds`)."""
         try:
             for lease, outcome in zip(runnable, outcomes, strict=True):
                 with _about(lease.task):
@@ -277,8 +283,10 @@ class Worker:
                     except Exception:  # e.g. the database is away: the lease expires
                         log.exception("task %s: could not be finished", lease.task.id)
                         continue
-                    log.info("task %s: %s after %.2f s", lease.task.id,
-                             _outcome(lease, outcome), time.monotonic() - started)  # fmt: skip
+                    took = time.monotonic() - started
+                    log.info("task %s: %s after %.2f s", lease.task.id, _outcome(lease, outcome),
+                             took, extra={"seconds": round(took, 4),
+                                          "engine_seconds": round(engine_s, 4)})  # fmt: skip
         finally:
             self.reporter.unwatch(leases)
 
