@@ -15,6 +15,14 @@ from tests.support.postgres import POSTGRES_URL, _libpq_dsn
 pytestmark = pytest.mark.postgres
 
 
+def _terminate(pid: int) -> None:
+    """The server ends that backend; back once it is gone (its goodbye sent)."""
+    with psycopg.connect(_libpq_dsn(POSTGRES_URL), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+            time.sleep(0.01)
+
+
 def _backend_pid(engine: object) -> int:
     with engine.connect() as connection:  # type: ignore[attr-defined]
         return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
@@ -29,12 +37,7 @@ def test_a_connection_the_server_dropped_is_replaced_unseen(
     engine = connect(postgres_schema_url, Pool(size=1, overflow=0))
     try:
         dropped = _backend_pid(engine)
-        with psycopg.connect(_libpq_dsn(POSTGRES_URL), autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (dropped,))
-            while admin.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (dropped,)
-            ).fetchone():
-                time.sleep(0.01)  # gone: its goodbye was sent
+        _terminate(dropped)
         if waited:
             monkeypatch.setattr(database, "PING_IDLE_SECONDS", 0.0)
         assert _backend_pid(engine) != dropped
@@ -84,12 +87,7 @@ def test_a_completion_on_a_connection_that_died_unseen_goes_through_on_a_new_one
         claimed = store.claim("w", LEASE)
         assert claimed is not None
         dropped = _backend_pid(store.engine)
-        with psycopg.connect(_libpq_dsn(POSTGRES_URL), autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (dropped,))
-            while admin.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (dropped,)
-            ).fetchone():
-                time.sleep(0.01)
+        _terminate(dropped)
 
         done = store.complete(task.id, "w", claimed.attempts, [an_image(0, "a/b.png")], (8,), 8)
 

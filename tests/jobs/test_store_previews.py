@@ -5,6 +5,7 @@ Every test runs against SQLite and PostgreSQL (the `store` fixture is parametriz
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from huajia.jobs import TaskStore
@@ -87,30 +88,25 @@ def test_followers_read_only_previews_newer_than_they_have(store: TaskStore) -> 
     assert store.previews_after({}) == {}
 
 
-def test_a_lost_attempt_writes_no_preview(store: TaskStore) -> None:
+@pytest.mark.parametrize(
+    ("asked", "sender", "answered"),
+    [(True, "other", BeatAnswer.LOST), (False, "w", BeatAnswer.HELD)],
+    ids=["a-lost-attempt", "nobody-asked-previews"],
+)
+def test_no_preview_is_kept_from_a_lost_attempt_or_for_a_task_nobody_asked_previews_of(
+    store: TaskStore, asked: bool, sender: str, answered: BeatAnswer
+) -> None:
     task = store.create(a_task())
-    store.want_previews(task.id)
+    if asked:
+        store.want_previews(task.id)
     held = store.claim("w", LEASE)
     assert held is not None
 
     answer = store.heartbeat_many(
-        [Beat(task.id, "other", held.attempts, (2,), 8, (a_preview(0, 2),))], LEASE
+        [Beat(task.id, sender, held.attempts, (2,), 8, (a_preview(0, 2),))], LEASE
     )
 
-    assert answer == {task.id: BeatAnswer.LOST}
-    assert store.previews_after({task.id: (0, 0)}) == {}
-
-
-def test_no_preview_is_kept_for_a_task_nobody_asked_previews_of(store: TaskStore) -> None:
-    task = store.create(a_task())
-    held = store.claim("w", LEASE)
-    assert held is not None
-
-    answer = store.heartbeat_many(
-        [Beat(task.id, "w", held.attempts, (2,), 8, (a_preview(0, 2),))], LEASE
-    )
-
-    assert answer == {task.id: BeatAnswer.HELD}
+    assert answer == {task.id: answered}
     assert store.previews_after({task.id: (0, 0)}) == {}
     assert stored_rows(store) == 0
 
