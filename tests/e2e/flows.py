@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -66,3 +70,36 @@ def stream_events(
                     break
                 name = None
     return events
+
+
+def follow_while_held(
+    submit_to: httpx.Client, workers: Sequence[int], follow_on: httpx.Client | None = None,
+    previews: Sequence[bool] = (False,), timeout: float = 120, **fields: Any,
+) -> tuple[dict[str, Any], list[list[tuple[str, Any]]], float]:  # fmt: skip
+    """Submit while the `workers` (pids) are held, open one event stream per entry of
+    `previews` (on `follow_on`, else the same API; True: asking for previews), and let the
+    workers go once every stream is open: a tiny task may otherwise end before a follower
+    comes, who then sees its end only. The accepted answer, each stream's events up to the
+    task's end, and the seconds from the workers' release to the last stream's end."""
+    for pid in workers:
+        os.kill(pid, signal.SIGSTOP)  # what they are told waits in their socket or connection
+    streams: list[list[tuple[str, Any]]] = [[] for _ in previews]
+    followers: list[threading.Thread] = []
+    try:
+        accepted = submit(submit_to, **fields)
+        path = f"/api/v1/tasks/{accepted['task_id']}/events"
+        for seen, asked in zip(streams, previews, strict=True):
+            params = {"previews": "true"} if asked else None
+            followers.append(threading.Thread(target=stream_events, args=(
+                follow_on or submit_to, path, TASK_ENDS, seen, timeout, params)))  # fmt: skip
+            followers[-1].start()
+        deadline = time.monotonic() + 30
+        while not all(streams) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        for pid in workers:
+            os.kill(pid, signal.SIGCONT)
+    released = time.monotonic()
+    for follower in followers:
+        follower.join(timeout)
+    return accepted, streams, time.monotonic() - released

@@ -14,19 +14,22 @@ from PIL import Image
 
 from huajia.images.encode import is_ai_generated, read_parameters, read_xmp
 from huajia.images.labels import read_label
-from tests.e2e.flows import SMALL, read_events, submit, wait_for
+from tests.e2e.flows import SMALL, follow_while_held, read_events, submit, wait_for
 from tests.e2e.test_drain import worker_pid
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
 
 
-def test_submit_follow_sse_then_fetch_the_images(client: httpx.Client) -> None:
-    accepted = submit(client, num_images=2, seed=1234, steps=4, prompt="一只红色的狐狸")
+def test_submit_follow_sse_then_fetch_the_images(
+    server: ServerProcess, client: httpx.Client
+) -> None:
+    accepted, (events,), _ = follow_while_held(
+        client, [worker_pid(server)], num_images=2, seed=1234, steps=4, prompt="一只红色的狐狸"
+    )
     assert accepted["status"] == "pending"
     assert accepted["check_status_url"] == f"/api/v1/tasks/{accepted['task_id']}/status"
     assert isinstance(accepted["queue_position"], int)
-    events = read_events(client, accepted["task_id"])
     names = [name for name, _ in events]
     assert names[0] == "status"
     assert names[-1] == "completed"
@@ -307,10 +310,11 @@ def test_a_fetched_image_names_its_record_in_its_tc260_label(client: httpx.Clien
 
 
 def test_a_follower_resuming_with_last_event_id_gets_only_the_steps_it_missed(
-    client: httpx.Client,
+    server: ServerProcess, client: httpx.Client
 ) -> None:
-    task = submit(client, steps=4, seed=77, prompt="resume me")
-    events = read_events(client, task["task_id"])
+    task, (events,), _ = follow_while_held(
+        client, [worker_pid(server)], steps=4, seed=77, prompt="resume me"
+    )
     ids = [data for name, data in events if name == "progress"]
     assert [step["current_step"] for step in ids] == [1, 2, 3, 4]
 

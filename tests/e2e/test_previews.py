@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import signal
-import threading
-import time
-from typing import Any
 
 import httpx
 import numpy as np
 from PIL import Image
 
-from tests.e2e.flows import TASK_ENDS, read_events, stream_events, submit
+from tests.e2e.flows import follow_while_held, read_events, submit
 from tests.e2e.test_drain import worker_pid
 from tests.support.server import ServerProcess
 
@@ -32,38 +27,13 @@ def decoded(data_url: str) -> Image.Image:
     return image
 
 
-def followed_from_the_start(client: httpx.Client, server: ServerProcess, *previews: bool
-                            ) -> tuple[str, list[list[tuple[str, Any]]]]:  # fmt: skip
-    """A LONG task submitted while the worker is held, and one event stream per entry
-    (True: asking for previews); the worker goes on once every stream is open, so the task
-    runs with its followers already there however fast the machine. Each stream's events."""
-    worker = worker_pid(server)
-    os.kill(worker, signal.SIGSTOP)
-    streams: list[list[tuple[str, Any]]] = [[] for _ in previews]
-    try:
-        task_id = submit(client, **LONG)["task_id"]
-        path = f"/api/v1/tasks/{task_id}/events"
-        followers = [
-            threading.Thread(target=stream_events, args=(
-                client, path, TASK_ENDS, seen, STREAM_S, {"previews": "true"} if asked else None))
-            for seen, asked in zip(streams, previews, strict=True)
-        ]  # fmt: skip
-        for follower in followers:
-            follower.start()
-        deadline = time.monotonic() + 30
-        while not all(streams) and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        os.kill(worker, signal.SIGCONT)
-    for follower in followers:
-        follower.join(STREAM_S)
-    return task_id, streams
-
-
 def test_previews_come_as_decodable_small_images_before_completed(
     client: httpx.Client, server: ServerProcess
 ) -> None:
-    task_id, (events,) = followed_from_the_start(client, server, True)
+    accepted, (events,), _ = follow_while_held(
+        client, [worker_pid(server)], previews=[True], timeout=STREAM_S, **LONG
+    )
+    task_id = accepted["task_id"]
 
     names = [name for name, _ in events]
     assert names[-1] == "completed", names
@@ -95,7 +65,9 @@ def test_a_stream_that_did_not_ask_gets_no_previews(client: httpx.Client) -> Non
 def test_a_stream_that_did_not_ask_gets_none_while_another_does(
     client: httpx.Client, server: ServerProcess
 ) -> None:
-    _, (asked, plain) = followed_from_the_start(client, server, True, False)
+    _, (asked, plain), _ = follow_while_held(
+        client, [worker_pid(server)], previews=[True, False], timeout=STREAM_S, **LONG
+    )
 
     asked_names = [name for name, _ in asked]
     plain_names = [name for name, _ in plain]
