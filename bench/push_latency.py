@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from sqlalchemy import event
@@ -64,10 +64,35 @@ class StampingEngine:
         return on_progress
 
 
+class StatementCount:
+    """Statements and transactions an engine sends while `on` is set. Its listeners are added
+    before any thread uses the engine: SQLAlchemy's event lists must not change while another
+    thread runs through them (adding one there once killed the worker thread mid-bench)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.on = False
+        self.seen: Counter[str] = Counter()
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "begin", self._began)
+
+    def _began(self, _conn: Any) -> None:
+        if self.on:
+            self.seen["transaction"] += 1
+
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if not self.on:
+            return
+        words = statement.replace(",", " ").split()
+        kind = words[0].upper()
+        table = next((w for w in words[1:] if w.startswith(("tasks", "workers", "model_"))), "")
+        self.seen[f"{kind} {table.split('.')[0]}".strip()] += 1
+
+
 @contextmanager
 def worker_in_process(data_dir: Path, model: Path, engine: Any, stamps: Stamps,
-                      database_url: str | None) -> Iterator[Any]:  # fmt: skip
-    """A worker thread as `huajia worker` runs it, on the data folder's database."""
+                      database_url: str | None) -> Iterator[StatementCount]:  # fmt: skip
+    """A worker thread as `huajia worker` runs it, on the data folder's database; yields the
+    count of the statements it sends."""
     from huajia.cli.serve import _revision_to_serve
     from huajia.composition import image_store, open_task_store
     from huajia.engine.models import resolve_model
@@ -79,6 +104,7 @@ def worker_in_process(data_dir: Path, model: Path, engine: Any, stamps: Stamps,
 
     settings = Settings(data_dir=data_dir, model=str(model), database_url=database_url)
     store = open_task_store(settings)
+    counting = StatementCount(cast(Any, store).engine)  # before any thread runs
     spec = resolve_model(settings.model, settings.registry())
     stop = threading.Event()
     presence = Presence(store, "bench-worker", spec.name, parent_pid=None)
@@ -105,7 +131,7 @@ def worker_in_process(data_dir: Path, model: Path, engine: Any, stamps: Stamps,
     thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True)
     thread.start()
     try:
-        yield store
+        yield counting
     finally:
         stop.set()
         worker.wake()
@@ -149,25 +175,14 @@ def one_task(client: httpx.Client, stamps: Stamps, i: int) -> dict[str, float]:
     }
 
 
-def idle_statements(store: Any, seconds: float) -> tuple[float, Counter[str]]:
+def idle_statements(counting: StatementCount, seconds: float) -> tuple[float, Counter[str]]:
     """Statements per second the idle worker (and its presence) send, and what they are
     (transactions counted apart, as "transaction": PostgreSQL's BEGIN is the driver's own)."""
-    seen: Counter[str] = Counter()
-
-    def began(_conn: Any) -> None:
-        seen["transaction"] += 1
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        words = statement.replace(",", " ").split()
-        kind = words[0].upper()
-        table = next((w for w in words[1:] if w.startswith(("tasks", "workers", "model_"))), "")
-        seen[f"{kind} {table.split('.')[0]}".strip()] += 1
-
-    event.listen(store.engine, "before_cursor_execute", count)
-    event.listen(store.engine, "begin", began)
+    counting.seen.clear()
+    counting.on = True
     time.sleep(seconds)
-    event.remove(store.engine, "before_cursor_execute", count)
-    event.remove(store.engine, "begin", began)
+    counting.on = False
+    seen = Counter(counting.seen)
     statements = sum(n for kind, n in seen.items() if kind not in ("transaction", "BEGIN"))
     return statements / seconds, seen
 
@@ -182,14 +197,14 @@ def measure(model: Path, engine: Any, data_dir: Path, runs: int, idle_s: float,
     stages: dict[str, list[float]] = {}
     try:
         with (
-            worker_in_process(data_dir, model, engine, stamps, database_url) as store,
+            worker_in_process(data_dir, model, engine, stamps, database_url) as counting,
             httpx.Client(base_url=api.url, timeout=60) as client,
         ):
             for i in range(runs):
                 for stage, seconds in one_task(client, stamps, i).items():
                     stages.setdefault(stage, []).append(seconds)
             time.sleep(1.0)  # the last task's finishing touches
-            rate, kinds = idle_statements(store, idle_s)
+            rate, kinds = idle_statements(counting, idle_s)
     finally:
         api.stop()
     return stages, rate, kinds
