@@ -40,7 +40,7 @@ CHANNEL = "huajia"  # the PostgreSQL channel every process listens on
 # One statement for any number of notices: built once, prepared by the driver, never compiled
 # again (a statement per count of notices cost a compile and a cache key per transaction).
 _NOTIFY = text(
-    f"SELECT pg_notify('{CHANNEL}', payload) FROM unnest(CAST(:payloads AS text[])) AS payload"
+    "SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload"
 )
 
 TASK = "task"  # a task's state or progress changed; key: the task id
@@ -247,7 +247,7 @@ class PostgresNotifier(Notifier):
     def within(self, connection: Connection, notices: Iterable[Notice]) -> list[Notice]:
         payloads = sorted({notice.encode() for notice in notices})
         if payloads:  # delivered by PostgreSQL when (and only if) the transaction commits
-            connection.execute(_NOTIFY, {"payloads": payloads})
+            connection.execute(_NOTIFY, {"channel": CHANNEL, "payloads": payloads})
         return []
 
     def send(self, notices: Iterable[Notice]) -> None:

@@ -27,8 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from huajia.errors import NotFound, TaskNotFound
-from huajia.jobs import admission, audit, queue
+from huajia.errors import LeaseLost, NotFound, TaskNotFound
+from huajia.jobs import admission, audit, pg_leases, queue
 from huajia.jobs.admission import Admission
 from huajia.jobs.batch_store import BatchStore, SqlBatchStore
 from huajia.jobs.beats import Beat, BeatAnswer
@@ -56,7 +56,16 @@ from huajia.jobs.model import (
     TaskState,
     check_transition,
 )
-from huajia.jobs.notify import ASKED, MOVED, QUEUED, TASK, Notice, Notifier, notifier_for
+from huajia.jobs.notify import (
+    ASKED,
+    MOVED,
+    QUEUED,
+    TASK,
+    Notice,
+    Notifier,
+    PostgresNotifier,
+    notifier_for,
+)
 from huajia.jobs.outbox import OutboxStore, SqlOutboxStore
 from huajia.jobs.policy_store import PolicyStore
 from huajia.jobs.prefs_store import PrefsStore, SqlPrefsStore
@@ -131,6 +140,11 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         self.clock = clock
         self._swept_at: datetime | None = None  # when old progress rows were last deleted
         self.notifier = notifier or notifier_for(engine.url.render_as_string(hide_password=False))
+        # PostgreSQL sending its notices: a worker's claim, renewal and final write are one
+        # statement each, alone in its transaction (see pg_leases.py).
+        self._single: Engine | None = None
+        if engine.dialect.name == "postgresql" and isinstance(self.notifier, PostgresNotifier):
+            self._single = pg_leases.single_statements(engine)
         self._keys = SqlApiKeyStore(engine, clock)
         self._review = SqlReviewStore(engine, clock)
         self._purge = SqlPurgeStore(engine, clock)
@@ -331,14 +345,56 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         if holdings is not None and not holdings:
             return []
         now = self.clock()
+        held = tuple(holdings) if holdings is not None else None
+        if self._single is not None:
+            return self._claim_in_one(worker_id, lease_seconds, max_images, model, revision, held)
         with self._write() as connection:
-            held = tuple(holdings) if holdings is not None else None
             first = connection.execute(queue.next_to_claim(model, revision, held)).first()
             if first is None:
                 return []
             ids = [first.id, *self._batch_mates(connection, first, max_images, revision, holdings)]
             check_transition(TaskState.PENDING, TaskState.PROCESSING)
             # A pending task has no images yet: the rows the update returns are the answer.
+            expires = now + timedelta(seconds=lease_seconds)
+            claimed = connection.execute(
+                _CLAIM, {"ids": ids, "worker": worker_id, "now": now, "expires": expires}
+            ).all()
+            self._tell(connection, Notice(MOVED), *(Notice(TASK, task_id) for task_id in ids))
+        by_id = {row.id: task_from_row(row) for row in claimed}
+        return [by_id[task_id] for task_id in ids]
+
+    def _claim_in_one(
+        self, worker_id: str, lease_seconds: float, max_images: int, model: str | None,
+        revision: int | None, holdings: tuple[Holding, ...] | None,
+    ) -> builtins.list[Task]:  # fmt: skip
+        """PostgreSQL: the first task claimed in one statement; batch mates, when there is
+        room beside it, in a second transaction (no one else holds the first meanwhile)."""
+        assert self._single is not None
+        now = self.clock()
+        with self._single.connect() as connection:
+            row = pg_leases.claim_one(connection, model, revision, holdings, worker_id, now,
+                                      lease_seconds)  # fmt: skip
+        if row is None:
+            return []
+        first = task_from_row(row)
+        if row.batch_key is None or max_images <= row.image_count:
+            return [first]
+        try:
+            mates = self._claim_mates(row, worker_id, lease_seconds, max_images, revision,
+                                      holdings)  # fmt: skip
+        except Exception:  # the first is claimed: run it alone rather than lose its attempt
+            log.warning("task %s: could not claim batch mates beside it", row.id, exc_info=True)
+            return [first]
+        return [first, *mates]
+
+    def _claim_mates(self, first: Any, worker_id: str, lease_seconds: float, max_images: int,
+                     revision: int | None, holdings: Sequence[Holding] | None,
+                     ) -> builtins.list[Task]:  # fmt: skip
+        now = self.clock()
+        with self._write() as connection:
+            ids = self._batch_mates(connection, first, max_images, revision, holdings)
+            if not ids:
+                return []
             expires = now + timedelta(seconds=lease_seconds)
             claimed = connection.execute(
                 _CLAIM, {"ids": ids, "worker": worker_id, "now": now, "expires": expires}
@@ -398,6 +454,11 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
     ) -> dict[str, BeatAnswer]:
         if not beats:
             return {}
+        if self._single is not None and not any(beat.previews for beat in beats):
+            now = self.clock()
+            with self._single.connect() as connection:  # a statement (and a lock) per beat
+                return {beat.task_id: pg_leases.renew(connection, beat, now, lease_seconds)
+                        for beat in beats}  # fmt: skip
         with self._write() as connection:
             answers = renew_all(connection, beats, self.clock(), lease_seconds)
             held = [task_id for task_id, answer in answers.items() if answer is not BeatAnswer.LOST]
@@ -442,6 +503,9 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         values: dict[str, Any], new_images: Sequence[NewImage],
         last_steps: tuple[Sequence[int], int],
     ) -> Task:  # fmt: skip
+        if self._single is not None:
+            return self._finish_in_one(task_id, worker_id, attempt, target, values, new_images,
+                                       last_steps)  # fmt: skip
         now = self.clock()
         with self._write() as connection:
             held = held_row(connection, task_id, worker_id, attempt)
@@ -468,6 +532,42 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                 drop_previews(connection, [task_id])
             self._tell(connection, Notice(TASK, task_id))
         return task_from_row(row, records)
+
+    def _finish_in_one(
+        self, task_id: str, worker_id: str, attempt: int, target: TaskState,
+        values: dict[str, Any], new_images: Sequence[NewImage],
+        last_steps: tuple[Sequence[int], int],
+    ) -> Task:  # fmt: skip
+        """PostgreSQL: the final write in one statement; with the images' records beside it
+        in one transaction when there are any."""
+        assert self._single is not None
+        check_transition(TaskState.PROCESSING, target)  # the statement finishes held tasks only
+        now = self.clock()
+        steps, total = last_steps
+        records: builtins.list[ImageRecord] = []
+        if new_images:
+            with self._write() as connection:
+                row = pg_leases.finish_held(connection, task_id, worker_id, attempt, target,
+                                            values, steps, total, now)  # fmt: skip
+                if row is None:
+                    self._lost(connection, task_id, worker_id, attempt)
+                records = self._insert_images(connection, task_id, new_images, now)
+        else:
+            with self._single.connect() as connection:
+                row = pg_leases.finish_held(connection, task_id, worker_id, attempt, target,
+                                            values, steps, total, now)  # fmt: skip
+            if row is None:
+                with self._read() as connection:
+                    self._lost(connection, task_id, worker_id, attempt)
+        assert row is not None
+        return task_from_row(row, records)
+
+    @staticmethod
+    def _lost(connection: Connection, task_id: str, worker_id: str, attempt: int) -> None:
+        """Raise why the attempt's write matched no row: TaskNotFound, or LeaseLost."""
+        held_row(connection, task_id, worker_id, attempt)  # raises, saying what the task is
+        raise LeaseLost(f"task {task_id} is no longer held by worker {worker_id} "
+                        f"attempt {attempt}")  # fmt: skip
 
     def release(self, task_id: str, worker_id: str, attempt: int) -> Task:
         now = self.clock()

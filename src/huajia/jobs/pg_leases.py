@@ -1,0 +1,191 @@
+"""PostgreSQL: a claim, a renewal and a final write, each one statement that also sends its
+notices.
+
+The portable path (sqlstore.py, leases.py) reads a task's row under a lock, decides, writes,
+then sends `pg_notify`, in a transaction: five or six round trips (BEGIN and COMMIT are two),
+each costing the worker's process and the server CPU. Here the lease check sits in the
+UPDATE's WHERE (a stale attempt matches no row), the row's values before the write come
+from a locked self-join, the progress rows are inserted by the same statement, and the
+notices ride on its rows (`pg_notify` in a LATERAL subquery per row returned: sent when, and
+only if, the statement's transaction commits). Alone, such a statement is its own
+transaction: one round trip.
+
+(The SQL text is put together from this module's constants only: column names, states, the
+channel; every value is a bound parameter. Hence the `noqa: S608`.)
+
+The decisions are the portable path's, in SQL: a step is stored once (only steps past the
+row's progress before the write), a completed task has taken every step, a finished task's
+previews go, and a claim takes the first task in the fair order that no one else holds.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Select,
+    String,
+    TextualSelect,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    text,
+    true,
+    update,
+)
+
+from huajia.jobs import queue
+from huajia.jobs.beats import Beat, BeatAnswer
+from huajia.jobs.model import Holding, TaskState
+from huajia.jobs.notify import CHANNEL, MOVED, TASK
+from huajia.jobs.tables import tasks
+
+PROCESSING = TaskState.PROCESSING.value
+_COLUMNS = ", ".join(f"tasks.{column.name}" for column in tasks.c)
+_DONE_COLUMNS = ", ".join(f"done.{column.name}" for column in tasks.c)
+# Held: the lease check every write of a worker's attempt makes, on the row `was` locked by
+# its primary key (a condition on `tasks` itself lets the planner walk the index of running
+# tasks instead).
+_HELD = f"was.state = '{PROCESSING}' AND was.lease_owner = :worker AND was.attempts = :attempt"
+_WAS = "id, state, lease_owner, attempts, progress_step"
+# A step past the row's progress before this write (`was`): new; a NULL step is none.
+_AHEAD = "CAST(:last AS integer) > was.progress_step"
+
+
+def _told(row: str, topic: str) -> str:
+    """A LATERAL join that sends `topic:<row's id>` for each row of `row`."""
+    return f"CROSS JOIN LATERAL (SELECT pg_notify('{CHANNEL}', '{topic}:' || {row}.id)) AS told"
+
+
+def _steps_from(row: str) -> str:
+    """Progress rows for the bound `steps` past the progress the row had before (`before_step`)."""
+    return (
+        "INSERT INTO task_progress (task_id, attempt, step, total, created_at) "  # noqa: S608
+        f"SELECT {row}.id, :attempt, step, :total, :now "
+        f"FROM {row}, unnest(CAST(:steps AS integer[])) AS step WHERE step > {row}.before_step"
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def claim_first(model: str | None, revision: int | None,
+                holdings: tuple[Holding, ...] | None) -> Select[Any]:  # fmt: skip
+    """The first task in the fair order, claimed: the row as it now is (none: nothing waits)."""
+    first = queue.next_to_claim(model, revision, holdings).cte("first")
+    claimed = (
+        update(tasks)
+        .where(tasks.c.id == first.c.id)
+        .values(
+            state=PROCESSING,
+            attempts=tasks.c.attempts + 1,
+            lease_owner=bindparam("worker", type_=tasks.c.lease_owner.type),
+            lease_expires_at=bindparam("expires", type_=tasks.c.lease_expires_at.type),
+            started_at=bindparam("now", type_=tasks.c.started_at.type),
+            updated_at=bindparam("now", type_=tasks.c.updated_at.type),
+            progress_step=0,
+            progress_total=0,
+        )
+        .returning(*tasks.c)
+        .cte("claimed")
+    )
+    channel = literal_column(f"'{CHANNEL}'", String)
+    told = select(
+        func.pg_notify(channel, literal_column(f"'{TASK}:'", String) + claimed.c.id)
+    ).correlate(claimed)
+    moved = select(func.pg_notify(channel, literal_column(f"'{MOVED}:'", String)))
+    return select(*claimed.c).select_from(
+        claimed.join(told.lateral("told"), true()).join(moved.lateral("moved"), true())
+    )
+
+
+_RENEW = text(
+    f"WITH was AS (SELECT {_WAS} FROM tasks WHERE id = :task_id FOR UPDATE), "  # noqa: S608
+    "renewed AS (UPDATE tasks SET lease_expires_at = :expires, updated_at = :now, "
+    f"progress_step = CASE WHEN {_AHEAD} THEN :last ELSE tasks.progress_step END, "
+    f"progress_total = CASE WHEN {_AHEAD} THEN :total ELSE tasks.progress_total END "
+    f"FROM was WHERE tasks.id = was.id AND {_HELD} "
+    "RETURNING tasks.id, was.progress_step AS before_step, tasks.cancel_requested, "
+    "tasks.previews_wanted), "
+    f"steps AS ({_steps_from('renewed')}) "
+    f"SELECT renewed.cancel_requested, renewed.previews_wanted FROM renewed "
+    f"{_told('renewed', TASK)}"
+)
+
+# What a final write may set beside its state (`fail`'s error, `complete` clearing one).
+FINAL_VALUES = ("error_code", "error_message")
+
+
+@functools.lru_cache(maxsize=16)
+def finish(target: TaskState, values: tuple[str, ...]) -> TextualSelect:
+    """The held attempt's final write: the row as written (no row: the lease is not held)."""
+    sets = [f"{name} = :{name}" for name in values if name in FINAL_VALUES]
+    total = f"CASE WHEN {_AHEAD} THEN :total ELSE tasks.progress_total END"
+    sets.append(f"progress_total = {total}")
+    if target is TaskState.COMPLETED:  # every step taken
+        sets.append(f"progress_step = {total}")
+    statement = text(
+        f"WITH was AS (SELECT {_WAS}, started_at, previews_wanted FROM tasks "  # noqa: S608
+        "WHERE id = :task_id FOR UPDATE), "
+        f"done AS (UPDATE tasks SET state = :state, finished_at = :now, updated_at = :now, "
+        "lease_expires_at = NULL, "
+        "run_seconds = CAST(EXTRACT(EPOCH FROM (:now - was.started_at)) AS float), "
+        f"{', '.join(sets)} FROM was WHERE tasks.id = was.id AND {_HELD} "
+        f"RETURNING {_COLUMNS}, was.progress_step AS before_step, "
+        "was.previews_wanted AS had_previews), "
+        f"steps AS ({_steps_from('done')}), "
+        "previews AS (DELETE FROM task_previews USING done "
+        "WHERE task_previews.task_id = done.id AND done.had_previews) "
+        f"SELECT {_DONE_COLUMNS} FROM done {_told('done', TASK)}"
+    )
+    return statement.columns(*tasks.c)
+
+
+def claim_one(connection: Connection, model: str | None, revision: int | None,
+              holdings: tuple[Holding, ...] | None, worker_id: str, now: datetime,
+              lease_seconds: float) -> Row[Any] | None:  # fmt: skip
+    """The first waiting task, claimed for `worker_id` (None when nothing waits)."""
+    expires = now + timedelta(seconds=lease_seconds)
+    return connection.execute(
+        claim_first(model, revision, holdings),
+        {"worker": worker_id, "now": now, "expires": expires},
+    ).first()
+
+
+def renew(connection: Connection, beat: Beat, now: datetime, lease_seconds: float) -> BeatAnswer:
+    """Renew one beat's lease and store its new steps; LOST when its attempt no longer holds
+    the task."""
+    row = connection.execute(_RENEW, {
+        "task_id": beat.task_id, "worker": beat.worker_id, "attempt": beat.attempt,
+        "expires": now + timedelta(seconds=lease_seconds), "now": now,
+        "last": max(beat.steps, default=None), "steps": list(beat.steps), "total": beat.total,
+    }).first()  # fmt: skip
+    if row is None:
+        return BeatAnswer.LOST
+    if row.cancel_requested:
+        return BeatAnswer.CANCEL_WANTED
+    return BeatAnswer.PREVIEWS_WANTED if row.previews_wanted else BeatAnswer.HELD
+
+
+def finish_held(connection: Connection, task_id: str, worker_id: str, attempt: int,
+                target: TaskState, values: dict[str, Any], steps: Sequence[int], total: int,
+                now: datetime) -> Row[Any] | None:  # fmt: skip
+    """The final write of a held attempt, its last steps and its notice; None when the
+    attempt no longer holds the task (nothing written)."""
+    names = tuple(sorted(name for name in values if name in FINAL_VALUES))
+    return connection.execute(finish(target, names), {
+        "task_id": task_id, "worker": worker_id, "attempt": attempt, "state": target.value,
+        "now": now, "last": max(steps, default=None), "steps": list(steps), "total": total,
+        **{name: values[name] for name in names},
+    }).first()  # fmt: skip
+
+
+def single_statements(engine: Engine) -> Engine:
+    """The engine's connections in autocommit: a statement alone is its own transaction, with
+    no BEGIN and COMMIT round trips around it."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
