@@ -15,7 +15,8 @@ own file), filled once with tasks of 20 owners; runs then interleave across dept
 A, B, C …) so a busy machine moves all of them alike. Ratios are against the smallest depth.
 The CPU time the claimer processes and the database server spent per claim is printed too:
 on a machine where the database and the claimers share few cores, CPU is what bounds the
-rate, and these figures say what more cores buy.
+rate, and these figures say what more cores buy. On PostgreSQL, the middle depth then runs
+the worker's writes as one statement each against the portable transactions, interleaved.
 """
 
 from __future__ import annotations
@@ -82,8 +83,8 @@ def fill(url: str, depth: int) -> None:
 
 
 def claimer_process(url: str, threads: int, ready: Any, seconds: float, out: Any,
-                    measured: Any) -> None:  # fmt: skip
-    store = open_store(url, Pool(threads + 1, 2))
+                    measured: Any, portable: bool = False) -> None:  # fmt: skip
+    store = open_store(url, Pool(threads + 1, 2), single_statements=not portable)
     counts = [0] * threads
     lock = threading.Lock()
     owed = [0]  # claims not yet topped up
@@ -138,14 +139,16 @@ def server_cpu_seconds() -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def claims_per_second(url: str, processes: int, threads: int, seconds: float
-                      ) -> tuple[float, float, float]:  # fmt: skip
+def claims_per_second(url: str, processes: int, threads: int, seconds: float,
+                      portable: bool = False) -> tuple[float, float, float]:  # fmt: skip
     """Claims per second, and the claimers' and the database server's CPU ms per claim."""
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
     ready, measured = context.Barrier(processes + 1), context.Barrier(processes + 1)
     children = [
-        context.Process(target=claimer_process, args=(url, threads, ready, seconds, out, measured))
+        context.Process(
+            target=claimer_process, args=(url, threads, ready, seconds, out, measured, portable)
+        )
         for _ in range(processes)
     ]
     for child in children:
@@ -222,6 +225,27 @@ def measure(label: str, urls: dict[int, str], args: argparse.Namespace, processe
               f"claim runs: {each}")  # fmt: skip
 
 
+def compare_writes(url: str, depth: int, args: argparse.Namespace) -> None:
+    """PostgreSQL's one-statement writes (claim, renewal, final write) against the portable
+    transactions SQLite uses too, on one database, interleaved (A, B, A, B …)."""
+    runs: dict[bool, list[tuple[float, float, float]]] = {False: [], True: []}
+    for _ in range(args.rounds):
+        for portable in (False, True):
+            runs[portable].append(
+                claims_per_second(url, args.processes, args.threads, args.seconds, portable)
+            )
+    base = statistics.median(claims for claims, _, _ in runs[True])
+    print(f"PostgreSQL at depth {depth:,}: a worker's writes as one statement each (A) against "
+          f"the portable transactions (B), {args.rounds} interleaved runs each")  # fmt: skip
+    for portable, figures in runs.items():
+        median = statistics.median(claims for claims, _, _ in figures)
+        client = statistics.median(cpu for _, cpu, _ in figures)
+        server = statistics.median(cpu for _, _, cpu in figures)
+        name = "B portable transactions" if portable else "A one statement each  "
+        print(f"  {name}: {median:6.0f} claims/s ({median / base:.2f}×)  CPU per claim: "
+              f"claimers {client:.2f} ms, server {server:.2f} ms")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", default=POSTGRES)
@@ -241,6 +265,8 @@ def main() -> None:
         try:
             urls = {depth: url for depth, (url, _) in schemas.items()}
             measure("PostgreSQL", urls, args, args.processes)
+            middle = sorted(urls)[len(urls) // 2]
+            compare_writes(urls[middle], middle, args)
         finally:
             for _, schema in schemas.values():
                 drop_schema(args.postgres, schema)
