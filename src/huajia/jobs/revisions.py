@@ -19,7 +19,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 
 from huajia.errors import NotFound
 from huajia.jobs.database import transaction
-from huajia.jobs.queue import IS_PENDING
+from huajia.jobs.model import TaskState
 from huajia.jobs.tables import model_revisions, tasks
 
 RevisionSource = Literal["settings", "reload"]
@@ -123,8 +123,9 @@ class SqlRevisionStore(RevisionStore):
                 .where(model_revisions.c.id == revision_id, model_revisions.c.failed_at.is_(None))
                 .values(failed_at=self.clock(), error=error[:2000])
             )
-            # (the state as a literal: the index of waiting tasks' revisions then applies)
-            pinned = select(tasks.c.id).where(tasks.c.model_revision == revision_id, IS_PENDING)
+            pinned = select(tasks.c.id).where(
+                tasks.c.model_revision == revision_id, tasks.c.state == TaskState.PENDING.value
+            )
             moved = list(connection.execute(pinned).scalars())
             if moved:
                 connection.execute(

@@ -73,9 +73,7 @@ metadata = MetaData(
 )
 
 _WAITING = text("state = 'pending'")
-# Partial indexes over the waiting rows only: claim order, per model, per batch, per owner,
-# per pinned revision. A claim or a finish adds nothing to them (the row no longer waits):
-# an index over every row would take an entry at each change of state.
+# Partial indexes over the waiting rows only: claim order, per model, per batch, per owner.
 _QUEUE_ORDER = ("queue_class", "queue_turn", "created_at", "id")
 QUEUE_INDEXES = [
     Index(f"ix_tasks_queue{suffix}", *columns, sqlite_where=_WAITING, postgresql_where=_WAITING)
@@ -84,7 +82,6 @@ QUEUE_INDEXES = [
         ("_model", ("model", *_QUEUE_ORDER)),
         ("_batch", ("batch_key", *_QUEUE_ORDER)),
         ("_owner", ("owner", "queue_class", "queue_turn")),
-        ("_revision", ("model_revision",)),
     ]
 ]
 
@@ -135,8 +132,11 @@ tasks = Table(
     Index(None, "state", "created_at"),
     Index(None, "owner", "created_at"),
     Index(None, "cache_key"),
+    Index(None, "state", "batch_key"),
     Index(None, "owner", "started_at"),
     Index(None, "webhook_next_at"),
+    Index(None, "state", "model"),
+    Index(None, "state", "model_revision"),
     *QUEUE_INDEXES,
 )
 
