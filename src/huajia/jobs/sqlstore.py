@@ -350,10 +350,10 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
     ) -> builtins.list[Task]:  # fmt: skip
         if holdings is not None and not holdings:
             return []
-        now = self.clock()
         held = tuple(holdings) if holdings is not None else None
         if self._single is not None:
             return self._claim_in_one(worker_id, lease_seconds, max_images, model, revision, held)
+        now = self.clock()
         with self._write() as connection:
             first = connection.execute(queue.next_to_claim(model, revision, held)).first()
             if first is None:
