@@ -39,12 +39,13 @@ def key_id(data_dir: Path, name: str) -> str:
     return next(line.split()[0] for line in listed.stdout.splitlines() if line.endswith(name))
 
 
-def serve_expecting_refusal(data_dir: Path, model_dir: Path, env: dict[str, str] | None = None
-                            ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def serve_expecting_refusal(data_dir: Path, model_dir: Path, env: dict[str, str] | None = None,
+                            worker: bool = False) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """`huajia serve` run as an operator would; it must exit by itself instead of serving."""
     command = [
-        sys.executable, "-m", "huajia", "serve", "--model", str(model_dir), "--no-worker",
-        "--port", str(free_port()), "--data-dir", str(data_dir),
+        sys.executable, "-m", "huajia", "serve", "--model", str(model_dir),
+        "--worker" if worker else "--no-worker", "--port", str(free_port()),
+        "--data-dir", str(data_dir),
     ]  # fmt: skip
     return subprocess.run(
         command, env=server_env(env), capture_output=True, text=True,
@@ -132,12 +133,29 @@ def test_a_lost_database_does_not_open_a_service_that_had_keys(
     assert "Traceback" not in refused.stderr
 
 
+@pytest.mark.parametrize("worker", [False, True], ids=["api-only", "with-its-worker"])
 def test_auth_keys_with_no_key_in_the_database_refuses_to_start(
-    tiny_model_dir: Path, tmp_path: Path
+    tiny_model_dir: Path, tmp_path: Path, worker: bool
 ) -> None:
-    refused = serve_expecting_refusal(tmp_path, tiny_model_dir, {"HUAJIA_AUTH": "keys"})
+    refused = serve_expecting_refusal(tmp_path, tiny_model_dir, {"HUAJIA_AUTH": "keys"}, worker)
     assert refused.returncode == 2, refused.stderr
     assert "huajia keys create" in refused.stderr
+    # The worker starts before the API checks its settings: it must not outlive the refusal
+    # (serve stops it; a supervised worker also gets SIGTERM when its parent exits).
+    assert processes_naming(tmp_path) == []
+
+
+def processes_naming(data_dir: Path) -> list[str]:
+    """Command lines of the processes still running with `data_dir` among their arguments."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not a process
+            continue
+        if str(data_dir).encode() in arguments:
+            found.append(b" ".join(arguments).decode(errors="replace"))
+    return found
 
 
 def test_auth_keys_needs_a_key_even_from_localhost(tiny_model_dir: Path, tmp_path: Path) -> None:
