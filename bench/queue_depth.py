@@ -198,6 +198,15 @@ def drop_schema(base: str, schema: str) -> None:
         admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+def medians(figures: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    """Median claims/s, claimers' and server's CPU ms per claim, of several runs."""
+    return (
+        statistics.median(claims for claims, _, _ in figures),
+        statistics.median(cpu for _, cpu, _ in figures),
+        statistics.median(cpu for _, _, cpu in figures),
+    )
+
+
 def measure(label: str, urls: dict[int, str], args: argparse.Namespace, processes: int) -> None:
     for depth, url in urls.items():
         t0 = time.perf_counter()
@@ -214,9 +223,7 @@ def measure(label: str, urls: dict[int, str], args: argparse.Namespace, processe
     print(f"{label}: {processes} processes × {args.threads} claimer threads, "
           f"{args.seconds:g} s per run, {args.rounds} interleaved runs per depth")  # fmt: skip
     for depth, figures in runs.items():
-        median = statistics.median(claims for claims, _, _ in figures)
-        client = statistics.median(cpu for _, cpu, _ in figures)
-        server = statistics.median(cpu for _, _, cpu in figures)
+        median, client, server = medians(figures)
         each = ", ".join(f"{claims:.0f}" for claims, _, _ in figures)
         submit = statistics.median(submits[depth])
         print(f"  depth {depth:>7,}: {median:6.0f} claims/s ({median / base:.2f}×)  "
@@ -238,9 +245,7 @@ def compare_writes(url: str, depth: int, args: argparse.Namespace) -> None:
     print(f"PostgreSQL at depth {depth:,}: a worker's writes as one statement each (A) against "
           f"the portable transactions (B), {args.rounds} interleaved runs each")  # fmt: skip
     for portable, figures in runs.items():
-        median = statistics.median(claims for claims, _, _ in figures)
-        client = statistics.median(cpu for _, cpu, _ in figures)
-        server = statistics.median(cpu for _, _, cpu in figures)
+        median, client, server = medians(figures)
         name = "B portable transactions" if portable else "A one statement each  "
         print(f"  {name}: {median:6.0f} claims/s ({median / base:.2f}×)  CPU per claim: "
               f"claimers {client:.2f} ms, server {server:.2f} ms")  # fmt: skip

@@ -35,6 +35,20 @@ _ALL_LOCKED = (
 )
 
 
+# What a claim sets: processing, one attempt more, held by the bound `worker` until the bound
+# `expires`, started `now`, no steps yet.
+CLAIMED: dict[Any, Any] = {
+    tasks.c.state: TaskState.PROCESSING.value,
+    tasks.c.attempts: tasks.c.attempts + 1,
+    tasks.c.lease_owner: bindparam("worker", type_=tasks.c.lease_owner.type),
+    tasks.c.lease_expires_at: bindparam("expires", type_=tasks.c.lease_expires_at.type),
+    tasks.c.started_at: bindparam("now", type_=tasks.c.started_at.type),
+    tasks.c.updated_at: bindparam("now", type_=tasks.c.updated_at.type),
+    tasks.c.progress_step: 0,
+    tasks.c.progress_total: 0,
+}
+
+
 def locked_row(connection: Connection, task_id: str) -> Row[Any]:
     row = connection.execute(_LOCKED, {"task_id": task_id}).one_or_none()
     if row is None:

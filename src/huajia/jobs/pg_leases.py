@@ -32,7 +32,6 @@ from sqlalchemy import (
     Select,
     String,
     TextualSelect,
-    bindparam,
     func,
     literal_column,
     select,
@@ -43,6 +42,7 @@ from sqlalchemy import (
 
 from huajia.jobs import queue
 from huajia.jobs.beats import Beat, BeatAnswer
+from huajia.jobs.leases import CLAIMED
 from huajia.jobs.model import Holding, TaskState
 from huajia.jobs.notify import CHANNEL, MOVED, TASK
 from huajia.jobs.tables import tasks
@@ -81,16 +81,7 @@ def claim_first(model: str | None, revision: int | None,
     claimed = (
         update(tasks)
         .where(tasks.c.id == first.c.id)
-        .values(
-            state=PROCESSING,
-            attempts=tasks.c.attempts + 1,
-            lease_owner=bindparam("worker", type_=tasks.c.lease_owner.type),
-            lease_expires_at=bindparam("expires", type_=tasks.c.lease_expires_at.type),
-            started_at=bindparam("now", type_=tasks.c.started_at.type),
-            updated_at=bindparam("now", type_=tasks.c.updated_at.type),
-            progress_step=0,
-            progress_total=0,
-        )
+        .values(CLAIMED)
         .returning(*tasks.c)
         .cte("claimed")
     )

@@ -39,6 +39,7 @@ from huajia.jobs.database import Pool, connect, migrate, transaction
 from huajia.jobs.filters import gallery_filters, task_filters
 from huajia.jobs.keys import SqlApiKeyStore
 from huajia.jobs.leases import (
+    CLAIMED,
     after_lost_lease,
     drop_previews,
     handed_back,
@@ -110,16 +111,7 @@ PROGRESS_SWEPT_EVERY = timedelta(minutes=5)
 _CLAIM = (
     update(tasks)
     .where(tasks.c.id.in_(bindparam("ids", expanding=True)))
-    .values(
-        state=PROCESSING,
-        attempts=tasks.c.attempts + 1,
-        lease_owner=bindparam("worker", type_=tasks.c.lease_owner.type),
-        lease_expires_at=bindparam("expires", type_=tasks.c.lease_expires_at.type),
-        started_at=bindparam("now", type_=tasks.c.started_at.type),
-        updated_at=bindparam("now", type_=tasks.c.updated_at.type),
-        progress_step=0,
-        progress_total=0,
-    )
+    .values(CLAIMED)
     .returning(*tasks.c)
 )
 
@@ -359,13 +351,18 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
             if first is None:
                 return []
             ids = [first.id, *self._batch_mates(connection, first, max_images, revision, holdings)]
-            check_transition(TaskState.PENDING, TaskState.PROCESSING)
-            # A pending task has no images yet: the rows the update returns are the answer.
-            expires = now + timedelta(seconds=lease_seconds)
-            claimed = connection.execute(
-                _CLAIM, {"ids": ids, "worker": worker_id, "now": now, "expires": expires}
-            ).all()
-            self._tell(connection, Notice(MOVED), *(Notice(TASK, task_id) for task_id in ids))
+            return self._claim_ids(connection, ids, worker_id, now, lease_seconds)
+
+    def _claim_ids(self, connection: Connection, ids: builtins.list[str], worker_id: str,
+                   now: datetime, lease_seconds: float) -> builtins.list[Task]:  # fmt: skip
+        """Pending tasks `ids` (locked) → processing for the worker, in the order given."""
+        check_transition(TaskState.PENDING, TaskState.PROCESSING)
+        # A pending task has no images yet: the rows the update returns are the answer.
+        expires = now + timedelta(seconds=lease_seconds)
+        claimed = connection.execute(
+            _CLAIM, {"ids": ids, "worker": worker_id, "now": now, "expires": expires}
+        ).all()
+        self._tell(connection, Notice(MOVED), *(Notice(TASK, task_id) for task_id in ids))
         by_id = {row.id: task_from_row(row) for row in claimed}
         return [by_id[task_id] for task_id in ids]
 
@@ -396,18 +393,11 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
     def _claim_mates(self, first: Any, worker_id: str, lease_seconds: float, max_images: int,
                      revision: int | None, holdings: Sequence[Holding] | None,
                      ) -> builtins.list[Task]:  # fmt: skip
-        now = self.clock()
         with self._write() as connection:
             ids = self._batch_mates(connection, first, max_images, revision, holdings)
             if not ids:
                 return []
-            expires = now + timedelta(seconds=lease_seconds)
-            claimed = connection.execute(
-                _CLAIM, {"ids": ids, "worker": worker_id, "now": now, "expires": expires}
-            ).all()
-            self._tell(connection, Notice(MOVED), *(Notice(TASK, task_id) for task_id in ids))
-        by_id = {row.id: task_from_row(row) for row in claimed}
-        return [by_id[task_id] for task_id in ids]
+            return self._claim_ids(connection, ids, worker_id, self.clock(), lease_seconds)
 
     def _batch_mates(self, connection: Connection, row: Any, max_images: int,
                      revision: int | None, holdings: Sequence[Holding] | None = None,
