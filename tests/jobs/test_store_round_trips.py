@@ -122,3 +122,12 @@ def test_batch_mates_that_cannot_be_claimed_leave_the_first_claimed_alone(
     assert store.get(mate.id).state is TaskState.PENDING
     monkeypatch.undo()
     assert [task.id for task in store.claim_batch("worker-2", LEASE, max_images=2)] == [mate.id]
+
+
+def test_a_final_write_refuses_a_column_its_statement_does_not_set(store: SqlTaskStore) -> None:
+    created = store.create(a_task())
+    assert store.claim("worker-1", LEASE) is not None
+
+    with pytest.raises(ValueError, match="run_seconds"):
+        store._finish(created.id, "worker-1", 1, TaskState.FAILED, {"run_seconds": 0.0})
+    assert store.get(created.id).state is TaskState.PROCESSING

@@ -42,7 +42,7 @@ from sqlalchemy import (
 
 from huajia.jobs import queue
 from huajia.jobs.beats import Beat, BeatAnswer
-from huajia.jobs.leases import CLAIMED
+from huajia.jobs.leases import CLAIMED, answer_of
 from huajia.jobs.model import Holding, TaskState
 from huajia.jobs.notify import CHANNEL, MOVED, TASK
 from huajia.jobs.tables import tasks
@@ -115,7 +115,7 @@ FINAL_VALUES = ("error_code", "error_message")
 @functools.lru_cache(maxsize=16)
 def finish(target: TaskState, values: tuple[str, ...]) -> TextualSelect:
     """The held attempt's final write: the row as written (no row: the lease is not held)."""
-    sets = [f"{name} = :{name}" for name in values if name in FINAL_VALUES]
+    sets = [f"{name} = :{name}" for name in values]  # names from FINAL_VALUES only
     total = f"CASE WHEN {_AHEAD} THEN :total ELSE tasks.progress_total END"
     sets.append(f"progress_total = {total}")
     if target is TaskState.COMPLETED:  # every step taken
@@ -156,11 +156,7 @@ def renew(connection: Connection, beat: Beat, now: datetime, lease_seconds: floa
         "expires": now + timedelta(seconds=lease_seconds), "now": now,
         "last": max(beat.steps, default=None), "steps": list(beat.steps), "total": beat.total,
     }).first()  # fmt: skip
-    if row is None:
-        return BeatAnswer.LOST
-    if row.cancel_requested:
-        return BeatAnswer.CANCEL_WANTED
-    return BeatAnswer.PREVIEWS_WANTED if row.previews_wanted else BeatAnswer.HELD
+    return BeatAnswer.LOST if row is None else answer_of(row)
 
 
 def finish_held(connection: Connection, task_id: str, worker_id: str, attempt: int,
@@ -168,7 +164,10 @@ def finish_held(connection: Connection, task_id: str, worker_id: str, attempt: i
                 now: datetime) -> Row[Any] | None:  # fmt: skip
     """The final write of a held attempt, its last steps and its notice; None when the
     attempt no longer holds the task (nothing written)."""
-    names = tuple(sorted(name for name in values if name in FINAL_VALUES))
+    unknown = set(values) - set(FINAL_VALUES)
+    if unknown:  # a new kind of final write needs its column in the statement first
+        raise ValueError(f"a final write cannot set {sorted(unknown)} here")
+    names = tuple(sorted(values))
     return connection.execute(finish(target, names), {
         "task_id": task_id, "worker": worker_id, "attempt": attempt, "state": target.value,
         "now": now, "last": max(steps, default=None), "steps": list(steps), "total": total,
