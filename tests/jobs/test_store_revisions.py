@@ -5,10 +5,13 @@ Every test runs against SQLite and PostgreSQL (the `store` fixture is parametriz
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from huajia.errors import NotFound
-from huajia.jobs import TaskStore
+from huajia.jobs import TaskStore, open_store
 from tests.jobs.helpers import LEASE, a_task
 
 
@@ -56,3 +59,34 @@ def test_a_revision_that_failed_hands_its_waiting_tasks_back(store: TaskStore) -
     assert failed.failed_at is not None and failed.error == "matches 0 of 40 keys"
     claimed = store.claim("w-old", LEASE, revision=old.id)
     assert claimed is not None and claimed.id == waiting.id
+
+
+def test_seeding_keeps_the_current_revision_until_the_settings_change(store: TaskStore) -> None:
+    first = store.revisions.seed("z-image-turbo", "m1", None, None)
+    assert store.revisions.seed("z-image-turbo", "m1", None, None) == first
+    reloaded = store.revisions.add("z-image-turbo", "m1", "/w/b.safetensors", "b:1:2", "reload",
+                                   "k-admin")  # fmt: skip
+    assert store.revisions.seed("z-image-turbo", "m1", None, None) == reloaded, "a reload stays"
+
+    changed = store.revisions.seed("z-image-turbo", "m1", "/w/c.safetensors", "c:1:2")
+    assert (changed.source, changed.weights_id) == ("settings", "c:1:2")
+    assert store.revisions.current("z-image-turbo") == changed
+
+
+def test_processes_starting_together_seed_one_revision(store_url: str) -> None:
+    """The API and its workers start at once and each seed the models they serve."""
+    stores = [open_store(store_url) for _ in range(4)]
+    together = threading.Barrier(len(stores))
+
+    def seed(opened: TaskStore) -> int:
+        together.wait()
+        return opened.revisions.seed("z-image-turbo", "m1", None, None).id
+
+    try:
+        with ThreadPoolExecutor(len(stores)) as pool:
+            seeded = set(pool.map(seed, stores))
+        assert len(seeded) == 1, f"one revision for all, not {sorted(seeded)}"
+        assert [r.id for r in stores[0].revisions.history("z-image-turbo")] == list(seeded)
+    finally:
+        for opened in stores:
+            opened.close()

@@ -49,17 +49,9 @@ class ReloadReport:
 def seed_revision(store: TaskStore, spec: ModelSpec, weights: Path | None) -> ModelRevision:
     """At start (API or worker): the settings' model and weights become a revision when they
     changed since the settings last said so; a reload made since then stays in force."""
-    model_id = model_identity(spec.source)
-    weights_id = weights_identity(weights)
     path = str(weights.resolve()) if weights is not None else None
-    last = store.revisions.newest(spec.name, source="settings")
-    current = store.revisions.current(spec.name)
-    same = last is not None and (last.model_id, last.weights, last.weights_id) == (
-        model_id, path, weights_id,
-    )  # fmt: skip
-    if same and current is not None:
-        return current
-    return store.revisions.add(spec.name, model_id, path, weights_id, "settings", "settings")
+    return store.revisions.seed(spec.name, model_identity(spec.source), path,
+                                weights_identity(weights))  # fmt: skip
 
 
 class ModelReloads:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, text, update
 
 from huajia.errors import NotFound
 from huajia.jobs.database import transaction
@@ -56,6 +56,14 @@ class RevisionStore(ABC):
         """Record a new revision of `model`; it is current from now on."""
 
     @abstractmethod
+    def seed(self, model: str, model_id: str, weights: str | None, weights_id: str | None
+             ) -> ModelRevision:  # fmt: skip
+        """At start: the revision to serve `model` with. The settings' files become a new
+        revision when they differ from what the settings said last time; else the current
+        one stays (a reload since then included). Atomic: processes starting together (the
+        API and its workers) record one revision, not one each."""
+
+    @abstractmethod
     def current(self, model: str) -> ModelRevision | None:
         """The newest revision of `model` that has not failed to load."""
 
@@ -93,6 +101,29 @@ class SqlRevisionStore(RevisionStore):
                 insert(model_revisions).values(values).returning(model_revisions.c.id)
             ).scalar_one()
         return self.get(int(new_id))
+
+    def seed(self, model: str, model_id: str, weights: str | None, weights_id: str | None
+             ) -> ModelRevision:  # fmt: skip
+        with transaction(self.engine, write=True) as connection:  # SQLite: the write lock
+            if connection.dialect.name == "postgresql":  # one seeder at a time
+                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"),
+                                   {"id": _SEED_LOCK_ID})  # fmt: skip
+            said = connection.execute(_NEWEST_SETTINGS, {"model": model}).one_or_none()
+            current = connection.execute(_CURRENT, {"model": model}).one_or_none()
+            same = said is not None and (said.model_id, said.weights, said.weights_id) == (
+                model_id, weights, weights_id,
+            )  # fmt: skip
+            if same and current is not None:
+                return ModelRevision(**current._mapping)
+            values = {
+                "model": model, "model_id": model_id, "weights": weights,
+                "weights_id": weights_id, "source": "settings", "actor": "settings",
+                "created_at": self.clock(),
+            }  # fmt: skip
+            row = connection.execute(
+                insert(model_revisions).values(values).returning(*model_revisions.c)
+            ).one()
+            return ModelRevision(**row._mapping)
 
     def current(self, model: str) -> ModelRevision | None:
         """Read on every submit: the statement is built once."""
@@ -150,6 +181,14 @@ class SqlRevisionStore(RevisionStore):
         return ModelRevision(**row._mapping) if row is not None else None
 
 
+_SEED_LOCK_ID = 0x48_75_61_6A_69_62  # PostgreSQL advisory lock: seeding at start, one at a time
+# The newest revision the settings recorded of a model (failed or not).
+_NEWEST_SETTINGS = (
+    select(model_revisions)
+    .where(model_revisions.c.model == bindparam("model"), model_revisions.c.source == "settings")
+    .order_by(model_revisions.c.id.desc())
+    .limit(1)
+)
 # The newest revision of a model that did not fail to load.
 _CURRENT = (
     select(model_revisions)
