@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, func, or_, select, text
+from sqlalchemy import Connection, and_, func, or_, select
 
 from huajia.errors import QueueFull, QuotaExceeded
 from huajia.jobs import queue
+from huajia.jobs.database import one_at_a_time
 from huajia.jobs.model import TaskState
 from huajia.jobs.tables import tasks
 
@@ -49,8 +50,7 @@ def admit(connection: Connection, admission: Admission, owner: str, wanted: int)
     """Raise QueueFull or QuotaExceeded unless a task of `wanted` images fits now."""
     if not admission.limited:
         return
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ADMISSION_LOCK_ID})
+    one_at_a_time(connection, _ADMISSION_LOCK_ID)
     if admission.quota is not None:
         _check_quota(connection, admission.quota, owner, wanted)
     # Counted only as far as the limit: the cost does not grow with a deeper queue.

@@ -186,15 +186,22 @@ def _sqlite_writers(engine: Engine) -> threading.RLock | None:
     return found
 
 
+_XACT_LOCK = text("SELECT pg_advisory_xact_lock(:id)")
+
+
+def one_at_a_time(connection: Connection, lock_id: int) -> None:
+    """PostgreSQL: wait for the transaction-scoped advisory lock `lock_id`, held until this
+    transaction ends. SQLite needs none: a write transaction holds the whole database."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(_XACT_LOCK, {"id": lock_id})
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (nothing to do when it is already there)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with transaction(engine, write=True) as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(
-                text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
-            )
+        one_at_a_time(connection, _MIGRATION_LOCK_ID)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Engine, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from huajia.errors import NotFound
-from huajia.jobs.database import transaction
+from huajia.jobs.database import one_at_a_time, transaction
 from huajia.jobs.model import TaskState
 from huajia.jobs.tables import model_revisions, tasks
 
@@ -92,22 +92,25 @@ class SqlRevisionStore(RevisionStore):
 
     def add(self, model: str, model_id: str, weights: str | None, weights_id: str | None,
             source: RevisionSource, actor: str) -> ModelRevision:  # fmt: skip
+        with transaction(self.engine, write=True) as connection:
+            return self._insert(connection, model, model_id, weights, weights_id, source, actor)
+
+    def _insert(self, connection: Connection, model: str, model_id: str, weights: str | None,
+                weights_id: str | None, source: RevisionSource, actor: str,
+                ) -> ModelRevision:  # fmt: skip
         values = {
             "model": model, "model_id": model_id, "weights": weights, "weights_id": weights_id,
             "source": source, "actor": actor, "created_at": self.clock(),
         }  # fmt: skip
-        with transaction(self.engine, write=True) as connection:
-            new_id = connection.execute(
-                insert(model_revisions).values(values).returning(model_revisions.c.id)
-            ).scalar_one()
-        return self.get(int(new_id))
+        row = connection.execute(
+            insert(model_revisions).values(values).returning(*model_revisions.c)
+        ).one()
+        return ModelRevision(**row._mapping)
 
     def seed(self, model: str, model_id: str, weights: str | None, weights_id: str | None
              ) -> ModelRevision:  # fmt: skip
         with transaction(self.engine, write=True) as connection:  # SQLite: the write lock
-            if connection.dialect.name == "postgresql":  # one seeder at a time
-                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"),
-                                   {"id": _SEED_LOCK_ID})  # fmt: skip
+            one_at_a_time(connection, _SEED_LOCK_ID)
             said = connection.execute(_NEWEST_SETTINGS, {"model": model}).one_or_none()
             current = connection.execute(_CURRENT, {"model": model}).one_or_none()
             same = said is not None and (said.model_id, said.weights, said.weights_id) == (
@@ -115,15 +118,8 @@ class SqlRevisionStore(RevisionStore):
             )  # fmt: skip
             if same and current is not None:
                 return ModelRevision(**current._mapping)
-            values = {
-                "model": model, "model_id": model_id, "weights": weights,
-                "weights_id": weights_id, "source": "settings", "actor": "settings",
-                "created_at": self.clock(),
-            }  # fmt: skip
-            row = connection.execute(
-                insert(model_revisions).values(values).returning(*model_revisions.c)
-            ).one()
-            return ModelRevision(**row._mapping)
+            return self._insert(connection, model, model_id, weights, weights_id, "settings",
+                                "settings")  # fmt: skip
 
     def current(self, model: str) -> ModelRevision | None:
         """Read on every submit: the statement is built once."""
@@ -181,7 +177,9 @@ class SqlRevisionStore(RevisionStore):
         return ModelRevision(**row._mapping) if row is not None else None
 
 
-_SEED_LOCK_ID = 0x48_75_61_6A_69_62  # PostgreSQL advisory lock: seeding at start, one at a time
+# PostgreSQL advisory lock: seeding at start, one at a time (distinct from the migration
+# and admission locks, database.py and admission.py).
+_SEED_LOCK_ID = 0x48_75_61_6A_69_63
 # The newest revision the settings recorded of a model (failed or not).
 _NEWEST_SETTINGS = (
     select(model_revisions)
