@@ -132,3 +132,37 @@ def test_without_a_cache_every_request_reads_the_store(
     with pytest.raises(Unauthorized):
         gate.principal(caller(secret))
     assert sum(sql.startswith("select") for sql in key_statements) >= 4
+
+
+def test_only_a_remembered_key_with_no_write_due_answers_without_the_store(
+    store: TaskStore, key_statements: list[str]
+) -> None:
+    """What the API's event loop may answer itself; anything else goes to `principal`, which
+    may read or write the database (on the thread pool)."""
+    secret, key_id = new_key(store)
+    clock = Clock()
+    gate = gate_with_clock(store, clock)
+    assert gate.principal_at_once(caller(secret)) is None, "not looked up yet"
+    gate.principal(caller(secret))
+    key_statements.clear()
+    found = gate.principal_at_once(caller(secret))
+    assert found is not None and found.key_id == key_id and found.role == Role.EDITOR
+    assert key_statements == []
+    clock.now += 10.5  # past the TTL: the store is asked again
+    assert gate.principal_at_once(caller(secret)) is None
+    gate.principal(caller(secret))
+    assert gate.principal_at_once(caller(secret)) is not None
+    patient = gate_with_clock(store, clock, ttl=300)  # a TTL longer than the touch's minute
+    patient.principal(caller(secret))
+    clock.now += 61  # still remembered, but its use is due to be written
+    assert patient.principal_at_once(caller(secret)) is None
+    key_statements.clear()
+    patient.principal(caller(secret))
+    assert [sql.split()[0] for sql in key_statements] == ["update"]
+    assert patient.principal_at_once(caller(secret)) is not None
+    gate.revoke(key_id)  # through this process: refused at once, on either path
+    assert gate.principal_at_once(caller(secret)) is None
+    with pytest.raises(Unauthorized, match="not valid"):
+        gate.principal(caller(secret))
+    for odd in ("", "not-a-key", secret + "x"):
+        assert gate.principal_at_once(caller(odd)) is None

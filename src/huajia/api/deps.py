@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from huajia.auth.gate import FORWARDING_HEADERS, AuthGate, Caller
 from huajia.auth.keys import Principal
@@ -59,27 +60,36 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     services: ServicesDep,
     _bearer_doc: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     _key_doc: Annotated[str | None, Security(_api_key)],
 ) -> Principal:
-    """The caller: the holder of a valid API key, or (open-local) a caller on this machine."""
+    """The caller: the holder of a valid API key, or (open-local) a caller on this machine.
+    A key remembered by the key cache answers on the event loop; anything that may read or
+    write the database goes through the thread pool."""
+    caller = _caller(request)
+    known = services.auth.principal_at_once(caller)
+    if known is not None:
+        return known
+    return await run_in_threadpool(services.auth.principal, caller)
+
+
+def _caller(request: Request) -> Caller:
     headers = request.headers
-    caller = Caller(
+    return Caller(
         peer=request.client.host if request.client else None,
         host_header=headers.get("host"),
         forwarded=any(name in headers for name in FORWARDING_HEADERS),
         secret=parse_credentials(headers.get("authorization"), headers.get("x-api-key")),
     )
-    return services.auth.principal(caller)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def optional_principal(
+async def optional_principal(
     request: Request,
     services: ServicesDep,
     _bearer_doc: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
@@ -87,7 +97,7 @@ def optional_principal(
 ) -> Principal | None:
     """The caller if it proves who it is, else None (for routes anyone may call)."""
     try:
-        return current_principal(request, services, _bearer_doc, _key_doc)
+        return await current_principal(request, services, _bearer_doc, _key_doc)
     except Unauthorized:
         return None
 

@@ -81,6 +81,14 @@ class AuthGate:
         cache's seconds)."""
         return self._cache.revoke(key_id)
 
+    def principal_at_once(self, caller: Caller) -> Principal | None:
+        """The caller's principal when a remembered key answers without the database (an
+        event loop may call this); None: call `principal`, which may read and write it."""
+        if caller.secret is None or not looks_like_key(caller.secret):
+            return None
+        key = self._cache.remembered(hash_key(caller.secret))
+        return None if key is None else Principal(key_id=key.id, name=key.name, role=key.role)
+
     def principal(self, caller: Caller) -> Principal:
         if caller.secret is not None:
             found = self._find(caller.secret)

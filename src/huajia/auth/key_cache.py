@@ -32,6 +32,20 @@ class KeyCache:
         self._touched: dict[str, float] = {}  # key id -> last written at
         self._lock = threading.Lock()
 
+    def remembered(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash when the cache holds it fresh and its use needs no write
+        now: an answer without the store (None: ask `find` and `used`)."""
+        now = self._clock()
+        with self._lock:
+            cached = self._found.get(key_hash)
+            if cached is None or now - cached[1] >= self._ttl:
+                return None
+            key = cached[0]
+            last = self._touched.get(key.id)
+        if last is None or now - last >= self._touch_every:
+            return None
+        return key
+
     def find(self, key_hash: str) -> ApiKey | None:
         """The active key with this hash, from the cache while fresh, else from the store."""
         now = self._clock()
