@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -150,25 +151,36 @@ def queue(store: TaskStore, engine: ZImageEngine, size: int, count: int) -> list
     return ids
 
 
-def huajia(worker: Worker, store: TaskStore, size: int, images: int) -> float:
-    """Seconds until every task of `images` single-image tasks is completed."""
+def huajia(make_worker: Callable[[], Worker], store: TaskStore, size: int, images: int) -> float:
+    """Seconds until every task of `images` single-image tasks is completed (a worker runs
+    once: its run closes its finishing and upload threads)."""
+    worker = make_worker()
     t0 = time.perf_counter()
     ids = queue(store, worker.engine, size, images)  # type: ignore[arg-type]
     stop = threading.Event()
     runner = threading.Thread(target=worker.run_forever, args=(stop,))
     runner.start()
-    while any(store.get(task_id).state is not TaskState.COMPLETED for task_id in ids):
-        time.sleep(0.01)
-    seconds = time.perf_counter() - t0
-    stop.set()
-    runner.join()
+    try:
+        while not all(finished(store, task_id) for task_id in ids):
+            time.sleep(0.01)
+    finally:
+        seconds = time.perf_counter() - t0
+        stop.set()
+        runner.join()
     return seconds
 
 
-def measure(pipe: Any, worker: Worker, store: TaskStore, size: int, batch: int, runs: int,
-            device: str) -> tuple[float, float]:  # fmt: skip
+def finished(store: TaskStore, task_id: str) -> bool:
+    """Completed; a task that ended otherwise stops the bench with its error."""
+    task = store.get(task_id)
+    if task.state in (TaskState.FAILED, TaskState.CANCELED):
+        raise SystemExit(f"task {task_id} {task.state.value}: {task.error_message}")
+    return task.state is TaskState.COMPLETED
+
+
+def measure(pipe: Any, make_worker: Callable[[int], Worker], store: TaskStore, size: int,
+            batch: int, runs: int, device: str) -> tuple[float, float]:  # fmt: skip
     """Median seconds per image, bare and through Huajia (two batches a round: overlap)."""
-    worker.batch_max_images = batch
     bare_times, huajia_times = [], []
     for _ in range(runs + 1):  # the first round warms both up
         t0 = time.perf_counter()
@@ -176,7 +188,8 @@ def measure(pipe: Any, worker: Worker, store: TaskStore, size: int, batch: int, 
         bare(pipe, size, batch)
         synchronize(device)
         bare_times.append((time.perf_counter() - t0) / (2 * batch))
-        huajia_times.append(huajia(worker, store, size, 2 * batch) / (2 * batch))
+        seconds = huajia(lambda: make_worker(batch), store, size, 2 * batch)
+        huajia_times.append(seconds / (2 * batch))
     return statistics.median(bare_times[1:]), statistics.median(huajia_times[1:])
 
 
@@ -208,10 +221,14 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as folder:
         store = open_store(f"sqlite:///{folder}/bench.db")
-        worker = Worker(store, engine, LocalBlobStore(Path(folder) / "images"), "bench", 60.0,
-                        poll_seconds=0.005)  # fmt: skip
+        blobs = LocalBlobStore(Path(folder) / "images")
+
+        def make_worker(batch: int) -> Worker:
+            return Worker(store, engine, blobs, "bench", 60.0, batch_max_images=batch,
+                          poll_seconds=0.005)  # fmt: skip
+
         for batch in (int(b) for b in args.batches.split(",")):
-            plain, served = measure(pipe, worker, store, size, batch, args.runs, device)
+            plain, served = measure(pipe, make_worker, store, size, batch, args.runs, device)
             floor = flops / rate
             print(
                 f"{batch:>5} {plain:>11.3f} {served:>13.3f} {floor:>12.3f} "

@@ -46,6 +46,7 @@ SLOW_UNITS = {
     "tests/e2e/test_webhooks.py": 27,
     "tests/e2e/test_editing.py": 23,
     "tests/engine/test_generate.py": 21,
+    "tests/engine/test_gpu_bench.py": 20,
     "tests/e2e/test_s3_storage.py": 20,
     "tests/e2e/test_image_detail.py": 20,
     "tests/e2e/test_purge_crash.py": 19,
