@@ -126,6 +126,8 @@ class Worker:
         self._woken.set()
 
     def run_forever(self, stop: threading.Event) -> None:
+        """Claim and run until `stop`; once per worker (its finishing and upload threads
+        close when it returns)."""
         unsubscribe = self.store.notifier.subscribe(self._on_notice)
         try:
             while not stop.is_set():
