@@ -15,8 +15,10 @@ own file), filled once with tasks of 20 owners; runs then interleave across dept
 A, B, C …) so a busy machine moves all of them alike. Ratios are against the smallest depth.
 The CPU time the claimer processes and the database server spent per claim is printed too:
 on a machine where the database and the claimers share few cores, CPU is what bounds the
-rate, and these figures say what more cores buy. On PostgreSQL, the middle depth then runs
-the worker's writes as one statement each against the portable transactions, interleaved.
+rate, and these figures say what more cores buy. On PostgreSQL, one claimer alone then gives
+what each write costs with nothing competing (and the rate all cores could give at that
+cost), and the middle depth runs the worker's writes as one statement each against the
+portable transactions, interleaved.
 """
 
 from __future__ import annotations
@@ -165,6 +167,48 @@ def claims_per_second(url: str, processes: int, threads: int, seconds: float,
     return claims / seconds, client / claims * 1000, server / claims * 1000
 
 
+def backend_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cost_alone(url: str, claims: int = 1500) -> None:
+    """One claimer, nothing else running: the CPU each of a task's three writes costs this
+    process and its server process (read from /proc), and the claims per second the machine's
+    cores could give at that cost were they all busy with nothing else."""
+    store = open_store(url, Pool(1, 0))
+    with store.engine.connect() as connection:  # the pool's one connection: every write's
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    worker = "bench-alone"
+    held: list[Any] = []
+    costs: dict[str, tuple[float, float]] = {}
+    for write in ("claim", "renewal", "final write"):
+        server, client = backend_cpu_seconds(pid), time.process_time()
+        for index in range(claims):
+            if write == "claim":
+                held.append(store.claim(worker, LEASE, model="z-image-turbo"))
+                continue
+            task = held[index]
+            if write == "renewal":
+                store.heartbeat_many([Beat(task.id, worker, task.attempts, (1,), 1)], LEASE)
+            else:
+                store.complete(task.id, worker, task.attempts, [])
+        costs[write] = (
+            (time.process_time() - client) / claims * 1000,
+            (backend_cpu_seconds(pid) - server) / claims * 1000,
+        )
+    store.close()
+    client = sum(cost for cost, _ in costs.values())
+    server = sum(cost for _, cost in costs.values())
+    cores = os.cpu_count() or 1
+    print(f"PostgreSQL, one claimer alone ({claims} tasks): CPU per write, this process + server")
+    for write, (mine, theirs) in costs.items():
+        print(f"  {write:<12} {mine:.2f} + {theirs:.2f} ms")
+    print(f"  a task's three writes: {client:.2f} + {server:.2f} ms; at that cost {cores} cores "
+          f"give at most {cores * 1000 / (client + server):.0f} claims/s, "
+          f"1,000 claims/s needs {(client + server):.1f} cores")  # fmt: skip
+
+
 def submits_per_second(url: str, seconds: float) -> float:
     """One thread queueing through `create` (fair key, insert, notice, queue position)."""
     store = open_store(url, Pool(1, 1))
@@ -271,6 +315,7 @@ def main() -> None:
             urls = {depth: url for depth, (url, _) in schemas.items()}
             measure("PostgreSQL", urls, args, args.processes)
             middle = sorted(urls)[len(urls) // 2]
+            cost_alone(urls[middle], min(1500, middle // 2))
             compare_writes(urls[middle], middle, args)
         finally:
             for _, schema in schemas.values():
