@@ -24,6 +24,7 @@
     ├── Conflict                     409 conflict
     │   ├── AlreadyExists            409 already_exists      (a preset or LoRA name taken)
     │   ├── TaskNotCompleted         409 task_not_completed
+    │   ├── ImageRejected            409 image_rejected      (a reviewer refused it: no source)
     │   └── IllegalTransition        409 illegal_transition
     ├── LeaseLost                    409 lease_lost          (a worker no longer owns its task)
     ├── LimitReached                 429 limit_reached       (carries retry_after seconds)
@@ -164,6 +165,13 @@ class AlreadyExists(Conflict):
 
 class TaskNotCompleted(Conflict):
     code = "task_not_completed"
+
+
+class ImageRejected(Conflict):
+    """A rejected image asked for as a source by someone who may still see it (a reviewer);
+    for its owner it does not exist (NotFound)."""
+
+    code = "image_rejected"
 
 
 class IllegalTransition(Conflict):

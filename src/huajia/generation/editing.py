@@ -16,7 +16,7 @@ from PIL import Image
 from huajia.auth.keys import Principal
 from huajia.edits import EditOperation, FontLibrary, apply_edit, describe_edits, resolve_edit
 from huajia.edits.operation import TextOverlay
-from huajia.generation.operations import source_ref
+from huajia.generation.operations import as_ref, usable_source
 from huajia.generation.policy import KeyPolicies
 from huajia.generation.review import review_wanted
 from huajia.images.encode import EncodedImage, make_thumbnail
@@ -89,8 +89,8 @@ class EditingService:
         """Apply plain edits to one of the caller's images; the result is a new image."""
         texts = (edit.text for edit in edits if isinstance(edit, TextOverlay))
         policy = self.policies.admit(who, *texts)
-        source = source_ref(self.store, who, image_id, "image_id")
-        parent = self.store.get_image(image_id)
+        parent = usable_source(self.store, who, image_id, "image_id")
+        source = as_ref(parent)
         with Image.open(io.BytesIO(self.blobs.get(source.key))) as opened:
             pixels = opened.convert("RGBA" if opened.mode in ("RGBA", "LA") else "RGB")
         settled, result = _settle(pixels, edits, self.fonts)
@@ -100,7 +100,7 @@ class EditingService:
             asked=parent.task.request.asked.model_copy(update={"output_format": output_format}),
             model=parent.task.request.model, operation=operation,
             mark=self.mark if origin != "original" else None,
-            review=origin != "original" and self._needs_review(parent.image, policy),
+            review=self._needs_review(parent.image, origin, policy),
         )  # fmt: skip
         parameters = {
             "prompt": parent.task.request.prompt, "parent_id": image_id, "origin": origin,
@@ -144,10 +144,14 @@ class EditingService:
         self._audit(who, task)
         return task.images[0]
 
-    def _needs_review(self, parent: ImageRecord, policy: EffectivePolicy) -> bool:
-        """An edit of an image editors may not use yet waits too; else as for generating."""
+    def _needs_review(self, parent: ImageRecord, origin: ImageOrigin,
+                      policy: EffectivePolicy) -> bool:  # fmt: skip
+        """An edit of an image editors may not use yet waits too, whatever else says; else an
+        AI image's edit is reviewed as generating is (an editor's own photo: never)."""
         if not parent.publishable:
             return True
+        if origin == "original":
+            return False
         return review_wanted(policy.review_required, None, self.review_required)
 
     def _audit(self, who: Principal, task: Task) -> None:

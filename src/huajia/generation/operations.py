@@ -1,20 +1,22 @@
 """What an editing command starts from and what size it makes, checked before it is queued.
 
-A source is an image record the caller may see (a result, an upload, an earlier edit); the
-worker reads its bytes by blob key. Bad input (no source, a mask of another size, a canvas
-smaller than the source, an upscale past the model's limit) is refused here, so nothing
-that cannot run is ever queued.
+A source is an image record the caller may see (a result, an upload, an earlier edit) and
+that no reviewer rejected; the worker reads its bytes by blob key. What is made from a source
+still waiting for review waits for review too, or its pixels would be published unreviewed.
+Bad input (no source, a mask of another size, a canvas smaller than the source, an upscale
+past the model's limit) is refused here, so nothing that cannot run is ever queued.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from huajia.auth.keys import Principal
 from huajia.auth.policy import can_view
 from huajia.engine.models import ModelLimits
-from huajia.errors import InvalidMask, InvalidRequest, NotFound
-from huajia.jobs.model import is_record_id
+from huajia.errors import ImageRejected, InvalidMask, InvalidRequest, NotFound
+from huajia.generation.downloads import may_see
+from huajia.jobs.model import GalleryItem, is_record_id
 from huajia.jobs.requests import (
     GenerationCommand,
     ImageToImage,
@@ -33,10 +35,12 @@ DEFAULT_UPSCALE_STRENGTH = 0.3
 
 @dataclass(frozen=True)
 class Planned:
-    """The operation, and the output size it fixes (None: the command's or the default)."""
+    """The operation, the output size it fixes (None: the command's or the default), and
+    whether its source waits for review (then so must its results, whatever else says)."""
 
     operation: Operation
     size: tuple[int, int] | None = None
+    held: bool = False
 
 
 def plan_operation(store: TaskStore, who: Principal, command: GenerationCommand,
@@ -49,7 +53,14 @@ def plan_operation(store: TaskStore, who: Principal, command: GenerationCommand,
         return Planned(TextToImage())
     if command.source_image_id is None:
         raise InvalidRequest(f"operation {kind!r} needs source_image_id (the image to edit)")
-    source = source_ref(store, who, command.source_image_id, "source_image_id")
+    item = usable_source(store, who, command.source_image_id, "source_image_id")
+    planned = _plan_edit(store, who, command, as_ref(item), limits)
+    return replace(planned, held=not item.image.publishable)
+
+
+def _plan_edit(store: TaskStore, who: Principal, command: GenerationCommand, source: SourceRef,
+               limits: ModelLimits) -> Planned:  # fmt: skip
+    kind = command.operation
     if kind == "image_to_image":
         strength = _strength(command, DEFAULT_VARIATION_STRENGTH)
         return Planned(ImageToImage(source=source, strength=strength), _fit(source, limits))
@@ -60,13 +71,28 @@ def plan_operation(store: TaskStore, who: Principal, command: GenerationCommand,
     return _upscale(command, source, limits)
 
 
-def source_ref(store: TaskStore, who: Principal, image_id: str, field: str) -> SourceRef:
-    """An image record the caller may see; NotFound for anything else (no existence leak)."""
+def usable_source(store: TaskStore, who: Principal, image_id: str, field: str) -> GalleryItem:
+    """One of the caller's images (admins: anyone's) that they may see (NotFound for anything
+    else: no existence leak) and that no reviewer rejected (ImageRejected, for a reviewer or
+    admin who may still see it)."""
     if not is_record_id(image_id):
         raise NotFound(f"{field}: no image {image_id!r}")
     item = store.get_image(image_id)
-    if not can_view(who, item.task.owner):
+    if not (can_view(who, item.task.owner) and may_see(who, item)):
         raise NotFound(f"{field}: no image {image_id!r}")
+    if item.image.review_state == "rejected":
+        raise ImageRejected(
+            f"{field}: image {image_id} was rejected in review; it cannot be edited or reused"
+        )
+    return item
+
+
+def source_ref(store: TaskStore, who: Principal, image_id: str, field: str) -> SourceRef:
+    """The usable source's reference, as the stored request holds it."""
+    return as_ref(usable_source(store, who, image_id, field))
+
+
+def as_ref(item: GalleryItem) -> SourceRef:
     image = item.image
     return SourceRef(image_id=image.id, key=image.key, width=image.width, height=image.height,
                      origin=image.origin)  # fmt: skip

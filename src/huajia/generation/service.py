@@ -116,7 +116,8 @@ class GenerationService:
         request = TaskRequest(
             asked=command, model=model.spec.name, operation=planned.operation,
             sampling=Sampling.of(resolved), preset_version=chosen.version if chosen else None,
-            review=self.needs_review(policy, chosen), mark=self.mark_for(policy, chosen),
+            review=planned.held or self.needs_review(policy, chosen),
+            mark=self.mark_for(policy, chosen),
             request_id=request_id,
         )  # fmt: skip
         served = self.served(model)
