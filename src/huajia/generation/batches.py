@@ -66,9 +66,13 @@ class BatchService:
         """Queue one task per good row of `model` (default: the default model); bad rows and
         refused ones keep their reason. With a `webhook_url`, a signed `batch.completed`
         follows once every row has ended. A model nobody holds refuses the whole batch."""
+        spec = self.generation.model_for(model).spec
+        # Refused while not even the smallest row could be queued (the rate, quota or queue,
+        # counted per row as it is submitted), before the webhook's host is resolved.
+        counts = [row.count for row in sheet.rows if row.error is None]
+        self.generation.look_ahead(who, min(counts, default=0))
         if webhook_url is not None:
             self.generation.check_webhook(webhook_url)
-        spec = self.generation.model_for(model).spec
         batch = self.store.batches.create(who.key_id, name, sheet.warnings, webhook_url)
         slots = self._slots(spec)
         lines = []

@@ -37,14 +37,16 @@ class KeyPolicies:
         otherwise count this request and return the policy that applies to it."""
         policy = self.effective(who)
         self._check_texts(who, policy, texts)
-        if policy.rate_per_minute is not None:
-            wait = self.store.policy.take_request(who.key_id, policy.rate_per_minute)
-            if wait is not None:
-                raise RateLimited(
-                    f"this key may make {policy.rate_per_minute} requests a minute; "
-                    "retry when the minute is over",
-                    retry_after=max(1, math.ceil(wait)),
-                )
+        if (rate := policy.rate_per_minute) is not None:
+            _refuse(rate, self.store.policy.take_request(who.key_id, rate))
+        return policy
+
+    def look_ahead(self, who: Principal) -> EffectivePolicy:
+        """RateLimited if the key's minute is used up already, counting nothing: for a route
+        that refuses before slower checks, its work counted when it is submitted."""
+        policy = self.effective(who)
+        if (rate := policy.rate_per_minute) is not None:
+            _refuse(rate, self.store.policy.request_wait(who.key_id, rate))
         return policy
 
     def check_texts(self, who: Principal, *texts: str | None) -> None:
@@ -103,6 +105,14 @@ class KeyPolicies:
             if key.id == key_id:
                 return Principal(key_id=key.id, name=key.name, role=Role(key.role))
         raise NotFound(f"no API key {key_id!r}")
+
+
+def _refuse(per_minute: int, wait: float | None) -> None:
+    if wait is not None:
+        raise RateLimited(
+            f"this key may make {per_minute} requests a minute; retry when the minute is over",
+            retry_after=max(1, math.ceil(wait)),
+        )
 
 
 def parse_rules(body: dict[str, Any]) -> PolicyRules:

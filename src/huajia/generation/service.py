@@ -98,17 +98,21 @@ class GenerationService:
         command: GenerationCommand,
         idempotency_key: str | None,
         request_id: str | None = None,
+        admitted: EffectivePolicy | None = None,
     ) -> Submitted:
         """Check the request, answer from the cache where allowed, else queue it (noting the
-        id of the HTTP request it came in, for the worker's log lines)."""
+        id of the HTTP request it came in, for the worker's log lines). `admitted`: what
+        `admit` returned for this request, already counted (a route that stores uploads)."""
         if self.draining:
             raise Draining("this server is stopping and takes no new work; retry shortly")
         priority = Priority(command.priority)
         check_priority(who, priority.value)
         model = self.model_for(command.model)
+        # The local limits first: a webhook's host is resolved (slow, and the caller's to
+        # choose) only for a request they let through.
+        policy = admitted or self.policies.admit(who, command.prompt)
         if command.webhook_url is not None:
             self.check_webhook(command.webhook_url)
-        policy = self.policies.admit(who, command.prompt)
         planned = plan_operation(self.store, who, command, model.spec.limits)
         chosen, lora_ids = self.presets.choose(command.style_preset), self.lora_ids()
         resolved = self._resolve(command, planned.size, chosen, lora_ids, policy.negative_prompt,
@@ -141,6 +145,20 @@ class GenerationService:
             # A concurrent request with the same Idempotency-Key won the insert.
             return Submitted(_same_request(task, command, idempotency_key), created=False)
         return Submitted(task, created=True)
+
+    def admit(self, who: Principal, prompt: str, images: int) -> EffectivePolicy:
+        """Before work that a refusal would waste (storing a request's uploads): the prompt
+        rules and the rate (counting the request), then the quota and the queue as they stand
+        (`submit` checks those again as it inserts). Hand the answer to `submit`."""
+        policy = self.policies.admit(who, prompt)
+        self.store.check_admission(who.key_id, self._admission(policy), images)
+        return policy
+
+    def look_ahead(self, who: Principal, images: int) -> None:
+        """The rate, quota and queue as they stand, counting nothing: a batch's refusal
+        before its webhook's host is resolved (each row is counted as it is submitted)."""
+        policy = self.policies.look_ahead(who)
+        self.store.check_admission(who.key_id, self._admission(policy), images)
 
     def served(self, model: ServedModel | None = None) -> Served:
         """What new work runs on now: the model's current revision (read per request, as

@@ -51,6 +51,11 @@ def admit(connection: Connection, admission: Admission, owner: str, wanted: int)
     if not admission.limited:
         return
     one_at_a_time(connection, _ADMISSION_LOCK_ID)
+    check(connection, admission, owner, wanted)
+
+
+def check(connection: Connection, admission: Admission, owner: str, wanted: int) -> None:
+    """The same checks without the lock: a look ahead, before work a refusal would waste."""
     if admission.quota is not None:
         _check_quota(connection, admission.quota, owner, wanted)
     # Counted only as far as the limit: the cost does not grow with a deeper queue.

@@ -42,6 +42,12 @@ class PolicyStore(ABC):
         """In one read: the global rules (empty if unsaved) and the key's own, if any."""
 
     @abstractmethod
+    def request_wait(self, key_id: str, per_minute: int, now: datetime | None = None
+                     ) -> float | None:  # fmt: skip
+        """Whether one more request would fit in the key's current minute, counting nothing:
+        None if it would; else the seconds until the window frees."""
+
+    @abstractmethod
     def take_request(self, key_id: str, per_minute: int, now: datetime | None = None
                      ) -> float | None:  # fmt: skip
         """Count one request in the key's current minute, atomically across processes.

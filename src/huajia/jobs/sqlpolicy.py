@@ -67,6 +67,19 @@ class SqlPolicyStore(PolicyStore):
             found = {row.key_id: _stored(row).rules for row in connection.execute(query)}
         return found.get(GLOBAL_POLICY, PolicyRules()), found.get(key_id)
 
+    def request_wait(self, key_id: str, per_minute: int, now: datetime | None = None
+                     ) -> float | None:  # fmt: skip
+        moment = (now or self.clock()).timestamp()
+        minute = int(moment // WINDOW_S)
+        query = select(rate_windows.c.used).where(
+            rate_windows.c.key_id == key_id, rate_windows.c.minute == minute
+        )
+        with transaction(self.engine, write=False) as connection:
+            used = connection.execute(query).scalar_one_or_none() or 0
+        if used < per_minute:
+            return None
+        return (minute + 1) * WINDOW_S - moment
+
     def take_request(self, key_id: str, per_minute: int, now: datetime | None = None
                      ) -> float | None:  # fmt: skip
         moment = (now or self.clock()).timestamp()

@@ -238,6 +238,10 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         values = task_values(new, TaskState.PENDING, self.clock())
         return self._insert_once(new, values, [], limits, note)
 
+    def check_admission(self, owner: str, limits: Admission, wanted: int) -> None:
+        with self._read() as connection:
+            admission.check(connection, limits, owner, wanted)
+
     def create_completed(self, new: NewTask, images: builtins.list[NewImage],
                          note: AuditNote | None = None) -> Task:  # fmt: skip
         values = task_values(new, TaskState.COMPLETED, self.clock())

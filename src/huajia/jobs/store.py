@@ -101,6 +101,11 @@ class TaskQueue(ABC):
         """
 
     @abstractmethod
+    def check_admission(self, owner: str, limits: Admission, wanted: int) -> None:
+        """QueueFull or QuotaExceeded if a task of `wanted` images would not fit now: a look
+        ahead before work that a refusal would waste (`create` checks again, atomically)."""
+
+    @abstractmethod
     def create_completed(self, new: NewTask, images: list[NewImage],
                          note: AuditNote | None = None) -> Task:  # fmt: skip
         """A task born completed, with copies of cached image records (same blob keys)."""
