@@ -69,10 +69,14 @@ class EditingService:
         self.mark = mark  # the visible AI mark for retouched AI images (None: none)
         self.review_required = review_required
 
+    def admit(self, who: Principal) -> None:
+        """Count an upload against the key's rate (RateLimited), before it is decoded."""
+        self.policies.admit(who)
+
     def upload(self, who: Principal, source: SourceImage, filename: str | None,
                metered: bool = True) -> ImageRecord:  # fmt: skip
         """Keep a checked upload as an image the caller may edit (no AI label: a photo);
-        `metered` False for an upload that is part of a request counted elsewhere."""
+        `metered` False for an upload counted already (`admit`, or the request it is part of)."""
         if metered:
             self.policies.admit(who)
         request = TaskRequest(

@@ -65,6 +65,16 @@ class Purger:
         self.store.audit(who.key_id, who.name, "image.delete", image_id, {"task": item.task.id})
         self.purge_due()
 
+    def discard(self, task_ids: list[str]) -> None:
+        """Tasks a refused request made on its way (its uploads), rows and bytes: nothing of
+        a request that was not accepted stays stored."""
+        for task_id in task_ids:
+            try:
+                self.store.purge.delete_task(task_id)
+            except TaskNotFound:
+                continue
+        self.purge_due()
+
     def delete_owner(self, owner: str, actor: Principal, pause_s: float = 0.0) -> PurgeReport:
         """Every task of one key (its images and bytes): `huajia keys revoke --purge`."""
         removed = self._delete_all(lambda: self.store.purge.tasks_of(owner, BATCH), pause_s)

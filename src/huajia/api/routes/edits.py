@@ -31,10 +31,12 @@ async def upload_image(
     services: ServicesDep,
 ) -> ImageOut:
     """Keep an image to edit (a product photo, a mask); it is the caller's, like a result."""
+    await run_in_threadpool(services.editing.admit, who)  # the rate, before any decoding
     data = await file.read()
     limits = services.editing.limits
     source = await run_in_threadpool(load_upload, data, limits)
-    record = await run_in_threadpool(services.editing.upload, who, source, _filename(file.filename))
+    name = _filename(file.filename)
+    record = await run_in_threadpool(services.editing.upload, who, source, name, False)
     return image_out(record)
 
 
@@ -46,9 +48,10 @@ async def upload_image_from_url(
     body: UploadFromUrl, who: PrincipalDep, services: ServicesDep
 ) -> ImageOut:
     """Fetch an image to edit from a host the operator allows (source_hosts)."""
+    await run_in_threadpool(services.editing.admit, who)  # the rate, before any fetching
     policy = OutboundPolicy.for_sources(services.settings)
     source = await load_url(str(body.url), policy, services.editing.limits, label="url")
-    record = await run_in_threadpool(services.editing.upload, who, source, None)
+    record = await run_in_threadpool(services.editing.upload, who, source, None, False)
     return image_out(record)
 
 

@@ -7,6 +7,7 @@ whole as a variation. `client.images.edit(...)` of the official SDK works unchan
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -25,6 +26,7 @@ from huajia.api.routes.openai import (
 from huajia.api.schemas import OutputFormat
 from huajia.auth.keys import Principal
 from huajia.errors import InvalidRequest
+from huajia.generation.service import Submitted
 from huajia.images.masks import (
     check_mask_fits,
     check_mask_marks_something,
@@ -34,6 +36,7 @@ from huajia.images.masks import (
 from huajia.images.sources import SourceImage, from_pixels, load_upload
 from huajia.jobs.requests import GenerationCommand
 from huajia.logs import current_request_id
+from huajia.policy import EffectivePolicy
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=OPENAI_ERROR_RESPONSES)
 
@@ -58,36 +61,58 @@ async def edit_image(
     output_format: Annotated[OutputFormat, Form()] = "png",
 ) -> ImagesResponse:
     """Edit an image and wait: the answer carries the finished images."""
+    # Prompt rules, rate, quota and queue before any upload is decoded or stored.
+    admitted = await run_in_threadpool(services.generation.admit, who, prompt, n)
     limits = services.editing.limits
-    await run_in_threadpool(services.generation.policies.check_texts, who, prompt)
     source = await run_in_threadpool(load_upload, await image.read(), limits, keep_alpha=True)
     _check_size(size, source)
     mask_bytes = await mask.read() if mask is not None else None
-    command = await run_in_threadpool(
-        _command, services, who, source, mask_bytes, prompt, n, output_format
-    )
-    if model is not None and model not in OPENAI_MODEL_NAMES:
-        command = command.model_copy(update={"model": model})
+    repaint = await run_in_threadpool(_repaint_mask, source, mask_bytes, services)
+    edit = Edit(prompt, n, output_format, None if model in OPENAI_MODEL_NAMES else model)
     submitted = await run_in_threadpool(
-        services.generation.submit, who, command, None, current_request_id()
+        _submit, services, who, admitted, source, repaint, edit, current_request_id()
     )
     task = await wait_for_task(services, who, submitted.task, request)
     return await images_answer(services, request, task, response_format, output_format)
 
 
-def _command(services: Services, who: Principal, source: SourceImage, mask_bytes: bytes | None,
-             prompt: str, n: int, output_format: OutputFormat) -> GenerationCommand:  # fmt: skip
-    """Keep the image (and its mask, in Huajia's own convention) and say what to do."""
-    repaint = _repaint_mask(source, mask_bytes, services)
-    # The request is counted once, when it is submitted; its two uploads are part of it.
-    kept = services.editing.upload(who, _opaque(source), "openai-image", metered=False)
-    common = {"prompt": prompt, "num_images": n, "output_format": output_format,
-              "source_image_id": kept.id}  # fmt: skip
+@dataclass(frozen=True)
+class Edit:
+    prompt: str
+    n: int
+    output_format: OutputFormat
+    model: str | None
+
+
+def _submit(services: Services, who: Principal, admitted: EffectivePolicy, source: SourceImage,
+            repaint: Image.Image | None, edit: Edit,
+            request_id: str | None) -> Submitted:  # fmt: skip
+    """Keep the image (and its mask, in Huajia's own convention) and queue the edit; a
+    refused submit (the quota or queue filled meanwhile) takes the kept uploads with it."""
+    kept: list[str] = []
+    try:
+        command = _command(services, who, source, repaint, edit, kept)
+        return services.generation.submit(who, command, None, request_id, admitted=admitted)
+    except BaseException:
+        services.purger.discard(kept)
+        raise
+
+
+def _command(services: Services, who: Principal, source: SourceImage,
+             repaint: Image.Image | None, edit: Edit,
+             kept: list[str]) -> GenerationCommand:  # fmt: skip
+    """Store the uploads (their tasks' ids noted in `kept`) and say what to do."""
+    # The request is counted once, when admitted; its two uploads are part of it.
+    image = services.editing.upload(who, _opaque(source), "openai-image", metered=False)
+    kept.append(image.task_id)
+    common = {"prompt": edit.prompt, "num_images": edit.n, "output_format": edit.output_format,
+              "source_image_id": image.id, "model": edit.model}  # fmt: skip
     if repaint is None:
         return GenerationCommand(
             **common, operation="image_to_image", strength=WHOLE_IMAGE_STRENGTH
         )
     mask_record = services.editing.upload(who, _as_source(repaint), "openai-mask", metered=False)
+    kept.append(mask_record.task_id)
     return GenerationCommand(**common, operation="inpaint", mask_image_id=mask_record.id)
 
 
