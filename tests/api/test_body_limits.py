@@ -127,6 +127,14 @@ def test_upload_routes_get_the_upload_limit() -> None:
     assert request([b"x" * 3000], length(3000), path="/api/v1/uploads")[0] == 200
 
 
+def test_json_routes_below_the_upload_route_keep_the_json_limit() -> None:
+    """/api/v1/uploads/from-url takes a small JSON body, not a file."""
+    assert LIMITS.for_path("/api/v1/uploads/from-url") == 1024
+    status, body, handed = request([b"x" * 2000], length(2000), path="/api/v1/uploads/from-url")
+    assert (status, handed) == (413, 0)
+    assert body["error"]["code"] == "payload_too_large"
+
+
 def test_sizes_are_said_the_human_way() -> None:
     assert human_size(64 * 1024) == "64 KiB"
     assert human_size(32 * 1024 * 1024) == "32 MiB"

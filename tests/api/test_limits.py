@@ -101,6 +101,21 @@ def test_a_body_at_the_limit_is_served_and_one_byte_more_is_not(
     assert over.json()["error"]["code"] == "payload_too_large"
 
 
+def test_the_json_route_below_the_upload_route_keeps_the_json_limit(
+    server: ServerProcess, keys: tuple[Path, dict[str, str]]
+) -> None:
+    """/api/v1/uploads/from-url takes a URL in a small JSON body, not a 32 MiB file."""
+    body = b'{"url": "https://images.example/a.png"}'
+    body += b" " * (100 * 1024 - len(body))
+    response = httpx.post(server.url + "/api/v1/uploads/from-url", content=body,
+                          headers=auth(keys))  # fmt: skip
+    assert response.status_code == 413
+    assert response.json()["error"] == {
+        "code": "payload_too_large",
+        "message": "request body is larger than 64 KiB",
+    }
+
+
 def test_a_chunked_body_over_the_limit_is_refused(
     server: ServerProcess, keys: tuple[Path, dict[str, str]]
 ) -> None:

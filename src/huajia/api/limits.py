@@ -32,10 +32,16 @@ class BodyKind(Enum):
 # Routes (path prefixes) whose bodies are not JSON; every other route is held to the JSON
 # limit. A new multipart route only needs its line here.
 ROUTE_BODIES: Mapping[str, BodyKind] = {
-    "/api/v1/uploads": BodyKind.UPLOAD,
     "/v1/images/edits": BodyKind.UPLOAD,
     "/api/v1/batches": BodyKind.UPLOAD,
     "/api/v1/loras": BodyKind.UPLOAD,
+}
+
+
+# Routes (exact paths) whose bodies are not JSON, where JSON routes live below them
+# (/api/v1/uploads/from-url takes a URL, never a file).
+EXACT_ROUTE_BODIES: Mapping[str, BodyKind] = {
+    "/api/v1/uploads": BodyKind.UPLOAD,
 }
 
 
@@ -51,7 +57,7 @@ class BodyLimits:
         return cls(json_bytes=settings.max_json_bytes, upload_bytes=settings.max_upload_bytes)
 
     def for_path(self, path: str) -> int:
-        kind = next(
+        kind = EXACT_ROUTE_BODIES.get(path) or next(
             (kind for prefix, kind in ROUTE_BODIES.items() if _under(path, prefix)), BodyKind.JSON
         )
         return self.upload_bytes if kind is BodyKind.UPLOAD else self.json_bytes
