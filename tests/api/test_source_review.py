@@ -51,8 +51,8 @@ def site(tiny_model_dir: Path, tmp_path: Path, store_url: str) -> Iterator[Site]
                         store_url=SecretStr(store_url), review_required=False)  # fmt: skip
     services = build_services(settings)
     keys, owners = {}, {}
-    for name, role in (("editor", Role.EDITOR), ("reviewer", Role.REVIEWER),
-                       ("admin", Role.ADMIN)):  # fmt: skip
+    for name, role in (("editor", Role.EDITOR), ("other", Role.EDITOR),
+                       ("reviewer", Role.REVIEWER), ("admin", Role.ADMIN)):  # fmt: skip
         secret, prefix = generate_key()
         keys[name] = secret
         owners[name] = services.store.keys.create(name, role, hash_key(secret), prefix).id
@@ -178,3 +178,15 @@ def test_once_approved_its_edits_need_no_review_of_their_own(site: Site) -> None
     assert plain.json()["url"] is not None
     assert ai.status_code == 202, ai.text
     assert site.services.store.get(ai.json()["task_id"]).request.review is False
+
+
+def test_deleting_another_editors_image_is_not_found_like_reading_it(site: Site) -> None:
+    image = held_result(site).image.id
+    decide(site, image, "approve")
+
+    read = site.http.get(f"/api/v1/images/{image}", headers=site.as_("other"))
+    deleted = site.http.delete(f"/api/v1/images/{image}", headers=site.as_("other"))
+
+    assert (read.status_code, deleted.status_code) == (404, 404)
+    assert deleted.json()["error"]["code"] == read.json()["error"]["code"] == "not_found"
+    assert image in gallery(site)  # still there for its owner

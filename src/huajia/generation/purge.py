@@ -59,8 +59,8 @@ class Purger:
         if not is_record_id(image_id):
             raise NotFound(f"no image {image_id!r}")
         item = self.store.get_image(image_id)
-        if not can_view(who, item.task.owner):
-            raise Forbidden("this image belongs to another API key")
+        if not can_view(who, item.task.owner):  # as on every read: others' images do not exist
+            raise NotFound(f"no image {image_id}")
         self.store.purge.delete_image(image_id)
         self.store.audit(who.key_id, who.name, "image.delete", image_id, {"task": item.task.id})
         self.purge_due()
