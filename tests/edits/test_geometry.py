@@ -12,15 +12,18 @@ from PIL import Image
 from pydantic import ValidationError
 
 from huajia.edits import (
+    MAX_SIDE,
     Crop,
     CropToSlot,
+    EditOperation,
     Flip,
     FocusPoint,
     Resize,
     Rotate,
     apply_edit,
+    apply_edits,
 )
-from huajia.edits.geometry import slot_box
+from huajia.edits.geometry import rotated_size, slot_box
 from huajia.errors import InvalidRequest
 from tests.edits.pictures import array, gradient, noisy, red_pixels, with_disc
 
@@ -215,3 +218,33 @@ def test_modes_stay_sensible() -> None:
     assert apply_edit(clear, flip).mode == "RGBA"
     assert apply_edit(palette, flip).mode == "RGBA"
     assert apply_edit(noisy(20, 10), CropToSlot(width=5, height=5)).mode == "RGB"
+
+
+@pytest.mark.parametrize("size", [(200, 100), (37, 211), (64, 64)])
+@pytest.mark.parametrize("angle", [45, 30.5, -17, 359.9, 1e-6])
+def test_the_size_a_free_angle_grows_to_is_known_before_rotating(
+    size: tuple[int, int], angle: float
+) -> None:
+    rotated = apply_edit(Image.new("RGB", size), Rotate(angle=angle))
+    assert rotated.size == rotated_size(size, angle % 360)
+
+
+def test_a_free_angle_that_would_grow_beyond_the_limit_is_refused() -> None:
+    image = Image.new("RGB", (MAX_SIDE, MAX_SIDE))
+    with pytest.raises(InvalidRequest, match=f"beyond {MAX_SIDE} px"):
+        apply_edit(image, Rotate(angle=45))
+    assert apply_edit(image, Rotate(angle=45, expand=False)).size == image.size
+
+
+def test_no_chain_of_edits_grows_an_image_beyond_the_limit() -> None:
+    """The audit's chain: resize to the largest side, then turn by 45° three times."""
+    chain: list[EditOperation] = [Resize(width=MAX_SIDE, height=MAX_SIDE)]
+    chain += [Rotate(angle=45)] * 3
+    with pytest.raises(InvalidRequest, match=f"beyond {MAX_SIDE} px"):
+        apply_edits(Image.new("RGB", (64, 64)), chain)
+    # Smaller turns in a row stop at the step that would pass the limit.
+    image = Image.new("RGB", (2000, 2000))
+    twice = apply_edits(image, [Rotate(angle=45), Rotate(angle=45)])
+    assert max(twice.size) <= MAX_SIDE
+    with pytest.raises(InvalidRequest, match=f"beyond {MAX_SIDE} px"):
+        apply_edits(image, [Rotate(angle=45)] * 3)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from PIL import Image
 
 from huajia.edits.focus import find_focus
@@ -74,11 +76,37 @@ def rotate(image: Image.Image, op: Rotate) -> Image.Image:
         return image.copy()
     if angle in _QUARTER_TURNS:
         return image.transpose(_QUARTER_TURNS[int(angle)])
+    if op.expand:
+        width, height = rotated_size(image.size, angle)
+        if width > MAX_SIDE or height > MAX_SIDE:
+            raise InvalidRequest(
+                f"rotating the {image.width}×{image.height} image by {op.angle:g}° grows it to "
+                f"{width}×{height}, beyond {MAX_SIDE} px: resize it first, or rotate with "
+                "expand false"
+            )
     return image.rotate(
         -angle,
         resample=Image.Resampling.BICUBIC,
         expand=op.expand,
         fillcolor=_fill(image, op.fill),
+    )
+
+
+def rotated_size(size: tuple[int, int], angle: float) -> tuple[int, int]:
+    """The canvas a clockwise turn by `angle` with expand gives: PIL's own sum, done first so
+    that a size beyond the limit is refused before any pixel is resampled."""
+    width, height = size
+    radians = -math.radians(-angle % 360.0)  # as PIL turns: counter-clockwise by -angle
+    cos, sin = round(math.cos(radians), 15), round(math.sin(radians), 15)
+    centre_x, centre_y = width / 2, height / 2
+    offset_x = cos * -centre_x + sin * -centre_y + centre_x
+    offset_y = -sin * -centre_x + cos * -centre_y + centre_y
+    corners = ((0, 0), (width, 0), (width, height), (0, height))
+    xs = [cos * x + sin * y + offset_x for x, y in corners]
+    ys = [-sin * x + cos * y + offset_y for x, y in corners]
+    return (
+        math.ceil(max(xs)) - math.floor(min(xs)),
+        math.ceil(max(ys)) - math.floor(min(ys)),
     )
 
 
