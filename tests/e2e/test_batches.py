@@ -157,3 +157,40 @@ def test_a_batch_streams_each_row_as_it_ends_then_finished(
     assert seen[-1][1] == {"batch_id": batch_id, "counts": {"completed": 3}}
     other = client.get("/api/v1/batches/not-a-batch/events")
     assert other.status_code == 404
+
+
+def test_an_xlsx_bomb_is_refused_before_it_is_unzipped(
+    client: httpx.Client, server: ServerProcess
+) -> None:
+    """The audit's bomb (row 2: millions of inline cells) is a 422, and the API does not grow."""
+    from tests.generation.test_batch_sheet import bomb
+    from tests.support.raw_http import memory_kib, reset_peak_memory
+
+    data = bomb(3_000_000)  # ~110 MB of sheet XML in a few hundred KB
+    assert server.process is not None
+    pid = server.process.pid
+    before = memory_kib(pid)
+    reset_peak_memory(pid)
+
+    response = client.post("/api/v1/batches", files={"file": ("sale.xlsx", data)})
+
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert "unzips to" in error["message"] and "CSV" in error["message"]
+    grown_mib = (max(memory_kib(pid), memory_kib(pid, "VmHWM")) - before) / 1024
+    assert grown_mib < 50, f"the API grew by {grown_mib:.0f} MiB"
+
+
+def test_a_count_of_inf_or_nan_is_a_row_error(client: httpx.Client) -> None:
+    items = [{"prompt": "a kite", "count": n} for n in ("inf", "1e400", "nan")]
+    as_json = client.post("/api/v1/batches", json={"items": [*items, {"prompt": "x", "count": 1}]})
+    as_csv = client.post(
+        "/api/v1/batches", files={"file": ("c.csv", b"prompt,count\nkite,inf\nkite,1\n")}
+    )
+
+    assert as_json.status_code == 201, as_json.text
+    errors = [row["error"] for row in as_json.json()["rows"]]
+    assert all("count" in error for error in errors[:3]) and errors[3] is None
+    assert as_csv.status_code == 201, as_csv.text
+    assert [row["error"] is None for row in as_csv.json()["rows"]] == [False, True]

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from dataclasses import dataclass, field
 
 from huajia.errors import InvalidRequest
+from huajia.generation.xlsx import MAX_SHEET_BYTES, xlsx_rows
 
 MAX_ROWS = 500
 MAX_PROMPT_CHARS = 4000
 _SIZE = re.compile(r"^\s*(\d{2,5})\s*[xX×]\s*(\d{2,5})\s*$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # tabs and line breaks are fine
 _FILENAME = re.compile(r"^[\w\-. ]{1,100}$", re.UNICODE)
 _ALIASES = {
     "prompt": "prompt",
@@ -35,6 +38,7 @@ _ALIASES = {
     "alt_text": "alt",
 }
 XLSX_MAGIC = b"PK\x03\x04"
+__all__ = ["MAX_SHEET_BYTES", "Sheet", "SheetRow", "read_items", "read_lines", "read_sheet"]
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class Sheet:
 def read_sheet(data: bytes, filename: str | None = None) -> Sheet:
     """A CSV or XLSX file (told apart by its bytes, not its name)."""
     if data.startswith(XLSX_MAGIC):
-        table = _xlsx_table(data)
+        table = xlsx_rows(data, MAX_ROWS + 2)
     else:
         try:
             text = data.decode("utf-8-sig")
@@ -92,23 +96,6 @@ def read_items(items: list[dict[str, object]]) -> Sheet:
 
 def _cell(value: object) -> str:
     return "" if value is None else str(value)
-
-
-def _xlsx_table(data: bytes) -> list[list[str]]:
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as error:  # a damaged or foreign zip: the client's file, said plainly
-        raise InvalidRequest(f"the workbook cannot be read ({type(error).__name__})") from None
-    try:
-        sheet = book.worksheets[0]
-        return [
-            [_cell(value) for value in row]
-            for row in sheet.iter_rows(values_only=True, max_row=MAX_ROWS + 2)
-        ]
-    finally:
-        book.close()
 
 
 def _from_table(table: list[list[str]]) -> Sheet:
@@ -141,10 +128,16 @@ def _row(number: int, cells: list[str], columns: dict[int, str]) -> SheetRow:
     try:
         return _parsed(number, values)
     except ValueError as problem:
-        return SheetRow(number, prompt=values.get("prompt", ""), error=str(problem))
+        prompt = _CONTROL.sub("", values.get("prompt", ""))  # kept, storable, for the error row
+        return SheetRow(number, prompt=prompt, error=str(problem))
 
 
 def _parsed(number: int, values: dict[str, str]) -> SheetRow:
+    for column, value in values.items():
+        if _CONTROL.search(value):  # as the API's Text: PostgreSQL refuses NUL, PNG text too
+            raise ValueError(
+                f"the {column} holds a control character such as NUL (\\x00): retype the cell"
+            )
     prompt = values.get("prompt", "")
     if not prompt:
         raise ValueError("the prompt is empty")
@@ -158,12 +151,7 @@ def _parsed(number: int, values: dict[str, str]) -> SheetRow:
         width, height = int(match.group(1)), int(match.group(2))
     count = 1
     if values.get("count"):
-        try:
-            count = int(float(values["count"]))
-        except ValueError:
-            raise ValueError(f"count {values['count']!r} is not a number from 1 to 9") from None
-        if not 1 <= count <= 9:
-            raise ValueError(f"count {count} is not from 1 to 9")
+        count = _count(values["count"])
     filename = values.get("filename") or None
     if filename is not None and (_FILENAME.match(filename) is None or ".." in filename):
         raise ValueError(
@@ -174,3 +162,18 @@ def _parsed(number: int, values: dict[str, str]) -> SheetRow:
         slot=values.get("slot") or None, count=count, filename=filename,
         alt=(values.get("alt") or None),
     )  # fmt: skip
+
+
+def _count(text: str) -> int:
+    """Images for the row: a whole number from 1 to 9 ("2" or "2.0"; not "inf" or "nan")."""
+    problem = f"count {text!r} is not a number from 1 to 9"
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(problem) from None
+    if not math.isfinite(number):
+        raise ValueError(problem)
+    count = int(number)
+    if not 1 <= count <= 9:
+        raise ValueError(f"count {count} is not from 1 to 9")
+    return count
