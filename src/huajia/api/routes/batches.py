@@ -17,13 +17,18 @@ from huajia.api.batch_stream import batch_json, follow_batch
 from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
 from huajia.api.hosts import public_base
+from huajia.api.schemas import Text, no_control_characters
 from huajia.api.streams import SlottedStream, StreamSlots
 from huajia.errors import InvalidRequest
-from huajia.generation.batch_sheet import Sheet, read_items, read_lines, read_sheet
+from huajia.generation.batch_sheet import (
+    MAX_SHEET_BYTES,
+    Sheet,
+    read_items,
+    read_lines,
+    read_sheet,
+)
 
 router = APIRouter(prefix="/api/v1/batches", tags=["generate"], responses=ERROR_RESPONSES)
-
-MAX_SHEET_BYTES = 8 * 1024 * 1024
 
 
 class BatchItemsIn(BaseModel):
@@ -31,13 +36,13 @@ class BatchItemsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, max_length=200)
-    webhook_url: str | None = Field(
+    name: Text | None = Field(None, max_length=200)
+    webhook_url: Text | None = Field(
         None, max_length=2000, description="Signed `batch.completed` once every row ended."
     )
-    items: list[dict[str, str | int | float | None]] | None = Field(None, max_length=500)
-    lines: str | None = Field(None, max_length=500_000)
-    model: str | None = Field(None, max_length=200, description="Every row's model (default).")
+    items: list[dict[Text, Text | int | float | None]] | None = Field(None, max_length=500)
+    lines: Text | None = Field(None, max_length=500_000)
+    model: Text | None = Field(None, max_length=200, description="Every row's model (default).")
 
 
 @dataclass(frozen=True)
@@ -58,10 +63,11 @@ async def _sheet_of(request: Request) -> BatchIn:
         data = await upload.read(MAX_SHEET_BYTES + 1)
         if len(data) > MAX_SHEET_BYTES:
             raise InvalidRequest(f"a sheet may be at most {MAX_SHEET_BYTES // 1024 // 1024} MiB")
-        name = str(form.get("name") or upload.filename or "batch")[:200]
-        hook, model = form.get("webhook_url"), form.get("model")
-        sheet = await run_in_threadpool(read_sheet, data, upload.filename)
-        return BatchIn(sheet, name, _text(hook), _text(model))
+        name = _text(form.get("name"), "name") or _file_name(upload.filename) or "batch"
+        hook = _text(form.get("webhook_url"), "webhook_url")
+        model = _text(form.get("model"), "model")
+        sheet = await run_in_threadpool(read_sheet, data, _file_name(upload.filename))
+        return BatchIn(sheet, name[:200], hook, model)
     try:
         body = BatchItemsIn.model_validate_json(await request.body())
     except ValueError as error:
@@ -77,8 +83,20 @@ async def _sheet_of(request: Request) -> BatchIn:
     raise InvalidRequest("send 'items' (rows) or 'lines' (one prompt per line), or a sheet file")
 
 
-def _text(value: object) -> str | None:
-    return value[:2000] if isinstance(value, str) and value else None
+def _text(value: object, field: str) -> str | None:
+    """A form field as the JSON body's `Text`: control characters such as NUL refused."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return no_control_characters(value[:2000])
+    except ValueError as problem:
+        raise InvalidRequest(f"{field}: {problem}", param=field) from None
+
+
+def _file_name(name: str | None) -> str | None:
+    """The uploaded file's name, without control characters (a browser sends what it has)."""
+    cleaned = "".join(char for char in name or "" if ord(char) >= 32 and char != "\x7f")
+    return cleaned.strip() or None
 
 
 @router.post(
