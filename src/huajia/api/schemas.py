@@ -5,20 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
 
 from huajia.edits import MAX_EDITS, EditOperation
 from huajia.jobs.requests import GenerationCommand, LoraUse, OperationKind
+from huajia.text import Text, no_control_characters
 
-
-def no_control_characters(value: str) -> str:
-    """NUL and other C0 controls break databases and PNG text chunks; tabs and newlines are fine."""
-    if any(ord(char) < 32 and char not in "\t\n\r" for char in value):
-        raise ValueError("must not contain control characters such as NUL")
-    return value
-
-
-Text = Annotated[str, AfterValidator(no_control_characters)]
+__all__ = ["Text", "no_control_characters"]  # the API's names for them, used by the routes
 RecordId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
 
 
@@ -231,7 +224,7 @@ class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Literal["approve", "reject"]
-    reason: str | None = Field(
+    reason: Text | None = Field(
         None, max_length=2000, description="Why (required to reject): the editor sees it."
     )
 

@@ -14,6 +14,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from huajia.policy.matching import MAX_PATTERN_LENGTH, check_pattern, normalise
+from huajia.text import Text
 
 MAX_RULES = 200
 _T = TypeVar("_T")
@@ -32,13 +33,13 @@ class PolicyRules(BaseModel):
     rate_per_minute: int | None = Field(
         None, ge=1, le=100_000, description="Requests that create work, per minute and key."
     )
-    blocked_terms: tuple[str, ...] = Field(
+    blocked_terms: tuple[Text, ...] = Field(
         (), max_length=MAX_RULES, description="Refused words or phrases (any language)."
     )
-    blocked_patterns: tuple[str, ...] = Field(
+    blocked_patterns: tuple[Text, ...] = Field(
         (), max_length=MAX_RULES, description="Refused regular expressions (case-insensitive)."
     )
-    negative_prompt: str | None = Field(
+    negative_prompt: Text | None = Field(
         None, max_length=1000, description="Appended to every request's negative prompt."
     )
     audit_prompts: bool | None = Field(

@@ -8,6 +8,8 @@ from typing import Annotated, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from huajia.text import Text
+
 PROMPT_SLOT = "{prompt}"
 SIZE_STEP = 16
 # Size presets are written for a model whose default image is 1024x1024 (Z-Image).
@@ -17,7 +19,7 @@ _RATIO_TOLERANCE = 0.03
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PresetName = Annotated[str, Field(pattern=NAME_PATTERN.pattern)]
-Labels = Annotated[dict[str, Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+Labels = Annotated[dict[Text, Annotated[Text, Field(min_length=1)]], Field(min_length=1)]
 
 
 class _Strict(BaseModel):
@@ -41,8 +43,8 @@ class StyleFields(_Strict):
     """Everything a style preset says but its name (the body of an edit)."""
 
     labels: Labels
-    prompt_template: str
-    negative_prompt: str = ""
+    prompt_template: Text
+    negative_prompt: Text = ""
     defaults: PresetDefaults = PresetDefaults()
     lora: PresetName | None = None
     lora_weight: Annotated[float, Field(ge=-4.0, le=4.0)] = 1.0

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
+from huajia.api.schemas import Text
 from huajia.auth.policy import require_admin
 
 router = APIRouter(prefix="/api/v1/admin", tags=["service"], responses=ERROR_RESPONSES)
@@ -18,14 +19,14 @@ router = APIRouter(prefix="/api/v1/admin", tags=["service"], responses=ERROR_RES
 class ReloadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    weights: str | None = Field(
+    weights: Text | None = Field(
         None,
         max_length=2000,
         description="A .safetensors file inside weights_dirs to serve from now on "
         "(default: the weights served now, re-read).",
     )
     clear_weights: bool = Field(False, description="Serve the model without fine-tuned weights.")
-    model: str | None = Field(
+    model: Text | None = Field(
         None,
         max_length=200,
         description="The served model to reload (name or source; default: the default model). "
@@ -52,7 +53,7 @@ async def revisions(
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     model: Annotated[
-        str | None,
+        Text | None,
         Query(max_length=200, description="A served model (default: the default model)."),
     ] = None,
 ) -> dict[str, Any]:

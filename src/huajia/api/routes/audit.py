@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
+from huajia.api.schemas import Text
 from huajia.auth.policy import require_admin
 
 router = APIRouter(prefix="/api/v1", tags=["service"], responses=ERROR_RESPONSES)
@@ -34,8 +35,8 @@ class AuditPage(BaseModel):
 async def list_audit(
     who: PrincipalDep,
     services: ServicesDep,
-    actor: Annotated[str | None, Query(max_length=64)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
+    actor: Annotated[Text | None, Query(max_length=64)] = None,
+    action: Annotated[Text | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> AuditPage:

@@ -56,18 +56,7 @@ class BatchIn:
 async def _sheet_of(request: Request) -> BatchIn:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=5)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise InvalidRequest("send the sheet in the multipart field 'file' (CSV or XLSX)")
-        data = await upload.read(MAX_SHEET_BYTES + 1)
-        if len(data) > MAX_SHEET_BYTES:
-            raise InvalidRequest(f"a sheet may be at most {MAX_SHEET_BYTES // 1024 // 1024} MiB")
-        name = _text(form.get("name"), "name") or _file_name(upload.filename) or "batch"
-        hook = _text(form.get("webhook_url"), "webhook_url")
-        model = _text(form.get("model"), "model")
-        sheet = await run_in_threadpool(read_sheet, data, _file_name(upload.filename))
-        return BatchIn(sheet, name[:200], hook, model)
+        return await _sheet_of_form(request)
     try:
         body = BatchItemsIn.model_validate_json(await request.body())
     except ValueError as error:
@@ -81,6 +70,22 @@ async def _sheet_of(request: Request) -> BatchIn:
     if body.lines is not None:
         return BatchIn(read_lines(body.lines), name, body.webhook_url, body.model)
     raise InvalidRequest("send 'items' (rows) or 'lines' (one prompt per line), or a sheet file")
+
+
+async def _sheet_of_form(request: Request) -> BatchIn:
+    # As a context manager, so the upload's temporary file is closed on a refusal too.
+    async with request.form(max_files=1, max_fields=5) as form:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InvalidRequest("send the sheet in the multipart field 'file' (CSV or XLSX)")
+        name = _text(form.get("name"), "name") or _file_name(upload.filename) or "batch"
+        hook = _text(form.get("webhook_url"), "webhook_url")
+        model = _text(form.get("model"), "model")
+        data = await upload.read(MAX_SHEET_BYTES + 1)
+        if len(data) > MAX_SHEET_BYTES:
+            raise InvalidRequest(f"a sheet may be at most {MAX_SHEET_BYTES // 1024 // 1024} MiB")
+        sheet = await run_in_threadpool(read_sheet, data, _file_name(upload.filename))
+        return BatchIn(sheet, name[:200], hook, model)
 
 
 def _text(value: object, field: str) -> str | None:

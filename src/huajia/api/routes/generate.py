@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
-from huajia.api.schemas import GenerateRequest, TaskAccepted
+from huajia.api.schemas import GenerateRequest, TaskAccepted, Text
 from huajia.logs import current_request_id
 
 router = APIRouter(prefix="/api/v1", tags=["generate"])
@@ -39,7 +39,7 @@ async def generate(
     who: PrincipalDep,
     services: ServicesDep,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+    idempotency_key: Annotated[Text | None, Header(min_length=1, max_length=200)] = None,
 ) -> TaskAccepted:
     """Queue a generation task. The same Idempotency-Key returns the same task."""
     submitted = await run_in_threadpool(

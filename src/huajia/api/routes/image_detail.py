@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
 from huajia.api.presenters import gallery_image, parameters_of
-from huajia.api.schemas import GalleryImage
+from huajia.api.schemas import GalleryImage, Text
 from huajia.generation.downloads import ZIP_MAX_IMAGES, ImageDownloads
 
 router = APIRouter(tags=["images"], responses=ERROR_RESPONSES)
@@ -32,8 +32,8 @@ class ImageDetailOut(GalleryImage):
     children: list[GalleryImage]
 
 
-ImageId = Annotated[str, Field(max_length=64)]
-SizeName = Annotated[str | None, Query(max_length=64, description="a size preset (CMS slot)")]
+ImageId = Annotated[Text, Field(max_length=64)]
+SizeName = Annotated[Text | None, Query(max_length=64, description="a size preset (CMS slot)")]
 
 
 class ZipIn(BaseModel):

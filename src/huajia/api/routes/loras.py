@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
+from huajia.api.schemas import Text
 from huajia.auth.policy import require_admin
 from huajia.errors import InvalidRequest
 from huajia.jobs.lora_store import LoraRecord
@@ -23,7 +24,7 @@ class LoraByPath(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=NAME_PATTERN.pattern, max_length=64)
-    path: str = Field(min_length=1, max_length=2000)
+    path: Text = Field(min_length=1, max_length=2000)
 
 
 @router.get("/api/v1/loras", operation_id="listLoras", responses=ERROR_RESPONSES)

@@ -22,15 +22,15 @@ class Prefs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = Field(None, max_length=200, description="The model chosen last.")
-    style: str | None = Field(None, max_length=64)
-    size: str | None = Field(None, max_length=64)
+    model: Text | None = Field(None, max_length=200, description="The model chosen last.")
+    style: Text | None = Field(None, max_length=64)
+    size: Text | None = Field(None, max_length=64)
     width: int | None = Field(None, ge=64, le=8192)
     height: int | None = Field(None, ge=64, le=8192)
     count: int | None = Field(None, ge=1, le=9)
     lang: Literal["zh-CN", "en"] | None = None
     steps: int | None = Field(None, ge=1, le=200)
-    negative_prompt: str | None = Field(None, max_length=2000)
+    negative_prompt: Text | None = Field(None, max_length=2000)
     output_format: Literal["png", "webp", "jpeg"] | None = None
 
 

@@ -14,7 +14,7 @@ from huajia.api.deps import OptionalPrincipalDep, PrincipalDep, Services, Servic
 from huajia.api.errors import ERROR_RESPONSES, PUBLIC_RESPONSES
 from huajia.api.metrics import render_metrics
 from huajia.api.model_state import has_loaded, holds, model_states
-from huajia.api.schemas import Health, Readiness
+from huajia.api.schemas import Health, Readiness, Text
 from huajia.auth.policy import require_admin
 from huajia.engine.models import ModelSpec
 
@@ -81,7 +81,7 @@ def list_presets(
     services: ServicesDep,
     include_retired: bool = False,
     model: Annotated[
-        str | None,
+        Text | None,
         Query(
             max_length=200,
             description="Scale the sizes to this served model (default: the default model).",

@@ -41,7 +41,7 @@ class ImagesGenerationRequest(BaseModel):
     prompt: Text = Field(min_length=1, max_length=4000)
     model: Text | None = Field(None, max_length=200)
     n: int = Field(1, ge=1, le=9)
-    size: str | None = Field(
+    size: Text | None = Field(
         None,
         max_length=20,
         pattern=r"^(auto|[0-9]+[xX][0-9]+)$",

@@ -23,7 +23,7 @@ from huajia.api.routes.openai import (
     parse_size,
     wait_for_task,
 )
-from huajia.api.schemas import OutputFormat
+from huajia.api.schemas import OutputFormat, Text
 from huajia.auth.keys import Principal
 from huajia.errors import InvalidRequest
 from huajia.generation.service import Submitted
@@ -52,11 +52,11 @@ async def edit_image(
     who: PrincipalDep,
     services: ServicesDep,
     image: Annotated[UploadFile, File(description="PNG, JPEG or WebP")],
-    prompt: Annotated[str, Form(min_length=1, max_length=4000)],
+    prompt: Annotated[Text, Form(min_length=1, max_length=4000)],
     mask: Annotated[UploadFile | None, File(description="PNG; transparent = repaint")] = None,
     n: Annotated[int, Form(ge=1, le=9)] = 1,
-    size: Annotated[str | None, Form(max_length=20)] = None,
-    model: Annotated[str | None, Form(max_length=200)] = None,
+    size: Annotated[Text | None, Form(max_length=20)] = None,
+    model: Annotated[Text | None, Form(max_length=200)] = None,
     response_format: Annotated[Literal["url", "b64_json"], Form()] = "url",
     output_format: Annotated[OutputFormat, Form()] = "png",
 ) -> ImagesResponse:

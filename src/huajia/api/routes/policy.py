@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
+from huajia.api.schemas import Text
 from huajia.auth.keys import Principal, Role
 from huajia.auth.policy import require_admin
 from huajia.jobs.policy_store import StoredPolicy
@@ -26,7 +27,7 @@ from huajia.policy import EffectivePolicy, PolicyRules
 
 router = APIRouter(prefix="/api/v1", tags=["service"], responses=ERROR_RESPONSES)
 
-KeyId = Annotated[str, Path(min_length=1, max_length=64)]
+KeyId = Annotated[Text, Path(min_length=1, max_length=64)]
 # Parsed by the service so a bad rule answers 422 invalid_policy naming it; documented here.
 RulesBody = Annotated[dict[str, Any], Body(description="The rules; a field left out inherits.")]
 _RULES_SCHEMA = {

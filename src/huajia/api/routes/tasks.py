@@ -12,7 +12,14 @@ from fastapi.responses import Response
 from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
 from huajia.api.presenters import task_record, task_result, task_status
-from huajia.api.schemas import TaskPage, TaskRecord, TaskResult, TaskStatus, TaskStatusName
+from huajia.api.schemas import (
+    TaskPage,
+    TaskRecord,
+    TaskResult,
+    TaskStatus,
+    TaskStatusName,
+    Text,
+)
 from huajia.errors import Forbidden, InvalidRequest, TaskNotCompleted
 from huajia.jobs.model import TaskState
 
@@ -78,7 +85,7 @@ async def list_tasks(
     who: PrincipalDep,
     services: ServicesDep,
     status: Annotated[list[TaskStatusName] | None, Query()] = None,
-    owner: Annotated[str | None, Query(max_length=64)] = None,
+    owner: Annotated[Text | None, Query(max_length=64)] = None,
     since: Annotated[datetime | None, Query(description="ISO 8601; UTC if no offset")] = None,
     until: Annotated[datetime | None, Query(description="ISO 8601; UTC if no offset")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -1,0 +1,21 @@
+"""Text a request may carry: any string a database column and a PNG text chunk can hold.
+
+Shared by the HTTP schemas and the models below them (policy rules, presets), so that every
+layer refuses the same characters with the same words.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+
+def no_control_characters(value: str) -> str:
+    """NUL and other C0 controls break databases and PNG text chunks; tabs and newlines are fine."""
+    if any(ord(char) < 32 and char not in "\t\n\r" for char in value):
+        raise ValueError("must not contain control characters such as NUL")
+    return value
+
+
+Text = Annotated[str, AfterValidator(no_control_characters)]
