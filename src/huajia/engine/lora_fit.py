@@ -29,7 +29,8 @@ def model_modules(source: str) -> set[str]:
     files = sorted(folder.glob("*.safetensors"))
     if not files:
         raise ModelFileRejected(
-            f"no transformer weights in {folder}: LoRAs are checked against the model's files, "
+            f"no transformer weights in the model's {folder.name!r} folder: LoRAs are checked "
+            "against the model's files, "
             "which must be on this machine"
         )
     modules = set()

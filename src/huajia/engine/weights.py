@@ -137,8 +137,10 @@ def read_headers(path: Path) -> tuple[dict[str, TensorHeader], dict[str, str]]:
     """Tensor names, shapes and dtypes plus the file's metadata, from the header alone."""
     from safetensors import SafetensorError, safe_open
 
+    # The file's name, never its folder: these messages reach HTTP clients (reload, LoRA
+    # registration, a failed reload in health), who must not learn the server's paths.
     if not path.is_file():
-        raise ModelFileRejected(f"{path} is not a file")
+        raise ModelFileRejected(f"{path.name} is not a file")
     try:
         # numpy framework: reading a header must not import torch.
         with safe_open(str(path), framework="np") as handle:
@@ -150,8 +152,9 @@ def read_headers(path: Path) -> tuple[dict[str, TensorHeader], dict[str, str]]:
             }
             metadata = dict(handle.metadata() or {})
     except (SafetensorError, OSError) as error:
+        reason = error.strerror if isinstance(error, OSError) else str(error)  # OSError: a path
         raise ModelFileRejected(
-            f"{path} is not a readable .safetensors file ({error}); Huajia reads only "
+            f"{path.name} is not a readable .safetensors file ({reason}); Huajia reads only "
             "safetensors, never pickle checkpoints (.ckpt/.pt/.bin), which can run code: "
             "convert the file to safetensors first"
         ) from error

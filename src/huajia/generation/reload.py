@@ -111,12 +111,17 @@ class ModelReloads:
 
     def _checked(self, path: Path) -> Path:
         """A readable safetensors file with transformer weights (the worker checks the fit)."""
-        resolved = path.expanduser().resolve()
+        try:
+            resolved = path.expanduser().resolve()
+        except (ValueError, OSError, RuntimeError):  # a NUL, a symlink loop
+            raise PathNotAllowed(f"{str(path)[:200]!r} is not a usable file path") from None
         if self.weights_folders is not None and not any(
             resolved.is_relative_to(folder) for folder in self.weights_folders
-        ):
-            allowed = ", ".join(str(folder) for folder in self.weights_folders)
-            raise PathNotAllowed(f"weights files must be inside the weights_dirs ({allowed})")
+        ):  # refused before anything is read: an HTTP caller learns nothing about the file
+            raise PathNotAllowed(
+                "weights files must be inside one of the server's weights_dirs folders: "
+                "put the file there and give its path"
+            )
         headers, _ = read_headers(resolved)
         if not split_components(headers).transformer:
             raise ModelFileRejected(f"{resolved.name} holds no transformer weights")

@@ -146,15 +146,24 @@ class LoraRegistry:
         return report
 
     def _allowed(self, path_text: str) -> Path:
+        """The file, inside an allowed folder; messages name it within its folder, never by
+        the server's path, and nothing outside the folders is looked at (not even whether
+        it exists)."""
         try:
-            path = Path(path_text).expanduser().resolve(strict=True)
-        except (OSError, RuntimeError):
-            raise PathNotAllowed(f"no file at {path_text!r}") from None
-        if not any(path.is_relative_to(folder) for folder in self.folders):
-            allowed = ", ".join(str(folder) for folder in self.folders)
-            raise PathNotAllowed(f"LoRA files must be inside the lora_dirs folders ({allowed})")
-        if path.suffix != SUFFIX or not path.is_file():
-            raise PathNotAllowed(f"a LoRA is a {SUFFIX} file")
+            path = Path(path_text).expanduser().resolve()
+        except (ValueError, OSError, RuntimeError):  # a NUL, a symlink loop
+            raise PathNotAllowed("the path is not a usable file path") from None
+        folder = next((each for each in self.folders if path.is_relative_to(each)), None)
+        if folder is None:
+            raise PathNotAllowed(
+                "LoRA files must be inside one of the server's lora_dirs folders: put the "
+                "file there and give its path"
+            )
+        shown = path.relative_to(folder).as_posix()
+        if path.suffix != SUFFIX:
+            raise PathNotAllowed(f"a LoRA is a {SUFFIX} file, not {shown!r}")
+        if not path.is_file():
+            raise PathNotAllowed(f"no file {shown!r} in the lora_dirs folder")
         return path
 
 
