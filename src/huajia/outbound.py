@@ -12,12 +12,14 @@ shared, multicast, reserved and unspecified addresses, also when embedded in an 
 metadata addresses are refused even when allow-listed. Messages never say whether a host exists
 or a port is open: one message covers "does not resolve" and "resolves somewhere refused".
 A policy may also name the only hosts a URL may use at all (images to edit: `source_hosts`).
+Webhook hosts are looked up on threads of their own within a deadline (`huajia.lookups`): a
+name whose DNS never answers is refused, and never holds a thread that serves requests.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import TYPE_CHECKING
@@ -27,13 +29,15 @@ import httpcore
 import httpx
 
 from huajia.errors import ConfigurationError, UrlRefused
+from huajia.lookups import LookupRefused, Lookups
+from huajia.lookups import Resolver as Resolver
+from huajia.lookups import system_resolver as system_resolver
 
 if TYPE_CHECKING:
     from huajia.settings import Settings
 
 IPAddress = IPv4Address | IPv6Address
 IPNetwork = IPv4Network | IPv6Network
-Resolver = Callable[[str, int], Sequence[str]]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -58,11 +62,6 @@ _METADATA = frozenset(
         "100.100.100.200", "192.0.0.192", "168.63.129.16",
     )
 )  # fmt: skip
-
-
-def system_resolver(host: str, port: int) -> list[str]:
-    """Every address a TCP connection to `host` would try, as getaddrinfo answers."""
-    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
 
 
 @dataclass(frozen=True)
@@ -104,14 +103,18 @@ class OutboundPolicy:
         object.__setattr__(self, "_only", only)
 
     @classmethod
-    def for_webhooks(cls, settings: Settings, resolver: Resolver = system_resolver
+    def for_webhooks(cls, settings: Settings, resolver: Resolver | None = None
                      ) -> OutboundPolicy:  # fmt: skip
-        """Webhook receivers: the webhook_* settings, and this service's own endpoints."""
+        """Webhook receivers: the webhook_* settings, and this service's own endpoints; hosts
+        are looked up on a pool of their own within webhook_lookup_seconds."""
+        lookups = Lookups(
+            threads=settings.webhook_lookups, deadline_s=settings.webhook_lookup_seconds
+        )
         return cls(
             allow_http=settings.webhook_allow_http,
             allowed_hosts=tuple(settings.webhook_allowed_hosts),
             own_endpoints=_own_endpoints(settings),
-            resolver=resolver,
+            resolver=resolver or lookups,
         )
 
     @classmethod
@@ -166,7 +169,8 @@ def check_webhook_target(url: str, policy: OutboundPolicy) -> None:
 def check_target(url: str, policy: OutboundPolicy, *, label: str = "url") -> Target:
     """The URL's target if its syntax and every address its host resolves to are allowed."""
     target = check_url(url, policy, label=label)
-    check_addresses(target, resolve(target.host, target.port, policy), policy, label=label)
+    addresses = resolve(target.host, target.port, policy, label=label)
+    check_addresses(target, addresses, policy, label=label)
     return target
 
 
@@ -197,17 +201,43 @@ def check_url(url: str, policy: OutboundPolicy, *, label: str = "url") -> Target
     return target
 
 
-def resolve(host: str, port: int, policy: OutboundPolicy) -> list[IPAddress]:
-    """The addresses `host` stands for: itself if a literal, else the resolver's (may be [])."""
+def resolve(host: str, port: int, policy: OutboundPolicy, *, label: str = "url"
+            ) -> list[IPAddress]:  # fmt: skip
+    """The addresses `host` stands for: itself if a literal, else the resolver's (may be []);
+    UrlRefused when the resolver gave no answer in time."""
     literal = _literal(host)
     if literal is not None:
         return [literal]
     try:
-        answers = policy.resolver(host, port)
-        addresses = [ip_address(answer.split("%", 1)[0]) for answer in answers]
+        return _addresses(policy.resolver(host, port))
+    except LookupRefused as refused:
+        raise UrlRefused(f"{label} cannot be used now: {refused.reason}") from refused
     except (OSError, UnicodeError, ValueError):  # no answer, or one we cannot read: refuse
         return []
-    return list(dict.fromkeys(addresses))
+
+
+async def resolve_async(host: str, port: int, policy: OutboundPolicy, *, label: str = "url"
+                        ) -> list[IPAddress]:  # fmt: skip
+    """`resolve` for the event loop: a `Lookups` resolver is awaited, any other runs on a
+    worker thread."""
+    literal = _literal(host)
+    if literal is not None:
+        return [literal]
+    if not isinstance(policy.resolver, Lookups):
+        return await anyio.to_thread.run_sync(
+            lambda: resolve(host, port, policy, label=label), abandon_on_cancel=True
+        )
+    try:
+        return _addresses(await policy.resolver.resolve_async(host, port))
+    except LookupRefused as refused:
+        raise UrlRefused(f"{label} cannot be used now: {refused.reason}") from refused
+    except (OSError, UnicodeError, ValueError):
+        return []
+
+
+def _addresses(answers: Sequence[str]) -> list[IPAddress]:
+    """A resolver's answers as addresses, each once, in order (a zone id dropped)."""
+    return list(dict.fromkeys(ip_address(answer.split("%", 1)[0]) for answer in answers))
 
 
 def check_addresses(target: Target, addresses: Sequence[IPAddress], policy: OutboundPolicy,
@@ -266,9 +296,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                           socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
                           ) -> httpcore.AsyncNetworkStream:  # fmt: skip
         target = Target("tcp", host, port)
-        addresses = await anyio.to_thread.run_sync(
-            resolve, host, port, self._policy, abandon_on_cancel=True
-        )
+        addresses = await resolve_async(host, port, self._policy)
         check_addresses(target, addresses, self._policy)
         failure: Exception = httpcore.ConnectError("no address to connect to")
         for address in addresses:

@@ -241,6 +241,20 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Deadline for one delivery, connect to last byte."
     )
     webhook_concurrency: int = Field(8, ge=1, description="Deliveries in flight at once.")
+    webhook_lookup_seconds: float = Field(
+        3.0,
+        gt=0,
+        le=30,
+        description="Deadline for looking up a webhook host's addresses; a host whose DNS "
+        "does not answer in time is refused (422 url_refused).",
+    )
+    webhook_lookups: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Webhook host lookups running at once, on threads of their own; while "
+        "all are busy (a slow DNS server) another webhook_url is refused at once.",
+    )
     webhook_allow_http: bool = Field(False, description="Allow http:// (not only https://).")
     webhook_allowed_hosts: list[str] = Field(
         default_factory=list,
