@@ -54,12 +54,13 @@ _NOT_PUBLIC = tuple(
     )
 )  # fmt: skip
 _NAT64 = ip_network("64:ff9b::/96")
-# AWS, ECS, GCP/Azure (169.254.169.254), Alibaba, Oracle, Azure WireServer: credentials live there.
+# AWS (IPv4, IPv6), ECS, GCP/Azure/Oracle (169.254.169.254), GCP IPv6, Tencent Cloud, Alibaba,
+# Azure WireServer: credentials live there.
 _METADATA = frozenset(
     ip_address(address)
     for address in (
         "169.254.169.254", "169.254.170.2", "169.254.170.23", "fd00:ec2::254", "fd00:ec2::23",
-        "100.100.100.200", "192.0.0.192", "168.63.129.16",
+        "fd20:ce::254", "169.254.0.23", "100.100.100.200", "192.0.0.192", "168.63.129.16",
     )
 )  # fmt: skip
 

@@ -195,3 +195,18 @@ def test_webhook_policy_comes_from_the_settings() -> None:
 def test_an_allow_list_entry_that_is_not_a_network_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError):
         OutboundPolicy(allowed_hosts=("10.0.0.0/33",))
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["169.254.0.23", "169.254.169.254", "[fd20:ce::254]", "[fd00:ec2::254]", "[fd00:ec2::23]"],
+)
+def test_cloud_metadata_stays_refused_with_link_local_and_unique_local_allow_listed(
+    address: str,
+) -> None:
+    name = address.strip("[]")
+    dns = FakeDns({"metadata.example.com": [name]})
+    allowing = policy("169.254.0.0/16", "fd00::/8", dns=dns)
+    for url in (f"http://{address}/latest/meta-data/", "http://metadata.example.com/"):
+        with pytest.raises(UrlRefused):
+            check_target(url, allowing)
