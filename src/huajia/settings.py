@@ -23,6 +23,9 @@ OffloadMode = Literal["none", "model", "sequential", "auto"]
 AuthMode = Literal["auto", "keys", "open-local"]
 DeviceName = Literal["auto", "cuda", "cpu", "mps"]
 
+# Shorter webhook secrets are guessable; an empty one would sign every webhook with ''.
+MIN_WEBHOOK_SECRET = 16
+
 
 class Settings(BaseSettings):
     """Everything configurable about one Huajia process."""
@@ -235,7 +238,9 @@ class Settings(BaseSettings):
         None, description="Base URL for links in webhooks (default http://HOST:PORT)."
     )
     webhook_secret: SecretStr | None = Field(
-        None, description="Signs webhooks (HMAC-SHA256); requests may set webhook_url once set."
+        None,
+        description="Signs webhooks (HMAC-SHA256); requests may set webhook_url once set. "
+        f"At least {MIN_WEBHOOK_SECRET} characters; unset, webhooks are off.",
     )
     webhook_timeout_seconds: float = Field(
         10.0, gt=0, description="Deadline for one delivery, connect to last byte."
@@ -308,6 +313,21 @@ class Settings(BaseSettings):
         description="A valid API key is looked up again after this long: a key revoked "
         "elsewhere (CLI, another API process) is refused within it; 0 looks up every request.",
     )
+
+    @field_validator("webhook_secret", mode="after")
+    @classmethod
+    def _strong_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_WEBHOOK_SECRET:
+            raise ValueError(
+                f"webhook_secret must be at least {MIN_WEBHOOK_SECRET} characters (it signs "
+                "webhooks); leave HUAJIA_WEBHOOK_SECRET unset to turn webhooks off"
+            )
+        return value
+
+    @property
+    def webhooks_enabled(self) -> bool:
+        """Whether webhooks are on: a webhook secret is configured."""
+        return self.webhook_secret is not None
 
     @field_validator("data_dir", "weights", "presets_file", mode="after")
     @classmethod

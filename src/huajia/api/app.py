@@ -68,7 +68,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         asyncio.create_task(app.state.watcher.run(stop), name="watcher"),
         asyncio.create_task(_purge_regularly(services, stop), name="purge"),
     ]
-    if services.settings.webhook_secret is not None:
+    if services.settings.webhooks_enabled:
         running.append(asyncio.create_task(_announce_batches(services, stop), name="batches"))
     dispatcher = _webhook_dispatcher(services)
     if dispatcher is not None:
@@ -105,7 +105,7 @@ async def _announce_batches(services: Services, stop: asyncio.Event) -> None:
 
 def _webhook_dispatcher(services: Services) -> WebhookDispatcher | None:
     settings = services.settings
-    if settings.webhook_secret is None:
+    if not settings.webhooks_enabled:
         return None
     return WebhookDispatcher.from_settings(services.store, settings)
 
