@@ -67,7 +67,8 @@ def forget_server_prefs(request: pytest.FixtureRequest) -> None:
 def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
     """Open a page in a fresh context (own localStorage) with the browser language given.
 
-    Uncaught script errors on any page fail the test: a user would see a broken panel.
+    Uncaught script errors on any page fail the test: a user would see a broken panel. So does
+    anything the page's Content-Security-Policy refuses (a script, style or image not loaded).
     """
     contexts: list[Any] = []
     errors: list[str] = []
@@ -79,6 +80,7 @@ def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: _note_csp_refusal(message, errors))
         page.goto(url)
         return page
 
@@ -86,6 +88,11 @@ def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
     for context in contexts:
         context.close()
     assert errors == [], f"uncaught script errors: {errors}"
+
+
+def _note_csp_refusal(message: Any, errors: list[str]) -> None:
+    if message.type == "error" and "Content Security Policy" in message.text:
+        errors.append(message.text)
 
 
 def screenshot(page: Any, name: str, part: Any = None) -> None:

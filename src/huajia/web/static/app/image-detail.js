@@ -4,6 +4,8 @@
 // Esc closes. Emits huajia-use-settings {parameters} (bubbling, composed).
 import { downloadImage, privateImageUrl } from './image-files.js';
 
+const CSS_HREF = new URL('./image-detail.css', import.meta.url).href;
+
 const TEXT = {
   en: {
     title: 'Image details', close: 'Close', previous: 'Previous image', next: 'Next image',
@@ -24,25 +26,7 @@ const TEXT = {
 };
 
 const MARKUP = `
-<style>
-dialog { border: 0; border-radius: 10px; padding: 16px; width: min(960px, 96vw); max-height: 94vh; overflow: auto; }
-dialog::backdrop { background: rgb(15 23 42 / .55); }
-header { display: flex; gap: 8px; align-items: center; justify-content: space-between; }
-h2 { margin: 0; font-size: 18px; }
-.body { display: grid; gap: 16px; grid-template-columns: minmax(0, 3fr) minmax(220px, 2fr); margin-top: 12px; }
-.full { width: 100%; height: auto; border-radius: 6px; background: #eaeef2; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 10px; margin: 0; font-size: 13px; }
-dt { font-weight: 600; color: #59636e; } dd { margin: 0; overflow-wrap: anywhere; }
-h3 { font-size: 14px; margin: 12px 0 6px; }
-.actions { display: flex; flex-wrap: wrap; gap: 6px; align-items: end; margin-top: 12px; }
-label { display: grid; gap: 2px; font-size: 12px; color: #59636e; }
-button, select { font: inherit; font-size: 13px; border: 1px solid #d0d7de; background: #f6f8fa; border-radius: 6px; padding: 4px 8px; cursor: pointer; }
-.status:empty { display: none; } .status { font-size: 13px; color: #1a7f37; }
-@media (max-width: 640px) { .body { grid-template-columns: 1fr; } }
-@media (max-width: 480px) { dialog { box-sizing: border-box; width: 100%; max-width: 100%; height: 100%;
-  max-height: 100%; margin: 0; padding: 12px; border-radius: 0; } }
-@media (pointer: coarse) { button, select { min-height: 44px; min-width: 44px; font-size: 16px; } }
-</style>
+<link rel="stylesheet" href="${CSS_HREF}">
 <dialog data-ref="dialog">
   <header><h2 data-ref="title"></h2><span>
     <button type="button" data-ref="previous" data-l="previous">←</button>

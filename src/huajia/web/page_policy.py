@@ -1,0 +1,59 @@
+"""The security headers every HTML page is sent with: no framing, no referrer, and a
+Content-Security-Policy that allows only what the pages load from this origin.
+
+Inline `<script>` and `<style>` elements of a page (the demo pages' editor set-up, an import
+map) are allowed by their SHA-256, computed from the page itself, so a page edit cannot forget
+to update the policy and nothing injected alongside would run. Pages hosting a rich-text
+editor also allow inline styles: CKEditor 5 and TinyMCE set them as they lay out their UI.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+_INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
+_INLINE_STYLE = re.compile(r"<style\b[^>]*>(.*?)</style>", re.S | re.I)
+
+# Never framed by anyone (clickjacking); the embeddable panel is a script on the host page.
+FRAMING = {"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
+
+
+def page_headers(html: str, *, editor_styles: bool = False) -> dict[str, str]:
+    """Headers for one HTML page: the framing and referrer rules and its CSP."""
+    return {**FRAMING, "Content-Security-Policy": content_security_policy(html, editor_styles)}
+
+
+def content_security_policy(html: str, editor_styles: bool = False) -> str:
+    """Only this origin, plus the page's own inline scripts and styles by hash."""
+    scripts = " ".join(["'self'", *_hashes(_INLINE_SCRIPT, html)])
+    # A hash in style-src makes browsers ignore 'unsafe-inline': editor pages get only the latter.
+    styles = (
+        "'self' 'unsafe-inline'"
+        if editor_styles
+        else " ".join(["'self'", *_hashes(_INLINE_STYLE, html)])
+    )
+    return "; ".join(
+        (
+            "default-src 'self'",
+            f"script-src {scripts}",
+            f"style-src {styles}",
+            "img-src 'self' data: blob:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
+def _hashes(element: re.Pattern[str], html: str) -> list[str]:
+    return [_sha256(body) for body in dict.fromkeys(element.findall(html))]
+
+
+def _sha256(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
