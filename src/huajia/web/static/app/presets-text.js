@@ -16,6 +16,9 @@ export const TEXT = {
     retiredDone: 'Preset “{name}” retired.',
     confirmRetire: 'Retire “{name}”? New requests can no longer use it.',
     failed: 'Not saved: {message}',
+    apiKey: 'API key', useKey: 'Use key',
+    keyNeeded: 'This Huajia service needs an API key: enter an admin key.',
+    notAdmin: 'This API key may not manage presets: enter an admin key.',
   },
   'zh-CN': {
     back: '← 生成图片', language: '语言', listTitle: '风格预设',
@@ -33,6 +36,9 @@ export const TEXT = {
     retiredDone: '预设“{name}”已停用。',
     confirmRetire: '停用“{name}”？新的请求将不能再使用它。',
     failed: '未保存：{message}',
+    apiKey: 'API 密钥', useKey: '使用密钥',
+    keyNeeded: '此画架服务需要 API 密钥：请输入管理员密钥。',
+    notAdmin: '此 API 密钥无权管理预设：请输入管理员密钥。',
   },
 };
 
