@@ -144,3 +144,58 @@ def test_the_review_page_refuses_an_editor_key(
     page.get_by_role("button", name="Use key").click()
     expect(page.get_by_text("This API key may not review images")).to_be_visible()
     expect(page.get_by_role("button", name="Approve selected")).to_be_hidden()
+
+
+def test_the_edit_tools_show_an_image_waiting_for_review(
+    review_server: tuple[ServerProcess, str, str], open_page: Any
+) -> None:
+    server, editor_key, _ = review_server
+    editor = open_page(server.url + "/demo/panel")
+    use_key(editor, editor_key, "Save")
+    editor.get_by_label("Prompt", exact=True).fill("A paper lantern over a doorway")
+    editor.get_by_role("radio", name="1", exact=True).check()
+    editor.get_by_role("button", name="Generate", exact=True).click()
+    expect(result_button(editor, 1)).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    panel = editor.locator("huajia-panel")
+    expect(panel.get_by_text("Waiting for review")).to_have_count(1)
+
+    panel.get_by_role("button", name=re.compile(r"^Edit: Image 1, seed")).click()
+    shown = panel.locator("img[data-ref=editImage]")
+    expect(shown).to_have_attribute("src", re.compile(r"^blob:"))
+    editor.wait_for_function(
+        """() => { const img = document.querySelector('huajia-panel').shadowRoot
+              .querySelector('img[data-ref=editImage]');
+              return img.complete && img.naturalWidth > 0; }"""
+    )
+
+
+def saved_key(page: Any, server: ServerProcess) -> str | None:
+    value = page.evaluate("(name) => localStorage.getItem(name)", f"huajia.apiKey:{server.url}")
+    return None if value is None else str(value)
+
+
+def test_a_reviewer_signs_in_where_the_browser_holds_an_editor_key(
+    review_server: tuple[ServerProcess, str, str], open_page: Any
+) -> None:
+    server, editor_key, reviewer_key = review_server
+    page = open_page(server.url + "/review")
+    page.evaluate(
+        "([name, key]) => localStorage.setItem(name, key)",
+        [f"huajia.apiKey:{server.url}", editor_key],
+    )
+    page.reload()
+    expect(page.get_by_text("This API key may not review images")).to_be_visible()
+    field = page.get_by_label("API key")
+    expect(field).to_be_visible()
+
+    field.fill("hj_not_a_key")
+    page.get_by_role("button", name="Use key").click()
+    expect(page.get_by_text("not valid")).to_be_visible()
+    expect(field).to_be_visible()
+    assert saved_key(page, server) == editor_key, "a refused key is never saved"
+
+    field.fill(reviewer_key)
+    page.get_by_role("button", name="Use key").click()
+    expect(field).to_be_hidden()
+    expect(page.get_by_role("button", name="Approve selected")).to_be_visible()
+    assert saved_key(page, server) == reviewer_key

@@ -78,7 +78,8 @@ async function load() {
     $('controls').hidden = true;
     $('queue').replaceChildren();
     $('empty').hidden = true;
-    if (err instanceof ApiError && err.status === 401) $('key-form').hidden = false;
+    // 403: the saved key is an editor's; a reviewer or admin signs in here with theirs.
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) $('key-form').hidden = false;
     say(err instanceof ApiError && err.status === 403 ? t('review.notReviewer') : err.message, true);
     return false;
   }

@@ -27,6 +27,7 @@ export class EditTools {
   #problem = null;
   #mask;
   #focus;
+  #preview = ''; // an object URL of a waiting image's preview, freed when no longer shown
 
   constructor(refs, host) {
     this.#refs = refs;
@@ -49,7 +50,7 @@ export class EditTools {
     this.#source = image;
     this.#number = number;
     if (prompt !== null) this.#form.elements.editPrompt.value = prompt;
-    r.editImage.src = this.#host.client().assetUrl(image.url);
+    this.#showImage(image);
     r.editImage.width = image.width;
     r.editImage.height = image.height;
     this.#mask.reset(image.width, image.height);
@@ -61,7 +62,34 @@ export class EditTools {
     if (focus) r.editHeading.focus();
   }
 
+  /** A published image from its URL; one waiting for review (no URL yet) from its preview,
+   * fetched with the API key (an <img> cannot send it) into an object URL, as ReviewWatch does. */
+  #showImage(image) {
+    const img = this.#refs.editImage;
+    const client = this.#host.client();
+    this.#freePreview();
+    if (image.url || !image.preview_url) {
+      img.src = client.assetUrl(image.url);
+      return;
+    }
+    img.removeAttribute('src');
+    fetch(client.url(image.preview_url), { headers: client.headers({ Accept: 'image/*' }), cache: 'no-store' })
+      .then((response) => (response.ok ? response.blob() : Promise.reject(new Error(`HTTP ${response.status}`))))
+      .then((blob) => {
+        if (this.#source !== image) return; // another image was opened meanwhile
+        this.#preview = URL.createObjectURL(blob);
+        img.src = this.#preview;
+      })
+      .catch(() => {}); // the network failed: the tools still work on the image's id
+  }
+
+  #freePreview() {
+    if (this.#preview) URL.revokeObjectURL(this.#preview);
+    this.#preview = '';
+  }
+
   close() {
+    this.#freePreview();
     this.#refs.editBox.hidden = true;
     this.#source = null;
     this.#select(null);
