@@ -34,6 +34,7 @@ const state = {
   batch: null,
   timer: 0,
   follower: null,
+  untriedKey: '', // a typed key, saved once a call made with it succeeds
 };
 
 function t(key, vars = {}) {
@@ -56,14 +57,23 @@ async function call(path, init = {}) {
     ...init, headers: state.client.headers(init.headers || {}),
   });
   if (response.status === 401) {
+    state.untriedKey = '';
     $('key-form').hidden = false;
     throw new Error(t('needKey'));
   }
+  if (response.ok) keepAcceptedKey();
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
     throw new ApiError(response.status, body.error?.code, body.error?.message || `HTTP ${response.status}`);
   }
   return response;
+}
+
+/** The typed key worked: remember it for this service (a refused one is never saved). */
+function keepAcceptedKey() {
+  if (!state.untriedKey || state.untriedKey !== state.client.apiKey) return;
+  saveApiKey(endpoint, state.untriedKey);
+  state.untriedKey = '';
 }
 
 function render(batch) {
@@ -181,7 +191,7 @@ function setUp() {
     event.preventDefault();
     const key = event.target.elements.apiKey.value.trim();
     state.client = new HuajiaClient(endpoint, key);
-    saveApiKey(endpoint, key);
+    state.untriedKey = key;
     $('key-form').hidden = true;
     say('');
   });
