@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.server import ServerProcess, start_huajia
+from tests.support.server import ServerProcess, huajia_command, start_huajia
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -52,6 +52,31 @@ def huajia(
     server = start_huajia(tmp_path_factory.mktemp("huajia-browser"), tiny_model_dir)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="package")
+def keyed_server(
+    tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ServerProcess, str, str]]:
+    """A server that needs API keys, with an editor's and an admin's (in that order)."""
+    data_dir = tmp_path_factory.mktemp("huajia-keys")
+    editor = create_key(data_dir, "editor-browser", "editor")
+    admin = create_key(data_dir, "admin-browser", "admin")
+    server = start_huajia(data_dir, tiny_model_dir)
+    yield server, editor, admin
+    server.stop()
+
+
+def create_key(data_dir: Path, name: str, role: str) -> str:
+    created = huajia_command(["keys", "create", name, "--role", role], data_dir)
+    assert created.returncode == 0, created.stderr
+    return created.stdout.strip().splitlines()[-1]
+
+
+def saved_key(page: Any, server: ServerProcess) -> str | None:
+    """The API key the page's origin keeps in localStorage for `server`, if any."""
+    value = page.evaluate("(name) => localStorage.getItem(name)", f"huajia.apiKey:{server.url}")
+    return None if value is None else str(value)
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import RESULT_TIMEOUT_MS, screenshot
+from tests.browser.conftest import RESULT_TIMEOUT_MS, saved_key, screenshot
 from tests.support.server import ServerProcess
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -50,3 +50,29 @@ def test_a_sheet_becomes_rows_that_finish_and_a_zip(
     archive = zipfile.ZipFile(io.BytesIO(Path(downloading.value.path()).read_bytes()))
 
     assert sorted(archive.namelist()) == ["errors.csv", "kite.png", "manifest.csv", "tea.png"]
+
+
+def test_a_typed_key_is_saved_only_once_a_call_made_with_it_succeeds(
+    keyed_server: tuple[ServerProcess, str, str], open_page: Any, tmp_path: Path
+) -> None:
+    server, editor_key, _ = keyed_server
+    sheet = tmp_path / "one.csv"
+    sheet.write_text("prompt,size,filename,alt\nA tea cup,64x64,tea.png,A cup\n", "utf-8")
+    page = open_page(server.url + "/batches")
+    page.get_by_label("Sheet (CSV or XLSX)").set_input_files(str(sheet))
+    generate = page.get_by_role("button", name="Generate the batch")
+    field = page.get_by_label("API key")
+
+    generate.click()
+    expect(field).to_be_visible()
+    field.fill("hj_not_a_key")
+    page.get_by_role("button", name="Use key").click()
+    generate.click()
+    expect(field).to_be_visible()  # refused: asked again
+    assert saved_key(page, server) is None, "a refused key is never saved"
+
+    field.fill(editor_key)
+    page.get_by_role("button", name="Use key").click()
+    generate.click()
+    expect(page.locator("#rows tbody tr")).to_have_count(1)
+    assert saved_key(page, server) == editor_key

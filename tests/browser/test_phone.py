@@ -203,3 +203,20 @@ def test_the_review_page_fits_a_phone(huajia: ServerProcess, open_page: Any) -> 
     page.wait_for_load_state("networkidle")
     assert_fits_a_phone(page)
     phone_screenshot(page, "review")
+
+
+def test_the_gallery_hides_load_more_on_a_phone_when_nothing_more_is_there(
+    keyed_server: tuple[ServerProcess, str, str], open_page: Any
+) -> None:
+    server, editor_key, _ = keyed_server  # an editor with at most a few images
+    page = open_page(server.url + "/", **PHONE)
+    page.evaluate(
+        "([name, key]) => localStorage.setItem(name, key)",
+        [f"huajia.apiKey:{server.url}", editor_key],
+    )
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    gallery = page.locator("huajia-gallery")
+    more = gallery.locator("[data-ref=more]")
+    expect(more).to_have_attribute("hidden", "")
+    expect(more).to_be_hidden()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.browser.conftest import screenshot
-from tests.support.server import ServerProcess, huajia_command, start_huajia
+from tests.browser.conftest import saved_key, screenshot
+from tests.support.server import ServerProcess
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -94,30 +92,6 @@ def test_editing_a_name_keeps_everything_the_form_does_not_show(
     assert saved["defaults"] == {"steps": 12, "cfg_scale": 3.5, "width": 768, "height": 512}
     assert saved["shared_cache"] is True
     assert saved["prompt_template"] == preset["prompt_template"]
-
-
-def create_key(data_dir: Path, name: str, role: str) -> str:
-    created = huajia_command(["keys", "create", name, "--role", role], data_dir)
-    assert created.returncode == 0, created.stderr
-    return created.stdout.strip().splitlines()[-1]
-
-
-@pytest.fixture(scope="module")
-def keyed_server(
-    tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[ServerProcess, str, str]]:
-    """A server with API keys: an editor's and an admin's."""
-    data_dir = tmp_path_factory.mktemp("huajia-presets-keys")
-    editor = create_key(data_dir, "editor-presets", "editor")
-    admin = create_key(data_dir, "admin-presets", "admin")
-    server = start_huajia(data_dir, tiny_model_dir)
-    yield server, editor, admin
-    server.stop()
-
-
-def saved_key(page: Any, server: ServerProcess) -> str | None:
-    value = page.evaluate("(name) => localStorage.getItem(name)", f"huajia.apiKey:{server.url}")
-    return None if value is None else str(value)
 
 
 def test_an_admin_signs_in_where_the_browser_holds_an_editor_key(

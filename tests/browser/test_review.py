@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.conftest import RESULT_TIMEOUT_MS, result_button, screenshot
+from tests.browser.conftest import RESULT_TIMEOUT_MS, result_button, saved_key, screenshot
 from tests.support.server import ServerProcess, huajia_command, start_huajia
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -167,11 +167,6 @@ def test_the_edit_tools_show_an_image_waiting_for_review(
               .querySelector('img[data-ref=editImage]');
               return img.complete && img.naturalWidth > 0; }"""
     )
-
-
-def saved_key(page: Any, server: ServerProcess) -> str | None:
-    value = page.evaluate("(name) => localStorage.getItem(name)", f"huajia.apiKey:{server.url}")
-    return None if value is None else str(value)
 
 
 def test_a_reviewer_signs_in_where_the_browser_holds_an_editor_key(
