@@ -18,6 +18,7 @@ name whose DNS never answers is refused, and never holds a thread that serves re
 
 from __future__ import annotations
 
+import functools
 import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -107,10 +108,8 @@ class OutboundPolicy:
     def for_webhooks(cls, settings: Settings, resolver: Resolver | None = None
                      ) -> OutboundPolicy:  # fmt: skip
         """Webhook receivers: the webhook_* settings, and this service's own endpoints; hosts
-        are looked up on a pool of their own within webhook_lookup_seconds."""
-        lookups = Lookups(
-            threads=settings.webhook_lookups, deadline_s=settings.webhook_lookup_seconds
-        )
+        are looked up on a pool of their own within host_lookup_seconds."""
+        lookups = Lookups(threads=settings.host_lookups, deadline_s=settings.host_lookup_seconds)
         return cls(
             allow_http=settings.webhook_allow_http,
             allowed_hosts=tuple(settings.webhook_allowed_hosts),
@@ -119,18 +118,20 @@ class OutboundPolicy:
         )
 
     @classmethod
-    def for_sources(cls, settings: Settings, resolver: Resolver = system_resolver
+    def for_sources(cls, settings: Settings, resolver: Resolver | None = None
                     ) -> OutboundPolicy:  # fmt: skip
         """Images to edit fetched by URL: only hosts on source_hosts, and an inside address
         only where source_hosts lists that address or its network (a listed name must still
-        resolve to a public address, so its DNS cannot point Huajia inside)."""
+        resolve to a public address, so its DNS cannot point Huajia inside). Hosts are looked
+        up on the process's pool for source hosts, within host_lookup_seconds."""
         _names, networks = _parse_allowed(settings.source_hosts)
         return cls(
             allow_http=settings.source_allow_http,
             allowed_hosts=tuple(str(network) for network in networks),
             own_endpoints=_own_endpoints(settings),
             only_hosts=tuple(settings.source_hosts),
-            resolver=resolver,
+            resolver=resolver
+            or _source_lookups(settings.host_lookups, settings.host_lookup_seconds),
         )
 
     def allows_name(self, name: str) -> bool:
@@ -160,6 +161,12 @@ class OutboundPolicy:
             if own is not None and address is not None and _same_machine(own, address):
                 return True
         return False
+
+
+@functools.lru_cache(maxsize=4)
+def _source_lookups(threads: int, deadline_s: float) -> Lookups:
+    """One pool per process for source hosts (a policy is built per request)."""
+    return Lookups(threads=threads, deadline_s=deadline_s)
 
 
 def check_webhook_target(url: str, policy: OutboundPolicy) -> None:

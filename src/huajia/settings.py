@@ -246,14 +246,14 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Deadline for one delivery, connect to last byte."
     )
     webhook_concurrency: int = Field(8, ge=1, description="Deliveries in flight at once.")
-    webhook_lookup_seconds: float = Field(
+    host_lookup_seconds: float = Field(
         3.0,
         gt=0,
         le=30,
         description="Deadline for looking up a webhook host's addresses; a host whose DNS "
         "does not answer in time is refused (422 url_refused).",
     )
-    webhook_lookups: int = Field(
+    host_lookups: int = Field(
         4,
         ge=1,
         le=64,

@@ -102,8 +102,17 @@ def test_the_connection_guard_awaits_a_lookup_within_the_deadline(dns: SilentDns
     asyncio.run(scenario())
 
 
-def test_webhook_lookups_follow_the_settings() -> None:
-    settings = Settings(webhook_lookup_seconds=1.5, webhook_lookups=2)
+def test_host_lookups_follow_the_settings() -> None:
+    settings = Settings(host_lookup_seconds=1.5, host_lookups=2)
     resolver = OutboundPolicy.for_webhooks(settings).resolver
     assert isinstance(resolver, Lookups)
     assert resolver.deadline_s == 1.5
+
+
+def test_images_fetched_by_url_are_looked_up_on_one_pool_with_the_same_deadline() -> None:
+    """The route builds a policy per request; the threads behind it are the process's."""
+    settings = Settings(host_lookup_seconds=2.5, source_hosts=["images.example"])
+    first = OutboundPolicy.for_sources(settings).resolver
+    again = OutboundPolicy.for_sources(settings).resolver
+    assert isinstance(first, Lookups) and first is again
+    assert first.deadline_s == 2.5
