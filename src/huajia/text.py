@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, ValidationInfo
+
+# Validation context for reading back what was stored: text saved before the rule existed (a
+# policy, a preset) is read as it is rather than failing every request that needs it.
+STORED = {"stored": True}
 
 
 def no_control_characters(value: str) -> str:
@@ -18,4 +22,8 @@ def no_control_characters(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(no_control_characters)]
+def _checked(value: str, info: ValidationInfo) -> str:
+    return value if info.context == STORED else no_control_characters(value)
+
+
+Text = Annotated[str, AfterValidator(_checked)]

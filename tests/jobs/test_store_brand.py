@@ -92,3 +92,20 @@ def test_seeding_a_lora_follows_its_changed_file(store: TaskStore) -> None:
     store.loras.seed("ink", "/x/ink.safetensors", "sha256:bb", {})
     fetched = store.loras.get("ink")
     assert fetched is not None and fetched.identity == "sha256:bb"
+
+
+def test_a_preset_saved_before_control_characters_were_refused_still_reads(
+    store: TaskStore,
+) -> None:
+    from sqlalchemy import update
+
+    from huajia.jobs.database import transaction
+    from huajia.jobs.tables import style_presets
+
+    store.presets.create(style(), actor="k1")
+    document = style().model_dump(mode="json") | {"prompt_template": "{prompt},\x0bin blue"}
+    with transaction(store.engine, write=True) as connection:  # type: ignore[attr-defined]
+        connection.execute(update(style_presets).values(document=document))
+    current = store.presets.current("brand")
+    assert current is not None and current.preset.prompt_template == "{prompt},\x0bin blue"
+    assert [version.preset.name for version in store.presets.list()] == ["brand"]

@@ -83,3 +83,21 @@ def test_a_reviewer_key_can_be_stored(store: TaskStore) -> None:
     key = store.keys.create("proof-reader", Role.REVIEWER, hash_key(secret), prefix)
     found = store.keys.find_by_hash(hash_key(secret))
     assert found is not None and found.role is Role.REVIEWER == key.role
+
+
+def test_rules_saved_before_control_characters_were_refused_still_read(store: TaskStore) -> None:
+    """Input refuses them now (422); a row saved earlier must not fail every request that
+    reads the rules (a 500 on each generate)."""
+    from sqlalchemy import update
+
+    from huajia.jobs.database import transaction
+    from huajia.jobs.tables import policies
+
+    store.policy.put(PolicyRules(negative_prompt="blurry"), actor="k-admin")
+    with transaction(store.engine, write=True) as connection:  # type: ignore[attr-defined]
+        old = {"negative_prompt": "blurry\x0bwatermark"}
+        connection.execute(update(policies).values(rules=old))
+    saved = store.policy.get()
+    assert saved is not None and saved.rules.negative_prompt == "blurry\x0bwatermark"
+    with pytest.raises(ValueError, match="control characters"):
+        PolicyRules.model_validate({"negative_prompt": "blurry\x0bwatermark"})

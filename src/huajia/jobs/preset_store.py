@@ -20,6 +20,7 @@ from huajia.errors import AlreadyExists, Conflict, NotFound
 from huajia.jobs.database import transaction
 from huajia.jobs.tables import style_presets
 from huajia.presets.model import StylePreset
+from huajia.text import STORED
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def _newest(connection: Connection, name: str) -> PresetVersion | None:
 
 def _version(row: Any) -> PresetVersion:
     return PresetVersion(
-        StylePreset.model_validate(row.document), row.version, bool(row.retired),
+        StylePreset.model_validate(row.document, context=STORED), row.version, bool(row.retired),
         row.created_at, row.actor,
     )  # fmt: skip
 

@@ -19,6 +19,7 @@ from huajia.jobs.notify import POLICY
 from huajia.jobs.policy_store import GLOBAL_POLICY, PolicyStore, StoredPolicy
 from huajia.jobs.tables import policies, rate_windows
 from huajia.policy.rules import PolicyRules
+from huajia.text import STORED
 
 WINDOW_S = 60
 
@@ -105,7 +106,8 @@ class SqlPolicyStore(PolicyStore):
 
 
 def _stored(row: Any) -> StoredPolicy:
+    rules = PolicyRules.model_validate(row.rules, context=STORED)  # as saved, even if old
     return StoredPolicy(
-        key_id=row.key_id, rules=PolicyRules.model_validate(row.rules), version=row.version,
-        updated_at=row.updated_at, updated_by=row.updated_by,
+        key_id=row.key_id, rules=rules, version=row.version, updated_at=row.updated_at,
+        updated_by=row.updated_by,
     )  # fmt: skip
