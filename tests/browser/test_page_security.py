@@ -43,7 +43,9 @@ def test_every_page_is_sent_with_the_framing_referrer_and_content_policies(
     sources = {part.split()[0]: part.split()[1:] for part in policy}
     assert "'unsafe-inline'" not in sources["script-src"]
     assert "'unsafe-eval'" not in sources["script-src"]
-    assert sources["connect-src"] == ["'self'"]
+    editor = path in ("/demo/ckeditor", "/demo/tinymce")  # an article's images: see below
+    assert sources["connect-src"] == (["'self'", "data:", "blob:"] if editor else ["'self'"])
+    assert sources["default-src"] == ["'self'"]
 
 
 @pytest.mark.parametrize("path", list(PAGES))
@@ -112,3 +114,36 @@ def test_a_page_on_another_origin_cannot_frame_the_review_page(
         assert framed[0].evaluate("document.querySelectorAll('main, form, button').length") == 0
         assert any("frame-ancestors 'none'" in text for text in refusals)
     context.close()
+
+
+TINY_PNG = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DA"
+    "wMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg=="
+)
+
+
+@pytest.mark.parametrize("path", ["/demo/ckeditor", "/demo/tinymce"])
+def test_an_editor_page_shows_and_reads_an_articles_data_and_blob_images(
+    huajia: ServerProcess, open_page: Any, path: str
+) -> None:
+    """An article's pasted images (data: and blob: URLs) show, and "Edit with Huajia" can
+    read their bytes (a fetch of the URL), under the editor pages' policy."""
+    page = open_page(huajia.url + path)
+    page.wait_for_load_state("networkidle")
+    read = page.evaluate(
+        """async (dataUrl) => {
+            const shown = async (src) => {
+                const image = new Image();
+                image.src = src;
+                await image.decode();
+                return image.naturalWidth;
+            };
+            const bytes = await (await fetch(dataUrl)).blob();
+            const blobUrl = URL.createObjectURL(bytes);
+            const again = await (await fetch(blobUrl)).blob();
+            return [await shown(dataUrl), await shown(blobUrl), bytes.size, again.size];
+        }""",
+        TINY_PNG,
+    )
+    assert read[0] == read[1] == 2
+    assert read[2] == read[3] > 0

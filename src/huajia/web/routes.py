@@ -68,7 +68,7 @@ def web_router(ckeditor_dist: Path | None, ckeditor_plugin: Path | None = None) 
     def ckeditor_demo() -> Response:
         if vendor is None or plugin_src is None:
             return _page("ckeditor-missing.html", status_code=503)
-        return _page("demo-ckeditor.html", editor_styles=True)
+        return _page("demo-ckeditor.html", editor=True)
 
     @router.get("/static/{path:path}")
     def static_file(path: str) -> Response:
@@ -109,10 +109,10 @@ def _required(folder: Path | None, what: str, package: str = "ckeditor5") -> Pat
     return folder
 
 
-def _page(name: str, status_code: int = 200, *, editor_styles: bool = False) -> HTMLResponse:
+def _page(name: str, status_code: int = 200, *, editor: bool = False) -> HTMLResponse:
     """A page from `pages/`, never to be framed, with the CSP its own markup needs."""
     html = (PAGES_DIR / name).read_text(encoding="utf-8")
-    headers = {**NO_CACHE, **page_headers(html, editor_styles=editor_styles)}
+    headers = {**NO_CACHE, **page_headers(html, editor=editor)}
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 

@@ -31,7 +31,7 @@ def tinymce_router(tinymce_dist: Path | None, plugin: Path | None = None) -> API
     def tinymce_demo() -> Response:
         if vendor is None or plugin_src is None:
             return _page("tinymce-missing.html", status_code=503)
-        return _page("demo-tinymce.html", editor_styles=True)
+        return _page("demo-tinymce.html", editor=True)
 
     @router.get("/vendor/tinymce/{path:path}")
     def tinymce_file(path: str) -> Response:
