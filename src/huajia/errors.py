@@ -7,6 +7,7 @@
     │   ├── UnknownModel             422 unknown_model / UnknownPreset 422 unknown_preset
     │   ├── IdempotencyKeyReused     422 idempotency_key_reused
     │   ├── UrlRefused               422 url_refused         (an outbound URL that may not be used)
+    │   │   └── HostNotLookedUp      422 url_refused         (its DNS did not answer in time)
     │   ├── UnsupportedImage         422 unsupported_image   (not a whole PNG, JPEG or WebP file)
     │   ├── ImageTooLarge            422 image_too_large     (more pixels than a source may have)
     │   ├── InvalidMask              422 invalid_mask        (does not fit, or marks nothing)
@@ -92,6 +93,11 @@ class IdempotencyKeyReused(InvalidRequest):
 
 class UrlRefused(InvalidRequest):
     code = "url_refused"
+
+
+class HostNotLookedUp(UrlRefused):
+    """The host's addresses did not come in time (a slow DNS server, every lookup busy): a
+    request is refused as for any other unusable URL; a webhook delivery tries again later."""
 
 
 class UnsupportedImage(InvalidRequest):

@@ -3,9 +3,11 @@
 `getaddrinfo` blocks and takes no time limit: a host whose DNS server never answers holds the
 thread that asked for as long as the system resolver keeps trying (often 10 s or more). Asked
 from the thread pool that serves requests, a handful of such URLs would stall every request.
-`Lookups` runs them on its own small pool instead: the caller waits at most `deadline_s`, and
-when every thread is still busy with an earlier lookup a new one is refused at once rather than
-queued, so neither callers nor lookups pile up however many slow names arrive.
+`Lookups` runs them on its own small pool instead: a lookup waits for a free thread and the
+caller waits at most `deadline_s` in all (a lookup still waiting for a thread then is dropped).
+At most `BACKLOG` times as many lookups as threads are outstanding; past that a new one is
+refused at once, so neither callers nor lookups pile up however many slow names arrive, while a
+burst of good ones (a webhook dispatcher's deliveries connecting together) only waits its turn.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 Resolver = Callable[[str, int], Sequence[str]]
+BACKLOG = 4  # lookups outstanding (running or waiting for a thread) per thread, at most
 
 
 class LookupRefused(Exception):
@@ -43,7 +46,7 @@ class Lookups:
             raise ValueError("Lookups needs at least one thread and a positive deadline")
         self.deadline_s = deadline_s
         self._resolver = resolver
-        self._slots = threading.BoundedSemaphore(threads)
+        self._slots = threading.BoundedSemaphore(threads * BACKLOG)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="huajia-lookup")
 
     def __repr__(self) -> str:
@@ -55,6 +58,7 @@ class Lookups:
         try:
             return future.result(timeout=self.deadline_s)
         except FutureTimeout as error:
+            future.cancel()  # still waiting for a thread: never run (a running one ends alone)
             raise LookupRefused(self._late()) from error
 
     async def resolve_async(self, host: str, port: int) -> Sequence[str]:
@@ -63,11 +67,12 @@ class Lookups:
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), self.deadline_s)
         except TimeoutError as error:
+            future.cancel()  # as above (cancelling the wrapper does too; said here plainly)
             raise LookupRefused(self._late()) from error
 
     def _start(self, host: str, port: int) -> Future[Sequence[str]]:
-        # A slot is a thread: it is given back when the lookup really ends, not when its caller
-        # stops waiting, so a stuck lookup keeps its thread busy and new ones are refused.
+        # A slot is given back when the lookup really ends (or is dropped before it ran), not
+        # when its caller stops waiting: stuck lookups keep theirs, and new ones are refused.
         if not self._slots.acquire(blocking=False):
             raise LookupRefused("too many host names are being looked up at once; try again")
         try:

@@ -29,7 +29,7 @@ import anyio.to_thread
 import httpcore
 import httpx
 
-from huajia.errors import ConfigurationError, UrlRefused
+from huajia.errors import ConfigurationError, HostNotLookedUp, UrlRefused
 from huajia.lookups import LookupRefused, Lookups
 from huajia.lookups import Resolver as Resolver
 from huajia.lookups import system_resolver as system_resolver
@@ -219,7 +219,7 @@ def resolve(host: str, port: int, policy: OutboundPolicy, *, label: str = "url"
     try:
         return _addresses(policy.resolver(host, port))
     except LookupRefused as refused:
-        raise UrlRefused(f"{label} cannot be used now: {refused.reason}") from refused
+        raise HostNotLookedUp(f"{label} cannot be used now: {refused.reason}") from refused
     except (OSError, UnicodeError, ValueError):  # no answer, or one we cannot read: refuse
         return []
 
@@ -238,7 +238,7 @@ async def resolve_async(host: str, port: int, policy: OutboundPolicy, *, label: 
     try:
         return _addresses(await policy.resolver.resolve_async(host, port))
     except LookupRefused as refused:
-        raise UrlRefused(f"{label} cannot be used now: {refused.reason}") from refused
+        raise HostNotLookedUp(f"{label} cannot be used now: {refused.reason}") from refused
     except (OSError, UnicodeError, ValueError):
         return []
 

@@ -250,15 +250,16 @@ class Settings(BaseSettings):
         3.0,
         gt=0,
         le=30,
-        description="Deadline for looking up a webhook host's addresses; a host whose DNS "
-        "does not answer in time is refused (422 url_refused).",
+        description="Deadline for looking up an outbound host's addresses (webhooks, images "
+        "fetched by URL); a host whose DNS does not answer in time is refused (422 url_refused).",
     )
     host_lookups: int = Field(
         4,
         ge=1,
         le=64,
-        description="Webhook host lookups running at once, on threads of their own; while "
-        "all are busy (a slow DNS server) another webhook_url is refused at once.",
+        description="Host lookups running at once, on threads of their own (webhooks; images "
+        "fetched by URL on as many again); a lookup waits for a free one within "
+        "host_lookup_seconds; with four times as many outstanding, another is refused at once.",
     )
     webhook_allow_http: bool = Field(False, description="Allow http:// (not only https://).")
     webhook_allowed_hosts: list[str] = Field(

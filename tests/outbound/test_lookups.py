@@ -6,12 +6,13 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from ipaddress import ip_address
 
 import pytest
 
-from huajia.errors import UrlRefused
+from huajia.errors import HostNotLookedUp, UrlRefused
 from huajia.lookups import Lookups
-from huajia.outbound import OutboundPolicy, check_webhook_target, resolve_async
+from huajia.outbound import OutboundPolicy, check_webhook_target, resolve, resolve_async
 from huajia.settings import Settings
 
 
@@ -62,7 +63,7 @@ def test_a_host_whose_dns_never_answers_is_refused_at_the_deadline(dns: SilentDn
     assert dns.threads and all(name.startswith("huajia-lookup") for name in dns.threads)
 
 
-def test_no_more_lookups_run_than_the_threads_and_one_more_is_refused_at_once(
+def test_lookups_wait_for_a_thread_within_the_deadline_and_a_full_backlog_refuses_at_once(
     dns: SilentDns,
 ) -> None:
     policy = OutboundPolicy(resolver=Lookups(dns, threads=2, deadline_s=0.3))
@@ -75,17 +76,60 @@ def test_no_more_lookups_run_than_the_threads_and_one_more_is_refused_at_once(
         caller.join(5)
     # Both callers gave up at the deadline, but their lookups still hold both threads.
     assert dns.busy == 2
-    for url in ("https://slow.example/", "https://fast.example/"):
-        message, waited = refusal(url, policy)
-        assert "too many host names are being looked up" in message
-        assert waited < 0.2, "refused at once, not queued behind the stuck lookups"
-    assert dns.most_busy == 2
+    message, waited = refusal("https://fast.example/", policy)
+    assert "not resolved within 0.3 seconds" in message, "it waited for a thread in vain"
+    assert 0.25 < waited < 2
+    # Two stuck and six waiting for a thread fill the backlog (BACKLOG × threads): the next is
+    # refused at once.
+    waiting = [
+        threading.Thread(target=refusal, args=("https://fast.example/", policy)) for _ in range(6)
+    ]
+    for caller in waiting:
+        caller.start()
+    time.sleep(0.1)
+    message, waited = refusal("https://fast.example/", policy)
+    assert "too many host names are being looked up" in message
+    assert waited < 0.2, "refused at once, not queued behind the stuck lookups"
+    for caller in waiting:
+        caller.join(5)
+    assert dns.most_busy == 2, "never more lookups at once than threads"
     dns.release.set()
     deadline = time.monotonic() + 5
     while dns.busy and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.05)  # the slots come back as the lookups end
     check_webhook_target("https://fast.example/hook", policy)
+
+
+def test_a_burst_of_good_names_waits_its_turn_instead_of_being_refused() -> None:
+    """A webhook dispatcher's deliveries connecting together, or editors fetching images by
+    URL at once: more lookups than threads, each answered."""
+
+    def unhurried(host: str, port: int) -> Sequence[str]:
+        time.sleep(0.05)
+        return ["93.184.215.14"]
+
+    policy = OutboundPolicy(resolver=Lookups(unhurried, threads=2, deadline_s=2))
+
+    async def scenario() -> list[object]:
+        asks = [resolve_async(f"h{index}.example", 443, policy) for index in range(8)]
+        return await asyncio.gather(*asks, return_exceptions=True)
+
+    answers = asyncio.run(scenario())
+    assert all(isinstance(answer, list) and len(answer) == 1 for answer in answers), answers
+
+
+def test_a_delivery_whose_host_is_not_looked_up_in_time_is_tried_again_later() -> None:
+    """Unlike an address refused by the rules, a slow DNS server is not the receiver's
+    address being forbidden: the delivery counts as unreachable."""
+    assert issubclass(HostNotLookedUp, UrlRefused)
+    with pytest.raises(HostNotLookedUp):
+        resolve("slow.example", 443, OutboundPolicy(resolver=Lookups(_never, deadline_s=0.05)))
+
+
+def _never(host: str, port: int) -> Sequence[str]:
+    time.sleep(0.5)
+    return []
 
 
 def test_the_connection_guard_awaits_a_lookup_within_the_deadline(dns: SilentDns) -> None:
@@ -96,8 +140,13 @@ def test_the_connection_guard_awaits_a_lookup_within_the_deadline(dns: SilentDns
         with pytest.raises(UrlRefused, match="not resolved within"):
             await resolve_async("slow.example", 443, policy)
         assert time.monotonic() - started < 2
-        with pytest.raises(UrlRefused, match="too many"):
+        # The one thread is still stuck: the next waits for it until the deadline, in vain.
+        with pytest.raises(UrlRefused, match="not resolved within"):
             await resolve_async("fast.example", 443, policy)
+        dns.release.set()
+        while dns.busy:
+            await asyncio.sleep(0.01)
+        assert await resolve_async("fast.example", 443, policy) == [ip_address("93.184.215.14")]
 
     asyncio.run(scenario())
 

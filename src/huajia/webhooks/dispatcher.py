@@ -24,7 +24,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from huajia import __version__
 from huajia.api.presenters import task_record
-from huajia.errors import ConfigurationError, UrlRefused
+from huajia.errors import ConfigurationError, HostNotLookedUp, UrlRefused
 from huajia.jobs.model import Task
 from huajia.jobs.outbox import OutboxEvent
 from huajia.jobs.store import TaskStore
@@ -172,6 +172,8 @@ class WebhookDispatcher:
             check_url(url, self._policy, label="webhook_url")
             async with asyncio.timeout(self._timeout_s):
                 status = await self._post(client, url, event, delivery, payload)
+        except HostNotLookedUp as unresolved:  # a slow DNS server: tried again later
+            return self._failed(task_id, UNREACHABLE, unresolved)
         except UrlRefused as refused:
             return self._failed(task_id, NOT_ALLOWED, refused)
         except (TimeoutError, httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout) as slow:
