@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import io
 import random
+import tracemalloc
 import zipfile
 
 import pytest
 from openpyxl import Workbook
 
 from huajia.errors import InvalidRequest
+from huajia.generation import xlsx
 from huajia.generation.batch_sheet import MAX_ROWS, read_items, read_lines, read_sheet
-from huajia.generation.xlsx import MAX_CELLS, MAX_COLUMNS, MAX_UNZIPPED_BYTES
+from huajia.generation.xlsx import MAX_CELLS, MAX_COLUMNS, MAX_SHEET_BYTES, MAX_UNZIPPED_BYTES
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -170,3 +172,42 @@ def test_a_cell_with_a_nul_character_is_a_row_error_and_kept_out_of_the_row() ->
     assert errors[0] is None
     assert all("NUL" in (error or "") for error in errors[1:])
     assert all("\x00" not in row.prompt for row in sheet.rows)
+
+
+def junk(count: int, seed: int = 3) -> bytes:
+    """Elements a sheet may hold beside its cells, in no way a spreadsheet would (random tags,
+    so they compress as little as real XML does)."""
+    rng = random.Random(seed)
+    return b"".join(f"<{rng.choice('abcdefghijklmnopqrstuvwxyz')}/>".encode() for _ in range(count))
+
+
+def test_whatever_else_a_sheet_holds_is_dropped_as_it_is_read() -> None:
+    """Inside rows, and past the sheet's data (merged cells, links …): none of it is kept."""
+    noise = junk(400_000)
+    data = workbook(
+        b"<row r='1'>" + inline("prompt") + noise + b"</row>",
+        b"<row r='2'>" + inline("a lighthouse") + b"</row>",
+        b"</sheetData><mergeCells>" + noise + b"</mergeCells><sheetData>",
+    )
+    assert len(data) < MAX_SHEET_BYTES
+    tracemalloc.start()
+    try:
+        sheet = read_sheet(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [row.prompt for row in sheet.rows] == ["a lighthouse"]
+    assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MiB held while reading"
+
+
+def test_a_sheet_of_too_many_elements_or_a_cell_of_too_many_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(xlsx, "MAX_ELEMENTS", 5_000)
+    header = b"<row r='1'>" + inline("prompt") + b"</row>"
+    with pytest.raises(InvalidRequest, match="too large to read"):
+        read_sheet(workbook(header, b"<row r='2'>" + junk(6_000) + b"</row>"))
+    runs = b"".join(b"<r><t>x</t></r>" for _ in range(600))  # 1,200 elements in one cell
+    cell = b'<c t="inlineStr"><is>' + runs + b"</is></c>"
+    with pytest.raises(InvalidRequest, match="a cell of the workbook holds too much"):
+        read_sheet(workbook(header, b"<row r='2'>" + cell + b"</row>"))

@@ -4,8 +4,11 @@ A workbook is a zip of XML files, and a few hundred kilobytes can unzip to gigab
 millions of cells). So the zip's declared sizes are checked before anything is unzipped (the
 zip reader stops at the declared size, so a member cannot lie its way past the check), and the
 sheet is stream-parsed: cells right of `MAX_COLUMNS` are skipped, reading stops after
-`max_rows` rows, and a sheet with more than `MAX_CELLS` cells is refused. No more than the
-bounds is ever held in memory.
+`max_rows` rows or at the end of the sheet's data, and a sheet with more than `MAX_CELLS` cells
+is refused. Every element is dropped as soon as it ends (only the one being read, a cell or a
+string, is kept whole until then), a part holding more than `MAX_ELEMENTS` elements is refused,
+and so is a cell or string made of more than `MAX_ELEMENTS_EACH`: no more than the bounds is
+ever held in memory, whatever else the XML holds.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ MAX_MEMBERS = 1000
 MAX_COLUMNS = 64
 MAX_CELLS = 100_000  # cells holding a value, anywhere in the first sheet
 MAX_SHARED_STRINGS = 200_000
+MAX_ELEMENTS = 1_000_000  # XML elements in one part of the workbook (a legible sheet: far fewer)
+MAX_ELEMENTS_EACH = 1_000  # in one cell or one string (rich text runs and their text)
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -104,8 +109,8 @@ def _locate(book: zipfile.ZipFile) -> tuple[str, str | None]:
 
 def _elements(book: zipfile.ZipFile, member: str, tag: str) -> Iterator[Element]:
     with book.open(member) as xml:
-        for _, element in _parse(xml):
-            if element.tag == tag:
+        for event, element in _stream(xml, whole=frozenset({tag})):
+            if event == "end":
                 yield element
 
 
@@ -114,43 +119,82 @@ def _shared_strings(book: zipfile.ZipFile, member: str | None) -> list[str]:
         return []
     strings: list[str] = []
     with book.open(member) as xml:
-        for _, element in _parse(xml):
-            if element.tag == f"{_MAIN}si":
-                strings.append(_text_of(element))
-                element.clear()
-                if len(strings) > MAX_SHARED_STRINGS:
-                    raise InvalidRequest(
-                        f"the workbook holds more than {MAX_SHARED_STRINGS} distinct texts"
-                    )
+        for event, element in _stream(xml, whole=frozenset({f"{_MAIN}si"})):
+            if event != "end":
+                continue
+            strings.append(_text_of(element))
+            if len(strings) > MAX_SHARED_STRINGS:
+                raise InvalidRequest(
+                    f"the workbook holds more than {MAX_SHARED_STRINGS} distinct texts"
+                )
     return strings
 
 
 def _rows(xml: IO[bytes], shared: list[str], max_rows: int) -> Iterator[list[str]]:
     cells = number = 0
     row: list[str] = []
-    parent = Element("row")
-    for event, element in _parse(xml, ("start", "end")):
-        if event == "start":
-            if element.tag == f"{_MAIN}row":
+    marks = frozenset({f"{_MAIN}row", f"{_MAIN}sheetData"})
+    for event, element in _stream(xml, whole=frozenset({f"{_MAIN}c"}), marks=marks):
+        if element.tag == f"{_MAIN}sheetData":
+            if event == "end":  # what follows the data (merged cells, links …) is not read
+                return
+            continue
+        if element.tag == f"{_MAIN}row":
+            if event == "start":
                 number = int(element.get("r") or number + 1)
                 if number > max_rows:
                     return
-                row, parent = [], element
+                row = []
+            else:
+                yield row
             continue
-        if element.tag == f"{_MAIN}c":
-            column = _column(element.get("r"), len(row))
-            value = _value(element, shared)
-            if element in parent:  # a read cell is dropped, so a long row holds none
+        value = _value(element, shared)  # a cell, whole
+        if value is None:
+            continue
+        cells += 1
+        if cells > MAX_CELLS:
+            raise InvalidRequest(f"the sheet holds more than {MAX_CELLS} cells")
+        _place(row, _column(element.get("r"), len(row)), value)
+
+
+def _stream(xml: IO[bytes], whole: frozenset[str], marks: frozenset[str] = frozenset()
+            ) -> Iterator[tuple[str, Element]]:  # fmt: skip
+    """("end", element) for each element tagged in `whole`, with all it holds; ("start", …)
+    and ("end", …) for each tagged in `marks`, without its children. Every element is
+    dropped from the tree as it ends, so memory holds the open elements and one whole one."""
+    open_elements: list[Element] = []
+    seen = inside = 0  # elements so far; depth within a whole element
+    held = 0  # elements in the whole element being read
+    for event, element in _parse(xml, ("start", "end")):
+        if event == "start":
+            seen += 1
+            if seen > MAX_ELEMENTS:
+                raise InvalidRequest("the workbook's sheet is too large to read (too many parts)")
+            if inside or element.tag in whole:
+                inside += 1
+                held += 1
+                if held > MAX_ELEMENTS_EACH:
+                    raise InvalidRequest("a cell of the workbook holds too much to read")
+            elif element.tag in marks:
+                yield event, element
+            open_elements.append(element)
+            continue
+        open_elements.pop()
+        if inside:
+            inside -= 1
+            if inside:
+                continue  # part of a whole element, kept until that one ends
+            held = 0
+            yield event, element
+        elif element.tag in marks:
+            yield event, element
+        element.clear()
+        if open_elements:  # its earlier siblings are gone: it is its parent's first child
+            parent = open_elements[-1]  # (later ones may be there already: parsed ahead)
+            if len(parent) and parent[0] is element:
+                del parent[0]
+            else:
                 parent.remove(element)
-            if value is None:
-                continue
-            cells += 1
-            if cells > MAX_CELLS:
-                raise InvalidRequest(f"the sheet holds more than {MAX_CELLS} cells")
-            _place(row, column, value)
-        elif element.tag == f"{_MAIN}row":
-            element.clear()
-            yield row
 
 
 def _place(row: list[str], column: int, value: str) -> None:
