@@ -51,15 +51,21 @@ def use_key(scope: Any, secret: str, button: str) -> None:
     expect(field).to_be_hidden()
 
 
+def generating(open_page: Any, server: ServerProcess, key: str, prompt: str, count: int) -> Any:
+    """The embedded panel, signed in with `key`, generating `count` images of `prompt`."""
+    editor = open_page(server.url + "/demo/panel")
+    use_key(editor, key, "Save")
+    editor.get_by_label("Prompt", exact=True).fill(prompt)
+    editor.get_by_role("radio", name=str(count), exact=True).check()
+    editor.get_by_role("button", name="Generate", exact=True).click()
+    return editor
+
+
 def test_editor_waits_for_the_reviewer_and_sees_each_decision_live(
     review_server: tuple[ServerProcess, str, str], open_page: Any
 ) -> None:
     server, editor_key, reviewer_key = review_server
-    editor = open_page(server.url + "/demo/panel")
-    use_key(editor, editor_key, "Save")
-    editor.get_by_label("Prompt", exact=True).fill("A tea house sign by a river")
-    editor.get_by_role("radio", name="2", exact=True).check()
-    editor.get_by_role("button", name="Generate", exact=True).click()
+    editor = generating(open_page, server, editor_key, "A tea house sign by a river", 2)
 
     first, second = result_button(editor, 1), result_button(editor, 2)
     expect(second).to_be_visible(timeout=RESULT_TIMEOUT_MS)
@@ -150,11 +156,7 @@ def test_the_edit_tools_show_an_image_waiting_for_review(
     review_server: tuple[ServerProcess, str, str], open_page: Any
 ) -> None:
     server, editor_key, _ = review_server
-    editor = open_page(server.url + "/demo/panel")
-    use_key(editor, editor_key, "Save")
-    editor.get_by_label("Prompt", exact=True).fill("A paper lantern over a doorway")
-    editor.get_by_role("radio", name="1", exact=True).check()
-    editor.get_by_role("button", name="Generate", exact=True).click()
+    editor = generating(open_page, server, editor_key, "A paper lantern over a doorway", 1)
     expect(result_button(editor, 1)).to_be_visible(timeout=RESULT_TIMEOUT_MS)
     panel = editor.locator("huajia-panel")
     expect(panel.get_by_text("Waiting for review")).to_have_count(1)
