@@ -45,6 +45,7 @@ class Lookups:
         if threads < 1 or deadline_s <= 0:
             raise ValueError("Lookups needs at least one thread and a positive deadline")
         self.deadline_s = deadline_s
+        self.threads = threads
         self._resolver = resolver
         self._slots = threading.BoundedSemaphore(threads * BACKLOG)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="huajia-lookup")

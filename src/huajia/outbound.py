@@ -30,7 +30,7 @@ import httpcore
 import httpx
 
 from huajia.errors import ConfigurationError, HostNotLookedUp, UrlRefused
-from huajia.lookups import LookupRefused, Lookups
+from huajia.lookups import BACKLOG, LookupRefused, Lookups
 from huajia.lookups import Resolver as Resolver
 from huajia.lookups import system_resolver as system_resolver
 
@@ -109,12 +109,14 @@ class OutboundPolicy:
                      ) -> OutboundPolicy:  # fmt: skip
         """Webhook receivers: the webhook_* settings, and this service's own endpoints; hosts
         are looked up on a pool of their own within host_lookup_seconds."""
-        lookups = Lookups(threads=settings.host_lookups, deadline_s=settings.host_lookup_seconds)
+        if resolver is None:  # room for the dispatcher's deliveries connecting together
+            threads = max(settings.host_lookups, -(-settings.webhook_concurrency // BACKLOG))
+            resolver = Lookups(threads=threads, deadline_s=settings.host_lookup_seconds)
         return cls(
             allow_http=settings.webhook_allow_http,
             allowed_hosts=tuple(settings.webhook_allowed_hosts),
             own_endpoints=_own_endpoints(settings),
-            resolver=resolver or lookups,
+            resolver=resolver,
         )
 
     @classmethod

@@ -11,7 +11,7 @@ from ipaddress import ip_address
 import pytest
 
 from huajia.errors import HostNotLookedUp, UrlRefused
-from huajia.lookups import Lookups
+from huajia.lookups import BACKLOG, Lookups
 from huajia.outbound import OutboundPolicy, check_webhook_target, resolve, resolve_async
 from huajia.settings import Settings
 
@@ -165,3 +165,12 @@ def test_images_fetched_by_url_are_looked_up_on_one_pool_with_the_same_deadline(
     again = OutboundPolicy.for_sources(settings).resolver
     assert isinstance(first, Lookups) and first is again
     assert first.deadline_s == 2.5
+
+
+def test_the_webhook_pool_has_room_for_every_delivery_connecting_at_once() -> None:
+    """A dispatcher runs webhook_concurrency deliveries together: its lookups fit the backlog."""
+    lookups = OutboundPolicy.for_webhooks(Settings(host_lookups=2, webhook_concurrency=64)).resolver
+    assert isinstance(lookups, Lookups)
+    assert lookups.threads * BACKLOG >= 64
+    small = OutboundPolicy.for_webhooks(Settings(host_lookups=4, webhook_concurrency=8)).resolver
+    assert isinstance(small, Lookups) and small.threads == 4
