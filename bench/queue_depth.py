@@ -18,7 +18,10 @@ on a machine where the database and the claimers share few cores, CPU is what bo
 rate, and these figures say what more cores buy. On PostgreSQL, one claimer alone then gives
 what each write costs with nothing competing (and the rate all cores could give at that
 cost), and the middle depth runs the worker's writes as one statement each against the
-portable transactions, interleaved.
+portable transactions, interleaved. Last, on PostgreSQL, every claimer process listens for
+notices as a worker process does (its subscribers' topics only: the progress channel never
+reaches it) against listening on every notice (how every process listened before the
+progress channel was split off), interleaved: what a fleet's listening connections cost.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from huajia.jobs.database import Pool, transaction
 from huajia.jobs.model import TaskState
 from huajia.jobs.rows import task_values
 from huajia.jobs.tables import tasks
+from huajia.worker.loop import WANTED as WORKER_TOPICS
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 OWNERS = 20
@@ -85,8 +89,10 @@ def fill(url: str, depth: int) -> None:
 
 
 def claimer_process(url: str, threads: int, ready: Any, seconds: float, out: Any,
-                    measured: Any, portable: bool = False) -> None:  # fmt: skip
+                    measured: Any, portable: bool = False, listen: str = "") -> None:  # fmt: skip
     store = open_store(url, Pool(threads + 1, 2), single_statements=not portable)
+    if listen:  # "worker": a worker's topics; "all": every notice
+        store.notifier.subscribe(lambda notice: None, WORKER_TOPICS if listen == "worker" else None)
     counts = [0] * threads
     lock = threading.Lock()
     owed = [0]  # claims not yet topped up
@@ -142,14 +148,16 @@ def server_cpu_seconds() -> float:
 
 
 def claims_per_second(url: str, processes: int, threads: int, seconds: float,
-                      portable: bool = False) -> tuple[float, float, float]:  # fmt: skip
+                      portable: bool = False, listen: str = ""
+                      ) -> tuple[float, float, float]:  # fmt: skip
     """Claims per second, and the claimers' and the database server's CPU ms per claim."""
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
     ready, measured = context.Barrier(processes + 1), context.Barrier(processes + 1)
     children = [
         context.Process(
-            target=claimer_process, args=(url, threads, ready, seconds, out, measured, portable)
+            target=claimer_process,
+            args=(url, threads, ready, seconds, out, measured, portable, listen),
         )
         for _ in range(processes)
     ]
@@ -295,6 +303,49 @@ def compare_writes(url: str, depth: int, args: argparse.Namespace) -> None:
               f"claimers {client:.2f} ms, server {server:.2f} ms")  # fmt: skip
 
 
+def idle_listeners(url: str, count: int, listen: str, ready: Any, stop: Any) -> None:
+    """`count` listening connections, as a fleet's other (idle) workers keep."""
+    from huajia.jobs.notify import PostgresNotifier
+
+    notifiers = [PostgresNotifier(url) for _ in range(count)]
+    for notifier in notifiers:
+        notifier.subscribe(lambda notice: None, WORKER_TOPICS if listen == "worker" else None)
+    ready.set()
+    stop.wait()
+    for notifier in notifiers:
+        notifier.close()
+
+
+def compare_listening(url: str, depth: int, args: argparse.Namespace) -> None:
+    """Claimer processes listening as workers do (A) against listening on every notice (B),
+    beside a fleet's other workers' listening connections, on one database, interleaved
+    (A, B, A, B …)."""
+    context = multiprocessing.get_context("spawn")
+    runs: dict[str, list[tuple[float, float, float]]] = {"worker": [], "all": []}
+    for _ in range(args.rounds):
+        for listen in runs:
+            ready, stop = context.Event(), context.Event()
+            fleet = context.Process(
+                target=idle_listeners, args=(url, args.fleet_listeners, listen, ready, stop)
+            )
+            fleet.start()
+            ready.wait()
+            runs[listen].append(
+                claims_per_second(url, args.processes, args.threads, args.seconds, listen=listen)
+            )
+            stop.set()
+            fleet.join()
+    base = statistics.median(claims for claims, _, _ in runs["all"])
+    print(f"PostgreSQL at depth {depth:,}: each claimer process and {args.fleet_listeners} idle "
+          "workers' connections listening for a worker's notices (A) against every notice "
+          f"(B), {args.rounds} interleaved runs each")  # fmt: skip
+    for listen, figures in runs.items():
+        median, client, server = medians(figures)
+        name = "A a worker's topics" if listen == "worker" else "B every notice     "
+        print(f"  {name}: {median:6.0f} claims/s ({median / base:.2f}×)  CPU per claim: "
+              f"claimers {client:.2f} ms, server {server:.2f} ms")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", default=POSTGRES)
@@ -304,6 +355,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--sqlite-processes", type=int, default=1)
+    parser.add_argument(
+        "--fleet-listeners", type=int, default=16,
+        help="idle workers' listening connections beside the claimers (the listening runs)",
+    )  # fmt: skip
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
@@ -317,6 +372,7 @@ def main() -> None:
             middle = sorted(urls)[len(urls) // 2]
             cost_alone(urls[middle], min(1500, middle // 2))
             compare_writes(urls[middle], middle, args)
+            compare_listening(urls[middle], middle, args)
         finally:
             for _, schema in schemas.values():
                 drop_schema(args.postgres, schema)

@@ -20,6 +20,7 @@ from huajia.errors import LeaseLost
 from huajia.jobs import TaskStore, open_store
 from huajia.jobs.beats import Beat
 from huajia.jobs.notify import ASKED, MOVED, QUEUED, RESYNC, TASK, LocalNotifier, Notice
+from huajia.worker.loop import WANTED as WORKER_TOPICS
 from tests.jobs.helpers import LEASE, a_task, later
 
 WAIT = 10.0
@@ -216,3 +217,52 @@ def test_a_dropped_listening_connection_reconnects_and_asks_for_a_resync(
     finally:
         other.close()
         store.close()
+
+
+def test_a_subscriber_hears_the_topics_it_names_and_resync(store: TaskStore) -> None:
+    for_worker: list[Notice] = []
+    unsubscribe = store.notifier.subscribe(for_worker.append, WORKER_TOPICS)
+    everything = Heard(store)
+    _until_listening(store)
+
+    task = store.create(a_task(model="m-1"))
+    store.notifier.announce(RESYNC)
+
+    everything.wait_for(Notice(TASK, task.id), Notice(QUEUED, "m-1"), Notice(RESYNC))
+    assert Notice(QUEUED, "m-1") in for_worker and Notice(RESYNC) in for_worker
+    assert {notice.topic for notice in for_worker} <= WORKER_TOPICS | {RESYNC}
+    unsubscribe()
+    everything.unsubscribe()
+
+
+@pytest.mark.postgres
+def test_a_workers_listening_connection_is_sent_no_progress(postgres_schema_url: str) -> None:
+    """Every claim, step report and final write announces a task's progress: in a fleet
+    that is most notices. A process whose subscribers are a worker's is not even sent them
+    (its server process neither); one with an SSE watcher is."""
+    changes, worker_side, api_side = (open_store(postgres_schema_url) for _ in range(3))
+    try:
+        for_worker: list[Notice] = []
+        worker_side.notifier.subscribe(for_worker.append, WORKER_TOPICS)
+        for_api = Heard(api_side)
+        for opened in (worker_side, api_side):
+            _until_listening(opened)
+
+        task = changes.create(a_task(model="m-1"))
+        claimed = changes.claim("w", LEASE)
+        assert claimed is not None
+        changes.heartbeat_many([Beat(task.id, "w", claimed.attempts, (1, 2), 4)], LEASE)
+        changes.complete(task.id, "w", claimed.attempts, [])
+        last = Notice(QUEUED, "last")  # on the worker's channel, after all the progress
+        changes.notifier.send([last])
+
+        heard = for_api.wait_for(last)
+        assert heard.count(Notice(TASK, task.id)) >= 4  # created, claimed, stepped, done
+        deadline = time.monotonic() + WAIT
+        while last not in for_worker and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert for_worker == [Notice(QUEUED, "m-1"), last]
+        assert getattr(worker_side.notifier, "received", None) == 2, "sent only what it wants"
+    finally:
+        for opened in (changes, worker_side, api_side):
+            opened.close()

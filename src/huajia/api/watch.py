@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from fastapi.concurrency import run_in_threadpool
 
 from huajia.jobs.model import Task, TaskState
-from huajia.jobs.notify import ASKED, MOVED, QUEUED, TASK, InProcessNotifier, Notice, Notifier
+from huajia.jobs.notify import MOVED, QUEUED, TASK, InProcessNotifier, Notice, Notifier
 from huajia.jobs.store import ProgressEvent, ProgressLog, TaskPreview
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 FALLBACK_SECONDS = 2.0  # every follower is checked this often even when no notice comes
 PLACES_SECONDS = 0.25  # queue places (moved by others' claims) are re-read at most this often
 BACKLOG = 200  # snapshots a slow follower may fall behind before it misses some
+WANTED = frozenset({TASK, MOVED, QUEUED})  # the notices a watcher acts on (and RESYNC)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ class TaskWatcher:
         self.closed = asyncio.Event()
         if self._due:  # followed before the watcher started
             self._wake.set()
-        unsubscribe = await run_in_threadpool(self._notifier.subscribe, heard)
+        unsubscribe = await run_in_threadpool(self._notifier.subscribe, heard, WANTED)
         stopping = asyncio.create_task(self._wake_on(stop))
         try:
             while not stop.is_set():
@@ -150,9 +151,7 @@ class TaskWatcher:
             self._mark_due(notice.key)
         elif notice.topic in (MOVED, QUEUED):  # places moved: those waiting show theirs
             self._places_moved()
-        elif notice.topic == ASKED:  # for the task's worker (a cancel also says TASK)
-            return
-        else:  # RESYNC, or a topic this watcher does not know: read everything
+        else:  # RESYNC: notices may have been lost; read everything
             for task_id in self._followers:
                 self._mark_due(task_id)
 

@@ -74,4 +74,4 @@ class Recent:
             if self._listening:
                 return
             self._listening = True
-        self._notifier.subscribe(self.heard)
+        self._notifier.subscribe(self.heard, TOPICS)

@@ -6,7 +6,12 @@ instead of asking the database every few milliseconds. Two channels carry notice
 
 - PostgreSQL `LISTEN/NOTIFY` (`PostgresNotifier`): the NOTIFY goes out in the transaction that
   made the change, so it is delivered exactly when the change is visible; each process keeps
-  one listening connection in a thread and reconnects when it drops.
+  one listening connection in a thread and reconnects when it drops. Notices travel on two
+  channels (`channel_of`): a task's progress and places in the queue, one per claim, step
+  report and final write, go to `huajia_tasks`, which only processes with SSE followers
+  listen on; the few others (work queued, a worker asked, a new revision or policy) go to
+  `huajia`. A fleet's workers thus never receive its progress traffic: with one channel,
+  every step report of every GPU woke every worker's listening connection and server process.
 - On one machine with SQLite (`LocalNotifier`): one Unix datagram socket per listening
   process in a shared folder; a notice is sent to every socket there after the commit.
 
@@ -30,17 +35,20 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "huajia"  # the PostgreSQL channel every process listens on
+CHANNEL = "huajia"  # PostgreSQL: work queued, workers asked, revisions, policies
+PROGRESS_CHANNEL = "huajia_tasks"  # PostgreSQL: tasks' progress and places (API watchers)
 # One statement for any number of notices: built once, prepared by the driver, never compiled
 # again (a statement per count of notices cost a compile and a cache key per transaction).
 _NOTIFY = text(
-    "SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS text[])) AS payload"
+    "SELECT pg_notify(channel, payload) "
+    "FROM unnest(CAST(:channels AS text[]), CAST(:payloads AS text[])) AS notice(channel, payload)"
 )
 
 TASK = "task"  # a task's state or progress changed; key: the task id
@@ -52,6 +60,20 @@ RESYNC = "resync"  # notices may have been missed: check everything; no key
 ASKED = "asked"  # a running task's worker is asked something (cancel, previews); key: task id
 
 SOCKET_PATH_MAX = 100  # AF_UNIX paths are limited to about 107 bytes
+
+Topics = frozenset[str] | None  # what a subscriber wants to hear; None: every topic
+
+
+def channel_of(topic: str) -> str:
+    """The PostgreSQL channel a topic travels on."""
+    return PROGRESS_CHANNEL if topic in (TASK, MOVED) else CHANNEL
+
+
+def channels_of(topics: Topics) -> frozenset[str]:
+    """The channels a subscriber to `topics` must listen on."""
+    if topics is None:
+        return frozenset({CHANNEL, PROGRESS_CHANNEL})
+    return frozenset(channel_of(topic) for topic in topics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +95,25 @@ class Notice:
 Listener = Callable[[Notice], None]
 
 
+@dataclass(frozen=True)
+class _Subscriber:
+    listener: Listener
+    topics: Topics
+
+    def wants(self, notice: Notice) -> bool:
+        return self.topics is None or notice.topic == RESYNC or notice.topic in self.topics
+
+
 class Notifier(ABC):
     """Sends notices to every process sharing the store; calls its subscribers on those heard.
 
     Subscribers run on the notifier's thread: they must only hand the notice on (set an
-    event, schedule a callback), never block.
+    event, schedule a callback), never block. A subscriber names the topics it wants (it
+    hears `RESYNC` too); where the channel can, the process then receives nothing else.
     """
 
     def __init__(self) -> None:
-        self._listeners: list[Listener] = []
+        self._listeners: list[_Subscriber] = []
         self._lock = threading.Lock()
 
     def within(self, connection: Connection, notices: Iterable[Notice]) -> list[Notice]:
@@ -103,18 +135,24 @@ class Notifier(ABC):
         self._heard(notice)
         self.send([notice])
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call `listener` for every notice heard from now on; returns the unsubscribe."""
+    def subscribe(self, listener: Listener, topics: Topics = None) -> Callable[[], None]:
+        """Call `listener` for every notice of `topics` (None: of any topic) heard from now
+        on; returns the unsubscribe."""
+        subscriber = _Subscriber(listener, None if topics is None else frozenset(topics))
         with self._lock:
-            self._listeners = [*self._listeners, listener]
+            self._listeners = [*self._listeners, subscriber]
             self._start()
         self._until_listening()
 
         def unsubscribe() -> None:
             with self._lock:
-                self._listeners = [known for known in self._listeners if known is not listener]
+                self._listeners = [known for known in self._listeners if known is not subscriber]
 
         return unsubscribe
+
+    def _channels(self) -> frozenset[str]:
+        """The channels this process's subscribers need (call under the lock)."""
+        return frozenset().union(*(channels_of(known.topics) for known in self._listeners))
 
     def close(self) -> None:
         """Stop listening (the store is closing)."""
@@ -128,9 +166,11 @@ class Notifier(ABC):
         """Wait (a little) until notices sent from now on will be heard."""
 
     def _heard(self, notice: Notice) -> None:
-        for listener in self._listeners:
+        for subscriber in self._listeners:
+            if not subscriber.wants(notice):
+                continue
             try:
-                listener(notice)
+                subscriber.listener(notice)
             except Exception:  # one subscriber's bug must not deafen the others
                 log.exception("a notice listener failed")
 
@@ -229,11 +269,15 @@ class LocalNotifier(Notifier):
 
 
 class PostgresNotifier(Notifier):
-    """`LISTEN/NOTIFY` on one channel: sent inside the store's transaction, heard by one
-    connection per process kept in a thread (reconnecting with back-off)."""
+    """`LISTEN/NOTIFY`: sent inside the store's transaction, heard by one connection per
+    process kept in a thread (reconnecting with back-off), listening on the channels its
+    subscribers' topics need."""
 
     KEEPALIVE_SECONDS = 30.0  # a quiet listening connection is checked this often
-    CONNECT_WAIT_SECONDS = 5.0  # a first subscriber waits this long for LISTEN
+    CONNECT_WAIT_SECONDS = 5.0  # a subscriber waits this long for its channels' LISTEN
+    # The listening thread waits this long for a notice before it looks whether a new
+    # subscriber needs another channel (a local wait: no query, no round trip).
+    WAIT_SECONDS = 0.25
 
     def __init__(self, url: str) -> None:
         super().__init__()
@@ -241,26 +285,32 @@ class PostgresNotifier(Notifier):
         self._conninfo = make_url(url).set(drivername="postgresql").render_as_string(False)
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
-        self.connected = threading.Event()  # listening now (tests wait for it)
+        # Listening on every channel the subscribers need so far (tests wait for it).
+        self.connected = threading.Event()
         self.backend_pid: int | None = None  # the listening connection's server process
+        self.listening_to: frozenset[str] = frozenset()
+        self.received = 0  # notices the listening connection was sent, wanted or not
 
     def within(self, connection: Connection, notices: Iterable[Notice]) -> list[Notice]:
-        payloads = sorted({notice.encode() for notice in notices})
-        if payloads:  # delivered by PostgreSQL when (and only if) the transaction commits
-            connection.execute(_NOTIFY, {"channel": CHANNEL, "payloads": payloads})
+        sent = sorted({(channel_of(notice.topic), notice.encode()) for notice in notices})
+        if sent:  # delivered by PostgreSQL when (and only if) the transaction commits
+            connection.execute(_NOTIFY, {"channels": [channel for channel, _ in sent],
+                                         "payloads": [payload for _, payload in sent]})  # fmt: skip
         return []
 
     def send(self, notices: Iterable[Notice]) -> None:
         import psycopg
 
-        payloads = sorted({notice.encode() for notice in notices})
-        if not payloads:
+        sent = sorted({(channel_of(notice.topic), notice.encode()) for notice in notices})
+        if not sent:
             return
         with psycopg.connect(self._conninfo, autocommit=True) as connection:
-            for payload in payloads:
-                connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+            for channel, payload in sent:
+                connection.execute("SELECT pg_notify(%s, %s)", (channel, payload))
 
     def _start(self) -> None:
+        if not self._channels() <= self.listening_to:
+            self.connected.clear()  # until the listening thread has caught up
         if self._thread is None and not self._closed.is_set():
             self._thread = threading.Thread(target=self._run, name="notices", daemon=True)
             self._thread.start()
@@ -289,25 +339,39 @@ class PostgresNotifier(Notifier):
     def _listen(self, resync: bool) -> None:
         import psycopg
 
+        self.listening_to = frozenset()
         with psycopg.connect(self._conninfo, autocommit=True,
                              application_name="huajia-notices") as connection:  # fmt: skip
-            connection.execute(f"LISTEN {CHANNEL}")
             self.backend_pid = connection.info.backend_pid
-            self.connected.set()
+            self._catch_up(connection)
             if resync:  # whatever was sent while we were away is lost: check everything
                 self._heard(Notice(RESYNC))
             quiet_since = time.monotonic()
             while not self._closed.is_set():
                 heard = False
-                for message in connection.notifies(timeout=1.0):
+                for message in connection.notifies(timeout=self.WAIT_SECONDS):
+                    self.received += 1
                     self._heard(Notice.decode(message.payload))
                     heard = True
+                self._catch_up(connection)
                 if heard:
                     quiet_since = time.monotonic()
                 elif time.monotonic() - quiet_since > self.KEEPALIVE_SECONDS:
                     connection.execute("SELECT 1")  # a dead peer shows up here, not in a wait
                     quiet_since = time.monotonic()
         self.connected.clear()
+
+    def _catch_up(self, connection: Any) -> None:
+        """LISTEN on the channels subscribers added since the last look (their names are
+        this module's constants); then say the process listens on all it needs."""
+        with self._lock:
+            missing = self._channels() - self.listening_to
+        for channel in sorted(missing):
+            connection.execute(f"LISTEN {channel}")
+        with self._lock:
+            self.listening_to |= missing
+            if self._channels() <= self.listening_to:  # (under the lock: a newcomer clears it)
+                self.connected.set()
 
     def close(self) -> None:
         super().close()

@@ -11,7 +11,7 @@ only if, the statement's transaction commits). Alone, such a statement is its ow
 transaction: one round trip.
 
 (The SQL text is put together from this module's constants only: column names, states, the
-channel; every value is a bound parameter. Hence the `noqa: S608`.)
+channels; every value is a bound parameter. Hence the `noqa: S608`.)
 
 The decisions are the portable path's, in SQL: a step is stored once (only steps past the
 row's progress before the write), a completed task has taken every step, a finished task's
@@ -44,7 +44,7 @@ from huajia.jobs import queue
 from huajia.jobs.beats import Beat, BeatAnswer
 from huajia.jobs.leases import CLAIMED, answer_of
 from huajia.jobs.model import Holding, TaskState
-from huajia.jobs.notify import CHANNEL, MOVED, TASK
+from huajia.jobs.notify import MOVED, TASK, channel_of
 from huajia.jobs.tables import tasks
 
 PROCESSING = TaskState.PROCESSING.value
@@ -61,7 +61,8 @@ _AHEAD = "CAST(:last AS integer) > was.progress_step"
 
 def _told(row: str, topic: str) -> str:
     """A LATERAL join that sends `topic:<row's id>` for each row of `row`."""
-    return f"CROSS JOIN LATERAL (SELECT pg_notify('{CHANNEL}', '{topic}:' || {row}.id)) AS told"
+    channel = channel_of(topic)
+    return f"CROSS JOIN LATERAL (SELECT pg_notify('{channel}', '{topic}:' || {row}.id)) AS told"
 
 
 def _steps_from(row: str) -> str:
@@ -85,11 +86,14 @@ def claim_first(model: str | None, revision: int | None,
         .returning(*tasks.c)
         .cte("claimed")
     )
-    channel = literal_column(f"'{CHANNEL}'", String)
+
+    def channel(topic: str) -> Any:
+        return literal_column(f"'{channel_of(topic)}'", String)
+
     told = select(
-        func.pg_notify(channel, literal_column(f"'{TASK}:'", String) + claimed.c.id)
+        func.pg_notify(channel(TASK), literal_column(f"'{TASK}:'", String) + claimed.c.id)
     ).correlate(claimed)
-    moved = select(func.pg_notify(channel, literal_column(f"'{MOVED}:'", String)))
+    moved = select(func.pg_notify(channel(MOVED), literal_column(f"'{MOVED}:'", String)))
     return select(*claimed.c).select_from(
         claimed.join(told.lateral("told"), true()).join(moved.lateral("moved"), true())
     )

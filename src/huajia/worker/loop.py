@@ -36,6 +36,9 @@ from huajia.worker.uploads import BlobFile, Uploads
 
 log = logging.getLogger(__name__)
 
+# The notices a worker acts on: never a task's progress, the bulk of a fleet's notices.
+WANTED = frozenset({ASKED, QUEUED, REVISION})
+
 # What a client reads about a failure we did not foresee: the details (paths, bucket names,
 # exception text) go to the worker's log, never into the task record.
 GENERATION_FAILED = "generation failed unexpectedly; the operator finds the details in the log"
@@ -128,7 +131,7 @@ class Worker:
     def run_forever(self, stop: threading.Event) -> None:
         """Claim and run until `stop`; once per worker (its finishing and upload threads
         close when it returns)."""
-        unsubscribe = self.store.notifier.subscribe(self._on_notice)
+        unsubscribe = self.store.notifier.subscribe(self._on_notice, WANTED)
         try:
             while not stop.is_set():
                 if not self._claim_and_run():
