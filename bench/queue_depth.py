@@ -18,10 +18,11 @@ on a machine where the database and the claimers share few cores, CPU is what bo
 rate, and these figures say what more cores buy. On PostgreSQL, one claimer alone then gives
 what each write costs with nothing competing (and the rate all cores could give at that
 cost), and the middle depth runs the worker's writes as one statement each against the
-portable transactions, interleaved. Last, on PostgreSQL, every claimer process listens for
+portable transactions, interleaved; claims and renewals that commit without waiting for
+the flush against every write waiting for it; and every claimer process listening for
 notices as a worker process does (its subscribers' topics only: the progress channel never
 reaches it) against listening on every notice (how every process listened before the
-progress channel was split off), interleaved: what a fleet's listening connections cost.
+progress channel was split off), beside a fleet's idle workers' listening connections.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -46,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import insert
 from tests.jobs.helpers import a_task
 
-from huajia.jobs import open_store
+from huajia.jobs import open_store, pg_leases
 from huajia.jobs.beats import Beat
 from huajia.jobs.database import Pool, transaction
 from huajia.jobs.model import TaskState
@@ -88,11 +89,20 @@ def fill(url: str, depth: int) -> None:
     store.close()
 
 
+class Mode(NamedTuple):
+    """How the claimers run: the store's defaults, or one thing as it was before."""
+
+    portable: bool = False  # the portable transactions instead of one statement per write
+    listen: str = ""  # "worker": subscribed as a worker; "all": to every notice
+    quick: bool = True  # claims and renewals commit without waiting for the flush
+
+
 def claimer_process(url: str, threads: int, ready: Any, seconds: float, out: Any,
-                    measured: Any, portable: bool = False, listen: str = "") -> None:  # fmt: skip
-    store = open_store(url, Pool(threads + 1, 2), single_statements=not portable)
-    if listen:  # "worker": a worker's topics; "all": every notice
-        store.notifier.subscribe(lambda notice: None, WORKER_TOPICS if listen == "worker" else None)
+                    measured: Any, mode: Mode) -> None:  # fmt: skip
+    pg_leases.QUICK_COMMITS = mode.quick
+    store = open_store(url, Pool(threads + 1, 2), single_statements=not mode.portable)
+    if mode.listen:
+        store.notifier.subscribe(lambda notice: None, listened(mode.listen))
     counts = [0] * threads
     lock = threading.Lock()
     owed = [0]  # claims not yet topped up
@@ -147,9 +157,12 @@ def server_cpu_seconds() -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def listened(listen: str) -> frozenset[str] | None:
+    return WORKER_TOPICS if listen == "worker" else None
+
+
 def claims_per_second(url: str, processes: int, threads: int, seconds: float,
-                      portable: bool = False, listen: str = ""
-                      ) -> tuple[float, float, float]:  # fmt: skip
+                      mode: Mode = Mode()) -> tuple[float, float, float]:  # fmt: skip
     """Claims per second, and the claimers' and the database server's CPU ms per claim."""
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
@@ -157,7 +170,7 @@ def claims_per_second(url: str, processes: int, threads: int, seconds: float,
     children = [
         context.Process(
             target=claimer_process,
-            args=(url, threads, ready, seconds, out, measured, portable, listen),
+            args=(url, threads, ready, seconds, out, measured, mode),
         )
         for _ in range(processes)
     ]
@@ -284,65 +297,44 @@ def measure(label: str, urls: dict[int, str], args: argparse.Namespace, processe
               f"claim runs: {each}")  # fmt: skip
 
 
-def compare_writes(url: str, depth: int, args: argparse.Namespace) -> None:
-    """PostgreSQL's one-statement writes (claim, renewal, final write) against the portable
-    transactions SQLite uses too, on one database, interleaved (A, B, A, B …)."""
-    runs: dict[bool, list[tuple[float, float, float]]] = {False: [], True: []}
-    for _ in range(args.rounds):
-        for portable in (False, True):
-            runs[portable].append(
-                claims_per_second(url, args.processes, args.threads, args.seconds, portable)
-            )
-    base = statistics.median(claims for claims, _, _ in runs[True])
-    print(f"PostgreSQL at depth {depth:,}: a worker's writes as one statement each (A) against "
-          f"the portable transactions (B), {args.rounds} interleaved runs each")  # fmt: skip
-    for portable, figures in runs.items():
-        median, client, server = medians(figures)
-        name = "B portable transactions" if portable else "A one statement each  "
-        print(f"  {name}: {median:6.0f} claims/s ({median / base:.2f}×)  CPU per claim: "
-              f"claimers {client:.2f} ms, server {server:.2f} ms")  # fmt: skip
-
-
 def idle_listeners(url: str, count: int, listen: str, ready: Any, stop: Any) -> None:
     """`count` listening connections, as a fleet's other (idle) workers keep."""
     from huajia.jobs.notify import PostgresNotifier
 
     notifiers = [PostgresNotifier(url) for _ in range(count)]
     for notifier in notifiers:
-        notifier.subscribe(lambda notice: None, WORKER_TOPICS if listen == "worker" else None)
+        notifier.subscribe(lambda notice: None, listened(listen))
     ready.set()
     stop.wait()
     for notifier in notifiers:
         notifier.close()
 
 
-def compare_listening(url: str, depth: int, args: argparse.Namespace) -> None:
-    """Claimer processes listening as workers do (A) against listening on every notice (B),
-    beside a fleet's other workers' listening connections, on one database, interleaved
-    (A, B, A, B …)."""
+def compare(url: str, args: argparse.Namespace, title: str, modes: dict[str, Mode],
+            fleet: int = 0) -> None:  # fmt: skip
+    """Claims per second in each mode on one database, interleaved (A, B, A, B …); the
+    ratios are against the last mode (how it was before). `fleet`: that many idle workers'
+    listening connections beside the claimers, listening as the mode's claimers do."""
     context = multiprocessing.get_context("spawn")
-    runs: dict[str, list[tuple[float, float, float]]] = {"worker": [], "all": []}
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in modes}
     for _ in range(args.rounds):
-        for listen in runs:
+        for name, mode in modes.items():
             ready, stop = context.Event(), context.Event()
-            fleet = context.Process(
-                target=idle_listeners, args=(url, args.fleet_listeners, listen, ready, stop)
-            )
-            fleet.start()
+            idle = context.Process(target=idle_listeners,
+                                   args=(url, fleet, mode.listen, ready, stop))  # fmt: skip
+            idle.start()
             ready.wait()
-            runs[listen].append(
-                claims_per_second(url, args.processes, args.threads, args.seconds, listen=listen)
+            runs[name].append(
+                claims_per_second(url, args.processes, args.threads, args.seconds, mode)
             )
             stop.set()
-            fleet.join()
-    base = statistics.median(claims for claims, _, _ in runs["all"])
-    print(f"PostgreSQL at depth {depth:,}: each claimer process and {args.fleet_listeners} idle "
-          "workers' connections listening for a worker's notices (A) against every notice "
-          f"(B), {args.rounds} interleaved runs each")  # fmt: skip
-    for listen, figures in runs.items():
+            idle.join()
+    base = statistics.median(claims for claims, _, _ in runs[list(modes)[-1]])
+    print(f"PostgreSQL: {title}, {args.rounds} interleaved runs each")
+    width = max(len(name) for name in modes)
+    for name, figures in runs.items():
         median, client, server = medians(figures)
-        name = "A a worker's topics" if listen == "worker" else "B every notice     "
-        print(f"  {name}: {median:6.0f} claims/s ({median / base:.2f}×)  CPU per claim: "
+        print(f"  {name:<{width}}: {median:6.0f} claims/s ({median / base:.2f}×)  CPU per claim: "
               f"claimers {client:.2f} ms, server {server:.2f} ms")  # fmt: skip
 
 
@@ -371,8 +363,21 @@ def main() -> None:
             measure("PostgreSQL", urls, args, args.processes)
             middle = sorted(urls)[len(urls) // 2]
             cost_alone(urls[middle], min(1500, middle // 2))
-            compare_writes(urls[middle], middle, args)
-            compare_listening(urls[middle], middle, args)
+            at = f"depth {middle:,}"
+            compare(urls[middle], args, f"{at}: a worker's writes as one statement each (A) "
+                    "against the portable transactions (B)",
+                    {"A one statement each": Mode(),
+                     "B portable transactions": Mode(portable=True)})  # fmt: skip
+            compare(urls[middle], args, f"{at}: claims and renewals committed without waiting "
+                    "for the flush (A) against every write waiting for it (B)",
+                    {"A quick claims and renewals": Mode(),
+                     "B every write flushed": Mode(quick=False)})  # fmt: skip
+            compare(urls[middle], args, f"{at}: each claimer process and "
+                    f"{args.fleet_listeners} idle workers' connections listening for a "
+                    "worker's notices (A) against every notice (B)",
+                    {"A a worker's topics": Mode(listen="worker"),
+                     "B every notice": Mode(listen="all")},
+                    fleet=args.fleet_listeners)  # fmt: skip
         finally:
             for _, schema in schemas.values():
                 drop_schema(args.postgres, schema)

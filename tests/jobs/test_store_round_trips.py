@@ -6,13 +6,14 @@ Counted as the driver sends them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
 from huajia.errors import LeaseLost
-from huajia.jobs import open_store
+from huajia.jobs import open_store, pg_leases
 from huajia.jobs.beats import Beat, BeatAnswer
 from huajia.jobs.model import TaskState
 from huajia.jobs.sqlstore import SqlTaskStore
@@ -131,3 +132,30 @@ def test_a_final_write_refuses_a_column_its_statement_does_not_set(store: SqlTas
     with pytest.raises(ValueError, match="run_seconds"):
         store._finish(created.id, "worker-1", 1, TaskState.FAILED, {"run_seconds": 0.0})
     assert store.get(created.id).state is TaskState.PROCESSING
+
+
+def test_a_claim_and_a_renewal_commit_without_waiting_for_the_flush_a_final_write_waits(
+    store: SqlTaskStore,
+) -> None:
+    """A notifying commit holds a server-wide lock through its flush: the two frequent
+    writes, whose loss in a server crash only runs a task again, do not wait for it."""
+    created = store.create(a_task())
+    now = datetime.now(UTC)
+
+    def commit_mode(connection: Any) -> str:  # the setting the transaction will commit with
+        return str(connection.exec_driver_sql("SHOW synchronous_commit").scalar_one())
+
+    with store.engine.begin() as connection:
+        row = pg_leases.claim_one(connection, "z-image-turbo", None, None, "w", now, LEASE)
+        assert row is not None and row.id == created.id
+        assert commit_mode(connection) == "off"
+    with store.engine.begin() as connection:
+        beat = Beat(created.id, "w", 1, (1,), 4)
+        assert pg_leases.renew(connection, beat, now, LEASE) is BeatAnswer.HELD
+        assert commit_mode(connection) == "off"
+    with store.engine.begin() as connection:
+        done = pg_leases.finish_held(connection, created.id, "w", 1, TaskState.COMPLETED,
+                                     {"error_code": None}, [], 4, now)  # fmt: skip
+        assert done is not None and done.state == TaskState.COMPLETED.value
+        assert commit_mode(connection) == "on"
+    assert store.get(created.id).state is TaskState.COMPLETED

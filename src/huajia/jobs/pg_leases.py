@@ -13,6 +13,16 @@ transaction: one round trip.
 (The SQL text is put together from this module's constants only: column names, states, the
 channels; every value is a bound parameter. Hence the `noqa: S608`.)
 
+A claim and a renewal commit without waiting for the WAL's flush (`synchronous_commit` off
+for their transaction only). A transaction that sends a notice holds one lock of the whole
+server from its commit's start to its end, so every notifying commit waits for the others'
+flushes: on a disk whose flush takes a millisecond, that alone caps a fleet at a few hundred
+claims a second, however many cores the server has. What the two writes risk is small: should
+the server crash within the moment before the flush, the task's lease (or its last steps) is
+lost, the worker's next write finds the lease gone and stops, and the task runs again (the
+task itself was durably stored when it was submitted). A final write still waits for its
+flush: a completed task's images are answered to clients.
+
 The decisions are the portable path's, in SQL: a step is stored once (only steps past the
 row's progress before the write), a completed task has taken every step, a finished task's
 previews go, and a claim takes the first task in the fair order that no one else holds.
@@ -31,6 +41,7 @@ from sqlalchemy import (
     Row,
     Select,
     String,
+    TextClause,
     TextualSelect,
     func,
     literal_column,
@@ -65,6 +76,12 @@ def _told(row: str, topic: str) -> str:
     return f"CROSS JOIN LATERAL (SELECT pg_notify('{channel}', '{topic}:' || {row}.id)) AS told"
 
 
+# Joined to a statement's rows: its transaction commits without waiting for the flush.
+_QUICK_COMMIT = "CROSS JOIN LATERAL (SELECT set_config('synchronous_commit', 'off', true)) AS quick"
+# Claims and renewals commit quickly (bench/queue_depth.py turns this off to show what it buys).
+QUICK_COMMITS = True
+
+
 def _steps_from(row: str) -> str:
     """Progress rows for the bound `steps` past the progress the row had before (`before_step`)."""
     return (
@@ -75,9 +92,10 @@ def _steps_from(row: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def claim_first(model: str | None, revision: int | None,
-                holdings: tuple[Holding, ...] | None) -> Select[Any]:  # fmt: skip
-    """The first task in the fair order, claimed: the row as it now is (none: nothing waits)."""
+def claim_first(model: str | None, revision: int | None, holdings: tuple[Holding, ...] | None,
+                quick: bool = True) -> Select[Any]:  # fmt: skip
+    """The first task in the fair order, claimed: the row as it now is (none: nothing waits);
+    `quick`: committed without waiting for the flush."""
     first = queue.next_to_claim(model, revision, holdings).cte("first")
     claimed = (
         update(tasks)
@@ -94,23 +112,28 @@ def claim_first(model: str | None, revision: int | None,
         func.pg_notify(channel(TASK), literal_column(f"'{TASK}:'", String) + claimed.c.id)
     ).correlate(claimed)
     moved = select(func.pg_notify(channel(MOVED), literal_column(f"'{MOVED}:'", String)))
-    return select(*claimed.c).select_from(
-        claimed.join(told.lateral("told"), true()).join(moved.lateral("moved"), true())
+    joined = claimed.join(told.lateral("told"), true()).join(moved.lateral("moved"), true())
+    if quick:
+        setting = select(func.set_config("synchronous_commit", "off", true()))
+        joined = joined.join(setting.lateral("quick"), true())
+    return select(*claimed.c).select_from(joined)
+
+
+@functools.lru_cache(maxsize=2)
+def _renewal(quick: bool) -> TextClause:
+    return text(
+        f"WITH was AS (SELECT {_WAS} FROM tasks WHERE id = :task_id FOR UPDATE), "  # noqa: S608
+        "renewed AS (UPDATE tasks SET lease_expires_at = :expires, updated_at = :now, "
+        f"progress_step = CASE WHEN {_AHEAD} THEN :last ELSE tasks.progress_step END, "
+        f"progress_total = CASE WHEN {_AHEAD} THEN :total ELSE tasks.progress_total END "
+        f"FROM was WHERE tasks.id = was.id AND {_HELD} "
+        "RETURNING tasks.id, was.progress_step AS before_step, tasks.cancel_requested, "
+        "tasks.previews_wanted), "
+        f"steps AS ({_steps_from('renewed')}) "
+        f"SELECT renewed.cancel_requested, renewed.previews_wanted FROM renewed "
+        f"{_told('renewed', TASK)} {_QUICK_COMMIT if quick else ''}"
     )
 
-
-_RENEW = text(
-    f"WITH was AS (SELECT {_WAS} FROM tasks WHERE id = :task_id FOR UPDATE), "  # noqa: S608
-    "renewed AS (UPDATE tasks SET lease_expires_at = :expires, updated_at = :now, "
-    f"progress_step = CASE WHEN {_AHEAD} THEN :last ELSE tasks.progress_step END, "
-    f"progress_total = CASE WHEN {_AHEAD} THEN :total ELSE tasks.progress_total END "
-    f"FROM was WHERE tasks.id = was.id AND {_HELD} "
-    "RETURNING tasks.id, was.progress_step AS before_step, tasks.cancel_requested, "
-    "tasks.previews_wanted), "
-    f"steps AS ({_steps_from('renewed')}) "
-    f"SELECT renewed.cancel_requested, renewed.previews_wanted FROM renewed "
-    f"{_told('renewed', TASK)}"
-)
 
 # What a final write may set beside its state (`fail`'s error, `complete` clearing one).
 FINAL_VALUES = ("error_code", "error_message")
@@ -147,7 +170,7 @@ def claim_one(connection: Connection, model: str | None, revision: int | None,
     """The first waiting task, claimed for `worker_id` (None when nothing waits)."""
     expires = now + timedelta(seconds=lease_seconds)
     return connection.execute(
-        claim_first(model, revision, holdings),
+        claim_first(model, revision, holdings, QUICK_COMMITS),
         {"worker": worker_id, "now": now, "expires": expires},
     ).first()
 
@@ -155,7 +178,7 @@ def claim_one(connection: Connection, model: str | None, revision: int | None,
 def renew(connection: Connection, beat: Beat, now: datetime, lease_seconds: float) -> BeatAnswer:
     """Renew one beat's lease and store its new steps; LOST when its attempt no longer holds
     the task."""
-    row = connection.execute(_RENEW, {
+    row = connection.execute(_renewal(QUICK_COMMITS), {
         "task_id": beat.task_id, "worker": beat.worker_id, "attempt": beat.attempt,
         "expires": now + timedelta(seconds=lease_seconds), "now": now,
         "last": max(beat.steps, default=None), "steps": list(beat.steps), "total": beat.total,
