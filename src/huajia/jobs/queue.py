@@ -30,7 +30,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    literal,
     literal_column,
     or_,
     select,
@@ -155,10 +154,6 @@ def pending_at_least(connection: Connection, limit: int) -> int:
     return count
 
 
-def _key_values(key: Sequence[Any]) -> ColumnElement[Any]:
-    return tuple_(*(literal(value, column.type) for column, value in zip(ORDER, key, strict=True)))
-
-
 # Places are counted this far and no further: a task with more ahead of it has no place
 # (None; "waiting" is all it says), so that reading one costs the same at any depth.
 PLACES_COUNTED = 1000
@@ -182,45 +177,49 @@ def positions(connection: Connection, task_ids: Collection[str]) -> dict[str, in
     """
     if not task_ids:
         return {}
-    counted = PLACES_COUNTED
-    keyed = connection.execute(
-        select(*ORDER).where(IS_PENDING, tasks.c.id.in_(list(task_ids))).order_by(*ORDER)
-    ).all()
+    keyed = connection.execute(_KEYS_OF, {"ids": list(task_ids)}).all()
     places: dict[str, int] = {}
     ahead, previous = 0, None
     for key in keyed:
-        between = [IS_PENDING, tuple_(*ORDER) < _key_values(key)]
-        if previous is not None:
-            between.append(tuple_(*ORDER) >= _key_values(previous))
-        room = counted - ahead  # entries still to count before giving up
-        some = (
-            _in_order(select(tasks.c.id).where(*between), "ix_tasks_queue")
-            .limit(room)
-            .subquery("ahead")
-        )
-        ahead += connection.execute(select(func.count()).select_from(some)).scalar_one()
-        if ahead >= counted:
+        # Entries still to count before giving up, between the previous key and this one.
+        bound = dict(zip(_KEY_NAMES, key, strict=True)) | {"room": PLACES_COUNTED - ahead}
+        if previous is None:
+            ahead += connection.execute(_AHEAD, bound).scalar_one()
+        else:
+            since = dict(zip(_FROM_NAMES, previous, strict=True))
+            ahead += connection.execute(_BETWEEN, bound | since).scalar_one()
+        if ahead >= PLACES_COUNTED:
             break  # this one and every later one: too far back to count
         places[key.id] = ahead + 1
         previous = key
     return places
 
 
+def _key_below(names: Sequence[str]) -> ColumnElement[bool]:
+    """The claim-order key below the one bound as `names` (in ORDER's columns)."""
+    bound = (bindparam(name, type_=column.type) for name, column in zip(names, ORDER, strict=True))
+    return tuple_(*ORDER) < tuple_(*bound)
+
+
+def _counted(*where: ColumnElement[bool]) -> Select[Any]:
+    """How many pending tasks match `where`, counted along the index no further than `room`."""
+    some = _in_order(select(tasks.c.id).where(IS_PENDING, *where), "ix_tasks_queue")
+    return select(func.count()).select_from(some.limit(bindparam("room")).subquery("ahead"))
+
+
 # Built once: a submit runs both (a new task's key, then its place).
 _FAIR_KEY = _fair_key_probes()
 _KEY_NAMES = ("key_class", "key_turn", "key_created", "key_id")
-_AHEAD = select(func.count()).select_from(
-    _in_order(
-        select(tasks.c.id).where(
-            IS_PENDING,
-            tuple_(*ORDER) < tuple_(*(bindparam(name, type_=column.type)
-                                      for name, column in zip(_KEY_NAMES, ORDER, strict=True))),
-        ),
-        "ix_tasks_queue",
-    )
-    .limit(bindparam("room"))
-    .subquery("ahead")
-)  # fmt: skip
+_FROM_NAMES = ("from_class", "from_turn", "from_created", "from_id")
+_AHEAD = _counted(_key_below(_KEY_NAMES))
+# Built once too: every read of a waiting task counts its place (a watcher re-reads them
+# whenever the queue moves).
+_KEYS_OF = (
+    select(*ORDER)
+    .where(IS_PENDING, tasks.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(*ORDER)
+)
+_BETWEEN = _counted(_key_below(_KEY_NAMES), ~_key_below(_FROM_NAMES))
 # min(pending tasks, limit), counted along the index no further than `limit` rows.
 _PENDING_UP_TO = select(func.count()).select_from(
     select(tasks.c.id).where(IS_PENDING).limit(bindparam("limit")).subquery("some")
