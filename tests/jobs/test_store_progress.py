@@ -9,7 +9,8 @@ import pytest
 
 from huajia.errors import LeaseLost
 from huajia.jobs import TaskStore
-from tests.jobs.helpers import LEASE, a_task, later
+from huajia.jobs.model import TaskState
+from tests.jobs.helpers import LEASE, a_task, later, run_to_completion
 
 
 def test_each_step_is_logged_once_in_order_and_read_after_an_id(store: TaskStore) -> None:
@@ -42,6 +43,25 @@ def test_watch_reads_every_followed_task_with_its_new_steps_in_one_call(store: T
     assert [event.step for event in steps[first.id]] == [2]
     assert [event.step for event in steps[second.id]] == [1]
     assert store.watch({}) == ([], {})
+
+
+def test_watch_reads_a_completed_task_with_its_images_and_a_waiting_one_with_its_place(
+    store: TaskStore,
+) -> None:
+    done = run_to_completion(store, a_task(), images=2)
+    running, waiting = store.create(a_task()), store.create(a_task(owner="bob"))
+    assert store.claim("w", LEASE) is not None
+
+    tasks, _ = store.watch({done.id: 0, running.id: 0, waiting.id: 0})
+
+    read = {task.id: task for task in tasks}
+    assert read[done.id].state is TaskState.COMPLETED
+    assert [image.index for image in read[done.id].images] == [0, 1]
+    assert read[done.id].images == done.images and read[done.id].queue_position is None
+    assert read[running.id].state is TaskState.PROCESSING and read[running.id].images == []
+    assert read[running.id].queue_position is None
+    assert read[waiting.id].state is TaskState.PENDING and read[waiting.id].images == []
+    assert read[waiting.id].queue_position == 1
 
 
 def test_a_completion_records_the_last_steps_with_it_once_each(store: TaskStore) -> None:

@@ -91,6 +91,7 @@ from huajia.jobs.store import ApiKeyStore, TaskStore
 from huajia.jobs.tables import images, task_progress, tasks
 
 PENDING, PROCESSING = TaskState.PENDING.value, TaskState.PROCESSING.value
+COMPLETED = TaskState.COMPLETED.value
 _NOTICES = "huajia_notices"  # a transaction's notices to send once it commits
 
 log = logging.getLogger(__name__)
@@ -723,8 +724,10 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
               params: dict[str, Any] | None = None) -> builtins.list[Task]:  # fmt: skip
         """Tasks for the query, in its order, with their images and queue positions."""
         rows = connection.execute(query, params).all()
-        ids = [row.id for row in rows]
-        by_task = group_images(_images_of(connection, ids))
+        # Only a completed task has images: they are inserted with its final write (or with
+        # a cache hit's row), and a completed task changes state no more.
+        done = [row.id for row in rows if row.state == COMPLETED]
+        by_task = group_images(_images_of(connection, done))
         waiting = [row.id for row in rows if row.state == PENDING]
         places = queue.positions(connection, waiting)
         return [task_from_row(row, by_task.get(row.id, []), places.get(row.id)) for row in rows]
