@@ -10,13 +10,16 @@ from sqlalchemy import Connection, func, insert, select
 from huajia.jobs.model import AuditEvent
 from huajia.jobs.tables import audit_events
 
+# Every submit appends one: the statement is built once.
+_APPEND = insert(audit_events)
+
 
 def append(connection: Connection, event: AuditEvent) -> None:
     values = {
         "at": event.at, "actor": event.actor, "actor_name": event.actor_name,
         "action": event.action, "target": event.target, "detail": event.detail,
     }  # fmt: skip
-    connection.execute(insert(audit_events).values(values))
+    connection.execute(_APPEND, values)
 
 
 def page(connection: Connection, actor: str | None, action: str | None, limit: int,
