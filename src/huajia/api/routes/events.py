@@ -16,7 +16,7 @@ from huajia.api.deps import PrincipalDep, ServicesDep
 from huajia.api.errors import ERROR_RESPONSES
 from huajia.api.presenters import image_out, task_result, task_status
 from huajia.api.streams import SlottedStream, StreamSlots
-from huajia.api.watch import TaskWatcher
+from huajia.api.watch import Snapshot, TaskWatcher
 from huajia.jobs.model import ImageRecord, Task, TaskState
 from huajia.jobs.store import ProgressEvent, TaskPreview
 
@@ -87,26 +87,62 @@ def awaiting_review(task: Task) -> bool:
     return any(image.review_state == "pending_review" for image in task.images)
 
 
+class Followed:
+    """What one stream has sent of its task, and the events each new snapshot adds."""
+
+    def __init__(self, first: Task, last: int, previews: bool) -> None:
+        self.last = last  # the id of the last step sent
+        self.previews = previews
+        self.position: int | None = None
+        self.ended = first.state.terminal
+        self.reviewed = {image.id: image.review_state for image in first.images}
+        self.shown = PreviewsShown()
+
+    def events(self, snapshot: Snapshot) -> list[str]:
+        task, found = snapshot.task, []
+        for step in snapshot.steps:
+            if step.id > self.last:  # not sent already (a resumed stream replayed it)
+                found.append(progress_event(task.id, step))
+                self.last = step.id
+        if self.previews and not task.state.terminal:  # others' previews are not ours
+            found += [preview_event(task.id, preview)
+                      for preview in self.shown.new(snapshot.previews)]  # fmt: skip
+        if task.state.terminal and not self.ended:
+            self.ended = True
+            found.append(terminal_event(task))
+            self.reviewed = {image.id: image.review_state for image in task.images}
+        elif self.ended:
+            for image in task.images:
+                if self.reviewed.get(image.id) not in (None, image.review_state):
+                    found.append(review_event(task, image))
+                self.reviewed[image.id] = image.review_state
+        if task.state is TaskState.PENDING and task.queue_position != self.position:
+            self.position = task.queue_position
+            found.append(sse("queued", {"task_id": task.id, "queue_position": self.position}))
+        return found
+
+    def done(self, task: Task) -> bool:
+        """Nothing more to send: the task ended and no image of it waits for a reviewer."""
+        return self.ended and not awaiting_review(task)
+
+
 async def follow(request: Request, watcher: TaskWatcher, first: Task,
                  resume_after: int | None = None, missed: list[ProgressEvent] | None = None,
                  previews: bool = False) -> AsyncIterator[str]:  # fmt: skip
     """Every step from the store's progress log, queue moves, then the terminal event; then,
     while images wait for a reviewer, each decision as a `review` event. A client resuming
     after an event id first gets the steps it `missed` (from any API process's log). With
-    `previews`, each new preview of an image as a `preview` event while the task runs."""
-    yield sse("status", task_status(first).model_dump(mode="json"))
-    last = resume_after or 0
-    for step in missed or []:
-        yield progress_event(first.id, step)
-        last = step.id
+    `previews`, each new preview of an image as a `preview` event while the task runs.
+
+    The events known together go out as one write (a snapshot's steps and its end)."""
+    known = [sse("status", task_status(first).model_dump(mode="json"))]
+    known += [progress_event(first.id, step) for step in missed or []]
+    followed = Followed(first, missed[-1].id if missed else resume_after or 0, previews)
     if first.state.terminal:  # a late subscriber gets the terminal event at once
-        yield terminal_event(first)
-        if not awaiting_review(first):
-            return
-    position = None
-    reviewed = {image.id: image.review_state for image in first.images}
-    ended = first.state.terminal
-    shown = PreviewsShown()
+        known.append(terminal_event(first))
+    yield "".join(known)
+    if followed.done(first):
+        return
     with watcher.follow(first.id, previews) as snapshots:
         while True:
             try:
@@ -117,29 +153,10 @@ async def follow(request: Request, watcher: TaskWatcher, first: Task,
             if snapshot is None:  # this server is stopping: the client follows elsewhere
                 yield reconnect_event(first.id)
                 return
-            task = snapshot.task
-            for step in snapshot.steps:
-                if step.id > last:  # not sent already (a resumed stream replayed it)
-                    yield progress_event(task.id, step)
-                    last = step.id
-            if previews and not task.state.terminal:  # others' previews are not ours
-                for preview in shown.new(snapshot.previews):
-                    yield preview_event(task.id, preview)
-            if task.state.terminal and not ended:
-                ended = True
-                yield terminal_event(task)
-                reviewed = {image.id: image.review_state for image in task.images}
-            elif ended:
-                for image in task.images:
-                    if reviewed.get(image.id) not in (None, image.review_state):
-                        yield review_event(task, image)
-                    reviewed[image.id] = image.review_state
-            if ended and not awaiting_review(task):
-                return
-            if task.state is TaskState.PENDING and task.queue_position != position:
-                position = task.queue_position
-                yield sse("queued", {"task_id": task.id, "queue_position": position})
-            if await request.is_disconnected():
+            found = followed.events(snapshot)
+            if found:
+                yield "".join(found)
+            if followed.done(snapshot.task) or await request.is_disconnected():
                 return
 
 
