@@ -125,12 +125,14 @@ def test_restarting_every_process_in_turn_loses_and_fails_nothing(
 
     stops = []
     for round_, step in enumerate(("api-0", "worker-0", "api-1", "worker-1")):
-        wave(round_)
-        time.sleep(0.3)  # the wave is streaming
         kind, index = step.split("-")
         if kind == "api":
-            # Workers held, so this wave's followers are still streaming when their API stops.
+            # Workers held first: this wave's tasks wait, so their followers are still
+            # streaming when their API stops, however fast the model draws.
             hold(workers, signal.SIGSTOP)
+        wave(round_)
+        until_streaming(seen, task_ids[-5:])
+        if kind == "api":
             api = apis[int(index)]
             api.stop()
             stops.append(api.process.returncode if api.process else None)
@@ -150,6 +152,14 @@ def test_restarting_every_process_in_turn_loses_and_fails_nothing(
     assert ends == {task_id: ["completed"] for task_id in task_ids}
     moved = [task_id for task_id in task_ids[:5] if "reconnect" in seen[task_id]]
     assert moved, "the followers of the first API were told to reconnect, and did"
+
+
+def until_streaming(seen: dict[str, list[str]], task_ids: list[str]) -> None:
+    """Until every one of these tasks' followers has its stream's first event."""
+    deadline = time.monotonic() + 30
+    while not all(seen.get(task_id) for task_id in task_ids):
+        assert time.monotonic() < deadline, f"followers never started streaming: {seen}"
+        time.sleep(0.02)
 
 
 def hold(workers: list[WorkerProcess], signum: signal.Signals) -> None:
