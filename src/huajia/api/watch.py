@@ -106,8 +106,9 @@ class TaskWatcher:
         loop = asyncio.get_running_loop()
 
         def heard(notice: Notice) -> None:  # on the notifier's thread
-            with contextlib.suppress(RuntimeError):  # the loop is closing
-                loop.call_soon_threadsafe(self._on_notice, notice)
+            if self._concerns(notice):
+                with contextlib.suppress(RuntimeError):  # the loop is closing
+                    loop.call_soon_threadsafe(self._on_notice, notice)
 
         self._wake = asyncio.Event()  # on this loop (an app may be run more than once)
         self.closed = asyncio.Event()
@@ -145,6 +146,16 @@ class TaskWatcher:
         self._wake.clear()
         due, self._due = self._due & set(self._followers), set()
         return due
+
+    def _concerns(self, notice: Notice) -> bool:
+        """Whether a notice may matter to this process's followers (on the notifier's thread:
+        a busy fleet's API hears every task's every step, and most concern nobody here).
+        A follower that arrives just after a notice it missed reads its task anyway."""
+        if notice.topic == TASK:
+            return notice.key in self._followers
+        if notice.topic in (MOVED, QUEUED):
+            return bool(self._pending)
+        return True
 
     def _on_notice(self, notice: Notice) -> None:
         if notice.topic == TASK:
