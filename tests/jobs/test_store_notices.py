@@ -19,7 +19,17 @@ import pytest
 from huajia.errors import LeaseLost
 from huajia.jobs import TaskStore, open_store
 from huajia.jobs.beats import Beat
-from huajia.jobs.notify import ASKED, MOVED, QUEUED, RESYNC, TASK, LocalNotifier, Notice
+from huajia.jobs.notify import (
+    ASKED,
+    CHANNEL,
+    MOVED,
+    PROGRESS_CHANNEL,
+    QUEUED,
+    RESYNC,
+    TASK,
+    LocalNotifier,
+    Notice,
+)
 from huajia.worker.loop import WANTED as WORKER_TOPICS
 from tests.jobs.helpers import LEASE, a_task, later
 
@@ -238,8 +248,9 @@ def test_a_subscriber_hears_the_topics_it_names_and_resync(store: TaskStore) -> 
 @pytest.mark.postgres
 def test_a_workers_listening_connection_is_sent_no_progress(postgres_schema_url: str) -> None:
     """Every claim, step report and final write announces a task's progress: in a fleet
-    that is most notices. A process whose subscribers are a worker's is not even sent them
-    (its server process neither); one with an SSE watcher is."""
+    that is most notices. A process whose subscribers are a worker's does not even listen on
+    their channel (its server process sends it none); one with an SSE watcher does. (Other
+    tests share the database's channels: only this test's own notices are counted.)"""
     changes, worker_side, api_side = (open_store(postgres_schema_url) for _ in range(3))
     try:
         for_worker: list[Notice] = []
@@ -247,13 +258,14 @@ def test_a_workers_listening_connection_is_sent_no_progress(postgres_schema_url:
         for_api = Heard(api_side)
         for opened in (worker_side, api_side):
             _until_listening(opened)
+        model = f"m-{uuid.uuid4().hex[:8]}"
 
-        task = changes.create(a_task(model="m-1"))
-        claimed = changes.claim("w", LEASE)
-        assert claimed is not None
+        task = changes.create(a_task(model=model))
+        claimed = changes.claim("w", LEASE, model=model)
+        assert claimed is not None and claimed.id == task.id
         changes.heartbeat_many([Beat(task.id, "w", claimed.attempts, (1, 2), 4)], LEASE)
         changes.complete(task.id, "w", claimed.attempts, [])
-        last = Notice(QUEUED, "last")  # on the worker's channel, after all the progress
+        last = Notice(QUEUED, f"last-{model}")  # on the worker's channel, after the progress
         changes.notifier.send([last])
 
         heard = for_api.wait_for(last)
@@ -261,8 +273,10 @@ def test_a_workers_listening_connection_is_sent_no_progress(postgres_schema_url:
         deadline = time.monotonic() + WAIT
         while last not in for_worker and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert for_worker == [Notice(QUEUED, "m-1"), last]
-        assert getattr(worker_side.notifier, "received", None) == 2, "sent only what it wants"
+        assert Notice(QUEUED, model) in for_worker and last in for_worker
+        assert not [notice for notice in for_worker if notice.topic in (TASK, MOVED)]
+        assert getattr(worker_side.notifier, "listening_to", None) == {CHANNEL}
+        assert getattr(api_side.notifier, "listening_to", None) == {CHANNEL, PROGRESS_CHANNEL}
     finally:
         for opened in (changes, worker_side, api_side):
             opened.close()

@@ -288,8 +288,7 @@ class PostgresNotifier(Notifier):
         # Listening on every channel the subscribers need so far (tests wait for it).
         self.connected = threading.Event()
         self.backend_pid: int | None = None  # the listening connection's server process
-        self.listening_to: frozenset[str] = frozenset()
-        self.received = 0  # notices the listening connection was sent, wanted or not
+        self.listening_to: frozenset[str] = frozenset()  # LISTENed on by its connection
 
     def within(self, connection: Connection, notices: Iterable[Notice]) -> list[Notice]:
         sent = sorted({(channel_of(notice.topic), notice.encode()) for notice in notices})
@@ -350,7 +349,6 @@ class PostgresNotifier(Notifier):
             while not self._closed.is_set():
                 heard = False
                 for message in connection.notifies(timeout=self.WAIT_SECONDS):
-                    self.received += 1
                     self._heard(Notice.decode(message.payload))
                     heard = True
                 self._catch_up(connection)
