@@ -95,11 +95,13 @@ class Mode(NamedTuple):
     portable: bool = False  # the portable transactions instead of one statement per write
     listen: str = ""  # "worker": subscribed as a worker; "all": to every notice
     quick: bool = True  # claims and renewals commit without waiting for the flush
+    direct: bool = True  # the writes run straight on the driver's connection, not SQLAlchemy's
 
 
 def claimer_process(url: str, threads: int, ready: Any, seconds: float, out: Any,
                     measured: Any, mode: Mode) -> None:  # fmt: skip
     pg_leases.QUICK_COMMITS = mode.quick
+    pg_leases.DIRECT = mode.direct
     store = open_store(url, Pool(threads + 1, 2), single_statements=not mode.portable)
     if mode.listen:
         store.notifier.subscribe(lambda notice: None, listened(mode.listen))
@@ -351,6 +353,10 @@ def main() -> None:
         "--fleet-listeners", type=int, default=16,
         help="idle workers' listening connections beside the claimers (the listening runs)",
     )  # fmt: skip
+    parser.add_argument(
+        "--compare", default="direct,statements,quick,listening",
+        help="the A/B comparisons to run at the middle depth (comma-separated; '' for none)",
+    )  # fmt: skip
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
@@ -364,20 +370,29 @@ def main() -> None:
             middle = sorted(urls)[len(urls) // 2]
             cost_alone(urls[middle], min(1500, middle // 2))
             at = f"depth {middle:,}"
-            compare(urls[middle], args, f"{at}: a worker's writes as one statement each (A) "
-                    "against the portable transactions (B)",
-                    {"A one statement each": Mode(),
-                     "B portable transactions": Mode(portable=True)})  # fmt: skip
-            compare(urls[middle], args, f"{at}: claims and renewals committed without waiting "
-                    "for the flush (A) against every write waiting for it (B)",
-                    {"A quick claims and renewals": Mode(),
-                     "B every write flushed": Mode(quick=False)})  # fmt: skip
-            compare(urls[middle], args, f"{at}: each claimer process and "
-                    f"{args.fleet_listeners} idle workers' connections listening for a "
-                    "worker's notices (A) against every notice (B)",
-                    {"A a worker's topics": Mode(listen="worker"),
-                     "B every notice": Mode(listen="all")},
-                    fleet=args.fleet_listeners)  # fmt: skip
+            wanted = set(args.compare.split(","))
+            if "direct" in wanted:
+                compare(urls[middle], args, f"{at}: a worker's writes run straight on the "
+                        "driver's connection (A) against through SQLAlchemy's (B)",
+                        {"A on the driver's connection": Mode(),
+                         "B through SQLAlchemy": Mode(direct=False)})  # fmt: skip
+            if "statements" in wanted:
+                compare(urls[middle], args, f"{at}: a worker's writes as one statement each "
+                        "(A) against the portable transactions (B)",
+                        {"A one statement each": Mode(),
+                         "B portable transactions": Mode(portable=True)})  # fmt: skip
+            if "quick" in wanted:
+                compare(urls[middle], args, f"{at}: claims and renewals committed without "
+                        "waiting for the flush (A) against every write waiting for it (B)",
+                        {"A quick claims and renewals": Mode(),
+                         "B every write flushed": Mode(quick=False)})  # fmt: skip
+            if "listening" in wanted:
+                compare(urls[middle], args, f"{at}: each claimer process and "
+                        f"{args.fleet_listeners} idle workers' connections listening for a "
+                        "worker's notices (A) against every notice (B)",
+                        {"A a worker's topics": Mode(listen="worker"),
+                         "B every notice": Mode(listen="all")},
+                        fleet=args.fleet_listeners)  # fmt: skip
         finally:
             for _, schema in schemas.values():
                 drop_schema(args.postgres, schema)

@@ -70,12 +70,14 @@ def test_only_connections_that_waited_are_pinged(
         engine.dispose()
 
 
+@pytest.mark.parametrize("images", [1, 0], ids=["with-images", "one-statement"])
 def test_a_completion_on_a_connection_that_died_unseen_goes_through_on_a_new_one(
-    postgres_schema_url: str, monkeypatch: pytest.MonkeyPatch
+    postgres_schema_url: str, monkeypatch: pytest.MonkeyPatch, images: int
 ) -> None:
     """A connection that died without a word (a network cut: no goodbye on its socket) and
     was used a moment ago is handed out unchecked; the worker's final write then fails on it,
-    and is made again on a new connection instead of failing the task."""
+    and is made again on a new connection instead of failing the task. (Without images the
+    write is one statement run straight on the driver's connection: pg_direct.py.)"""
     from huajia.jobs import open_store
     from huajia.jobs.model import TaskState
     from tests.jobs.helpers import LEASE, a_task, an_image
@@ -89,9 +91,38 @@ def test_a_completion_on_a_connection_that_died_unseen_goes_through_on_a_new_one
         dropped = _backend_pid(store.engine)
         _terminate(dropped)
 
-        done = store.complete(task.id, "w", claimed.attempts, [an_image(0, "a/b.png")], (8,), 8)
+        made = [an_image(0, "a/b.png")][:images]
+        done = store.complete(task.id, "w", claimed.attempts, made, (8,), 8)
 
-        assert done.state is TaskState.COMPLETED and len(done.images) == 1
+        assert done.state is TaskState.COMPLETED and len(done.images) == images
         assert store.get(task.id).state is TaskState.COMPLETED
+    finally:
+        store.close()
+
+
+def test_a_claim_on_a_dead_connection_fails_once_and_the_pool_replaces_it(
+    postgres_schema_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim run straight on the driver's connection: the error is SQLAlchemy's, says the
+    connection was invalidated, and the pool never hands that connection out again."""
+    from sqlalchemy.exc import DBAPIError
+
+    from huajia.jobs import open_store
+    from tests.jobs.helpers import LEASE, a_task
+
+    monkeypatch.setattr(database, "_has_input", lambda _connection: False)  # nothing said
+    store = open_store(postgres_schema_url, Pool(size=1, overflow=0))
+    try:
+        task = store.create(a_task())
+        dropped = _backend_pid(store.engine)
+        _terminate(dropped)
+
+        with pytest.raises(DBAPIError) as failed:
+            store.claim("w", LEASE)
+        assert failed.value.connection_invalidated
+
+        claimed = store.claim("w", LEASE)
+        assert claimed is not None and claimed.id == task.id
+        assert _backend_pid(store.engine) != dropped
     finally:
         store.close()

@@ -6,17 +6,22 @@ Counted as the driver sends them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import event
+from sqlalchemy import insert
 
 from huajia.errors import LeaseLost
 from huajia.jobs import open_store, pg_leases
 from huajia.jobs.beats import Beat, BeatAnswer
+from huajia.jobs.database import Pool
 from huajia.jobs.model import TaskState
+from huajia.jobs.rows import task_values
 from huajia.jobs.sqlstore import SqlTaskStore
+from huajia.jobs.tables import tasks
 from tests.jobs.helpers import LEASE, a_task, an_image
 
 pytestmark = pytest.mark.postgres
@@ -30,36 +35,42 @@ def store(postgres_schema_url: str) -> Iterator[SqlTaskStore]:
 
 
 class Sent:
-    """The statements the store's connections send, BEGIN and COMMIT included."""
+    """The statements the driver sends, BEGIN and COMMIT included, whether through a
+    SQLAlchemy `Connection` or straight on a pooled driver connection (pg_direct.py)."""
 
-    def __init__(self, store: SqlTaskStore) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.statements: list[str] = []
-        event.listen(store.engine, "before_cursor_execute", self._statement)
-        event.listen(store.engine, "commit", self._commit)
-        self._store = store
         self._began: set[int] = set()
+        execute, commit = psycopg.Cursor.execute, psycopg.Connection.commit
 
-    def _statement(self, connection: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        # psycopg sends BEGIN before a transaction's first statement unless in autocommit.
-        driver = connection.connection.driver_connection
-        if not driver.autocommit and id(driver) not in self._began:
-            self._began.add(id(driver))
-            self.statements.append("BEGIN")
-        self.statements.append(statement.split()[0].upper())
+        def executing(cursor: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+            # psycopg sends BEGIN before a transaction's first statement unless in autocommit.
+            driver = cursor.connection
+            if not driver.autocommit and id(driver) not in self._began:
+                self._began.add(id(driver))
+                self.statements.append("BEGIN")
+            self.statements.append(str(query).split()[0].upper())
+            return execute(cursor, query, *args, **kwargs)
 
-    def _commit(self, connection: Any) -> None:
-        self._began.discard(id(connection.connection.driver_connection))
-        self.statements.append("COMMIT")
+        def committing(driver: psycopg.Connection[Any]) -> None:
+            if id(driver) in self._began:
+                self._began.discard(id(driver))
+                self.statements.append("COMMIT")
+            commit(driver)
+
+        monkeypatch.setattr(psycopg.Cursor, "execute", executing)
+        monkeypatch.setattr(psycopg.Connection, "commit", committing)
 
     def take(self) -> list[str]:
         taken, self.statements = self.statements, []
         return taken
 
 
-def test_a_claim_a_renewal_and_a_final_write_are_one_statement_each(store: SqlTaskStore
-                                                                    ) -> None:  # fmt: skip
+def test_a_claim_a_renewal_and_a_final_write_are_one_statement_each(
+    store: SqlTaskStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     created = store.create(a_task())
-    sent = Sent(store)
+    sent = Sent(monkeypatch)
 
     claimed = store.claim("worker-1", LEASE, model="z-image-turbo")
     assert claimed is not None and claimed.id == created.id
@@ -77,11 +88,13 @@ def test_a_claim_a_renewal_and_a_final_write_are_one_statement_each(store: SqlTa
     assert [(p.step, p.total) for p in store.progress_since(created.id)] == [(1, 8), (2, 8)]
 
 
-def test_a_completion_with_images_is_one_transaction(store: SqlTaskStore) -> None:
+def test_a_completion_with_images_is_one_transaction(
+    store: SqlTaskStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     created = store.create(a_task())
     claimed = store.claim("worker-1", LEASE)
     assert claimed is not None
-    sent = Sent(store)
+    sent = Sent(monkeypatch)
 
     done = store.complete(created.id, "worker-1", 1, [an_image(0)], steps=(7, 8), total=8)
 
@@ -159,3 +172,68 @@ def test_a_claim_and_a_renewal_commit_without_waiting_for_the_flush_a_final_writ
         assert done is not None and done.state == TaskState.COMPLETED.value
         assert commit_mode(connection) == "on"
     assert store.get(created.id).state is TaskState.COMPLETED
+
+
+def test_rows_read_straight_from_the_driver_are_the_tasks_the_store_reads(
+    store: SqlTaskStore,
+) -> None:
+    """The claim and the final write are read without SQLAlchemy's result layer: the same
+    values and types (UTC-aware times, the decoded request, floats) as the store's reads."""
+    created = store.create(a_task(batch_key="k"))
+
+    claimed = store.claim("worker-1", LEASE, model="z-image-turbo")
+    assert claimed is not None
+    assert claimed == replace(store.get(created.id), queue_position=None)
+    assert claimed.started_at is not None and claimed.started_at.tzinfo is not None
+    assert claimed.started_at.utcoffset() == timedelta(0)
+
+    done = store.complete(created.id, "worker-1", 1, [], steps=(3, 4), total=4)
+    assert done == store.get(created.id)
+    assert isinstance(done.run_seconds, float) and done.request == created.request
+
+
+def test_the_pools_connections_go_back_as_they_were_lent(postgres_schema_url: str) -> None:
+    """A statement run in autocommit on a pooled connection leaves it as the pool's other
+    users expect it: their next statement opens a transaction that a rollback undoes."""
+    opened = open_store(postgres_schema_url, Pool(size=1, overflow=0))
+    try:
+        created = opened.create(a_task())
+        assert opened.claim("worker-1", LEASE) is not None
+        with opened.engine.connect() as connection:
+            assert connection.connection.driver_connection.autocommit is False
+            connection.exec_driver_sql(f"DELETE FROM tasks WHERE id = '{created.id}'")
+            connection.rollback()
+        assert opened.get(created.id).state is TaskState.PROCESSING
+    finally:
+        opened.close()
+
+
+def test_a_workers_writes_are_planned_once_per_connection(postgres_schema_url: str) -> None:
+    """psycopg prepares a statement run five times; PostgreSQL then plans it once (its
+    generic plan) only if that plan looks no costlier than planning each call. A claim's
+    LIMIT bound as a parameter made the generic plan look like a sort of the whole queue, so
+    every claim was planned again: about half of what a claim cost the server."""
+    opened = open_store(postgres_schema_url, Pool(size=1, overflow=0))
+    try:
+        now = datetime.now(UTC)
+        with opened.engine.begin() as connection:  # a queue the planner knows is long
+            connection.execute(insert(tasks), [
+                task_values(a_task(owner=f"owner-{index % 7}"), TaskState.PENDING, now)
+                for index in range(3000)
+            ])  # fmt: skip
+            connection.exec_driver_sql("ANALYZE tasks")
+        for _ in range(12):
+            task = opened.claim("worker-1", LEASE, model="z-image-turbo")
+            assert task is not None
+            opened.heartbeat_many([Beat(task.id, "worker-1", 1, (1,), 4)], LEASE)
+            opened.complete(task.id, "worker-1", 1, [], steps=(4,), total=4)
+        with opened.engine.connect() as connection:  # the pool's one connection
+            plans = connection.exec_driver_sql(
+                "SELECT split_part(statement, ' ', 1), generic_plans, custom_plans "
+                "FROM pg_prepared_statements WHERE statement LIKE 'WITH%%'"
+            ).all()
+    finally:
+        opened.close()
+    assert len(plans) == 3, plans  # the claim, the renewal and the final write
+    for _, generic, custom in plans:
+        assert custom <= 5 and generic >= 2, plans

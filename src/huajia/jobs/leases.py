@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -109,7 +109,7 @@ def renew_all(connection: Connection, beats: Sequence[Beat], now: datetime,
         if row is None or not _holds(row, beat):
             answers[beat.task_id] = BeatAnswer.LOST
             continue
-        answers[beat.task_id] = answer_of(row)
+        answers[beat.task_id] = answer_of(row._mapping)
         values: dict[str, Any] = {"lease_expires_at": expires, "updated_at": now}
         fresh = [step for step in beat.steps if step > row.progress_step]  # never twice
         if fresh:
@@ -131,11 +131,11 @@ def drop_previews(connection: Connection, task_ids: Sequence[str]) -> None:
         connection.execute(delete(task_previews).where(task_previews.c.task_id.in_(task_ids)))
 
 
-def answer_of(row: Row[Any]) -> BeatAnswer:
+def answer_of(row: Mapping[Any, Any]) -> BeatAnswer:
     """What a held task's renewal tells its worker (`cancel_requested`, `previews_wanted`)."""
-    if row.cancel_requested:
+    if row["cancel_requested"]:
         return BeatAnswer.CANCEL_WANTED
-    return BeatAnswer.PREVIEWS_WANTED if row.previews_wanted else BeatAnswer.HELD
+    return BeatAnswer.PREVIEWS_WANTED if row["previews_wanted"] else BeatAnswer.HELD
 
 
 def _keep_previews(connection: Connection, beat: Beat, now: datetime) -> None:

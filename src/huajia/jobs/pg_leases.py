@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     Connection,
     Engine,
     Row,
@@ -50,12 +51,14 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.sql.expression import ClauseElement
 
 from huajia.jobs import queue
 from huajia.jobs.beats import Beat, BeatAnswer
 from huajia.jobs.leases import CLAIMED, answer_of
 from huajia.jobs.model import Holding, TaskState
 from huajia.jobs.notify import MOVED, TASK, channel_of
+from huajia.jobs.pg_direct import Direct
 from huajia.jobs.tables import tasks
 
 PROCESSING = TaskState.PROCESSING.value
@@ -80,6 +83,9 @@ def _told(row: str, topic: str) -> str:
 _QUICK_COMMIT = "CROSS JOIN LATERAL (SELECT set_config('synchronous_commit', 'off', true)) AS quick"
 # Claims and renewals commit quickly (bench/queue_depth.py turns this off to show what it buys).
 QUICK_COMMITS = True
+# A worker's writes run straight on the driver's connection (off: through SQLAlchemy's, as the
+# bench compares).
+DIRECT = True
 
 
 def _steps_from(row: str) -> str:
@@ -164,26 +170,50 @@ def finish(target: TaskState, values: tuple[str, ...]) -> TextualSelect:
     return statement.columns(*tasks.c)
 
 
+def _claim_params(worker_id: str, now: datetime, lease_seconds: float) -> dict[str, Any]:
+    return {"worker": worker_id, "now": now, "expires": now + timedelta(seconds=lease_seconds)}
+
+
+def _renewal_params(beat: Beat, now: datetime, lease_seconds: float) -> dict[str, Any]:
+    return {
+        "task_id": beat.task_id, "worker": beat.worker_id, "attempt": beat.attempt,
+        "expires": now + timedelta(seconds=lease_seconds), "now": now,
+        "last": max(beat.steps, default=None), "steps": list(beat.steps), "total": beat.total,
+    }  # fmt: skip
+
+
+def _final_params(task_id: str, worker_id: str, attempt: int, target: TaskState,
+                  values: dict[str, Any], steps: Sequence[int], total: int, now: datetime,
+                  ) -> tuple[tuple[str, ...], dict[str, Any]]:  # fmt: skip
+    """The names of the values a final write sets beside its state, and its parameters."""
+    unknown = set(values) - set(FINAL_VALUES)
+    if unknown:  # a new kind of final write needs its column in the statement first
+        raise ValueError(f"a final write cannot set {sorted(unknown)} here")
+    names = tuple(sorted(values))
+    return names, {
+        "task_id": task_id, "worker": worker_id, "attempt": attempt, "state": target.value,
+        "now": now, "last": max(steps, default=None), "steps": list(steps), "total": total,
+        **{name: values[name] for name in names},
+    }  # fmt: skip
+
+
 def claim_one(connection: Connection, model: str | None, revision: int | None,
               holdings: tuple[Holding, ...] | None, worker_id: str, now: datetime,
               lease_seconds: float) -> Row[Any] | None:  # fmt: skip
     """The first waiting task, claimed for `worker_id` (None when nothing waits)."""
-    expires = now + timedelta(seconds=lease_seconds)
     return connection.execute(
         claim_first(model, revision, holdings, QUICK_COMMITS),
-        {"worker": worker_id, "now": now, "expires": expires},
+        _claim_params(worker_id, now, lease_seconds),
     ).first()
 
 
 def renew(connection: Connection, beat: Beat, now: datetime, lease_seconds: float) -> BeatAnswer:
     """Renew one beat's lease and store its new steps; LOST when its attempt no longer holds
     the task."""
-    row = connection.execute(_renewal(QUICK_COMMITS), {
-        "task_id": beat.task_id, "worker": beat.worker_id, "attempt": beat.attempt,
-        "expires": now + timedelta(seconds=lease_seconds), "now": now,
-        "last": max(beat.steps, default=None), "steps": list(beat.steps), "total": beat.total,
-    }).first()  # fmt: skip
-    return BeatAnswer.LOST if row is None else answer_of(row)
+    row = connection.execute(
+        _renewal(QUICK_COMMITS), _renewal_params(beat, now, lease_seconds)
+    ).first()
+    return BeatAnswer.LOST if row is None else answer_of(row._mapping)
 
 
 def finish_held(connection: Connection, task_id: str, worker_id: str, attempt: int,
@@ -191,18 +221,78 @@ def finish_held(connection: Connection, task_id: str, worker_id: str, attempt: i
                 now: datetime) -> Row[Any] | None:  # fmt: skip
     """The final write of a held attempt, its last steps and its notice; None when the
     attempt no longer holds the task (nothing written)."""
-    unknown = set(values) - set(FINAL_VALUES)
-    if unknown:  # a new kind of final write needs its column in the statement first
-        raise ValueError(f"a final write cannot set {sorted(unknown)} here")
-    names = tuple(sorted(values))
-    return connection.execute(finish(target, names), {
-        "task_id": task_id, "worker": worker_id, "attempt": attempt, "state": target.value,
-        "now": now, "last": max(steps, default=None), "steps": list(steps), "total": total,
-        **{name: values[name] for name in names},
-    }).first()  # fmt: skip
+    names, params = _final_params(task_id, worker_id, attempt, target, values, steps, total,
+                                  now)  # fmt: skip
+    return connection.execute(finish(target, names), params).first()
 
 
-def single_statements(engine: Engine) -> Engine:
-    """The engine's connections in autocommit: a statement alone is its own transaction, with
-    no BEGIN and COMMIT round trips around it."""
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+class DirectWrites:
+    """The same three writes, each alone in its transaction, run straight on a pooled driver
+    connection (pg_direct.py): what a worker's process spends on each is a third of what it
+    spends through a SQLAlchemy `Connection`. Rows come back by column name."""
+
+    _MOST = 256  # statements kept (claims differ by the models a worker holds)
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._statements: dict[tuple[Any, ...], Direct | _Through] = {}
+
+    def _direct(self, key: tuple[Any, ...], statement: ClauseElement,
+                columns: Sequence[Column[Any]]) -> Direct | _Through:  # fmt: skip
+        key = (*key, DIRECT)
+        found = self._statements.get(key)
+        if found is None:
+            if len(self._statements) >= self._MOST:
+                self._statements.clear()
+            made = (
+                Direct(self._engine, statement, columns)
+                if DIRECT
+                else _Through(self._engine, statement)
+            )
+            found = self._statements.setdefault(key, made)
+        return found
+
+    def claim(self, model: str | None, revision: int | None,
+              holdings: tuple[Holding, ...] | None, worker_id: str, now: datetime,
+              lease_seconds: float) -> dict[str, Any] | None:  # fmt: skip
+        """The first waiting task's row, claimed for `worker_id` (None when nothing waits)."""
+        quick = QUICK_COMMITS
+        statement = claim_first(model, revision, holdings, quick)
+        direct = self._direct(("claim", model, revision, holdings, quick), statement,
+                              list(tasks.c))  # fmt: skip
+        return direct.first(_claim_params(worker_id, now, lease_seconds))
+
+    def renew(self, beat: Beat, now: datetime, lease_seconds: float) -> BeatAnswer:
+        quick = QUICK_COMMITS
+        statement = _renewal(quick)
+        direct = self._direct(("renew", quick), statement, _ANSWER)
+        row = direct.first(_renewal_params(beat, now, lease_seconds))
+        return BeatAnswer.LOST if row is None else answer_of(row)
+
+    def finish(self, task_id: str, worker_id: str, attempt: int, target: TaskState,
+               values: dict[str, Any], steps: Sequence[int], total: int, now: datetime,
+               ) -> dict[str, Any] | None:  # fmt: skip
+        """As `finish_held`: the row as written, None when the attempt no longer holds it."""
+        names, params = _final_params(task_id, worker_id, attempt, target, values, steps, total,
+                                      now)  # fmt: skip
+        statement = finish(target, names)
+        direct = self._direct(("finish", target, names), statement, list(tasks.c))
+        return direct.first(params)
+
+
+# What a renewal's row holds: the asks its worker answers.
+_ANSWER = (tasks.c.cancel_requested, tasks.c.previews_wanted)
+
+
+class _Through:
+    """A statement alone in its transaction through a SQLAlchemy `Connection`, as these writes
+    ran before pg_direct.py (bench/queue_depth.py compares the two)."""
+
+    def __init__(self, engine: Engine, statement: ClauseElement) -> None:
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._statement = statement
+
+    def first(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(self._statement, params).first()  # type: ignore[call-overload]
+        return None if row is None else dict(row._mapping)

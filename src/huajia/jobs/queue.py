@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
     Select,
     and_,
     bindparam,
@@ -42,6 +43,11 @@ from huajia.jobs.tables import tasks
 IS_PENDING: ColumnElement[bool] = tasks.c.state == literal_column(f"'{TaskState.PENDING.value}'")
 IS_RUNNING: ColumnElement[bool] = tasks.c.state == literal_column(f"'{TaskState.PROCESSING.value}'")
 ORDER = (tasks.c.queue_class, tasks.c.queue_turn, tasks.c.created_at, tasks.c.id)
+# A claim's LIMIT written into its SQL, not bound: PostgreSQL plans a prepared statement once
+# (its generic plan) only when that plan is no costlier than the custom ones, and with a bound
+# LIMIT it guesses a tenth of the queue is wanted and would sort it: the claim was planned
+# again at every call.
+ONE = literal_column("1", Integer)
 STATE_INDEX = "ix_tasks_state_created_at"  # tables.py: Index(None, "state", "created_at")
 
 
@@ -106,7 +112,7 @@ def next_to_claim(model: str | None = None, revision: int | None = None,
         select(tasks.c.id, tasks.c.batch_key, tasks.c.image_count, tasks.c.model)
         .where(*where)
         .order_by(*ORDER)
-        .limit(1)
+        .limit(ONE)
         .with_for_update(skip_locked=True),
         "ix_tasks_queue_model" if one_model is not None else "ix_tasks_queue",
     )

@@ -29,7 +29,13 @@ def new_id() -> str:
 def task_from_row(
     row: Row[Any], images: Sequence[ImageRecord] = (), position: int | None = None
 ) -> Task:
-    values = dict(row._mapping)
+    return task_from_values(dict(row._mapping), images, position)
+
+
+def task_from_values(
+    values: dict[str, Any], images: Sequence[ImageRecord] = (), position: int | None = None
+) -> Task:
+    """A task from its row's values by column name (taken over: changed in place)."""
     values["priority"] = Priority(values["priority"])
     values["state"] = TaskState(values["state"])
     values["request"] = decode_request(dict(values["request"]))

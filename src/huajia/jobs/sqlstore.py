@@ -82,6 +82,7 @@ from huajia.jobs.rows import (
     image_from_row,
     image_values,
     task_from_row,
+    task_from_values,
     task_values,
 )
 from huajia.jobs.side_records import SqlSideRecords
@@ -140,10 +141,10 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         # PostgreSQL sending its notices: a worker's claim, renewal and final write are one
         # statement each, alone in its transaction (see pg_leases.py).
         # (`single_statements=False`: the portable transactions there too, for comparison.)
-        self._single: Engine | None = None
+        self._direct: pg_leases.DirectWrites | None = None
         postgres = engine.dialect.name == "postgresql"
         if single_statements and postgres and isinstance(self.notifier, PostgresNotifier):
-            self._single = pg_leases.single_statements(engine)
+            self._direct = pg_leases.DirectWrites(engine)
         self._keys = SqlApiKeyStore(engine, clock)
         self._review = SqlReviewStore(engine, clock)
         self._purge = SqlPurgeStore(engine, clock)
@@ -348,7 +349,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         if holdings is not None and not holdings:
             return []
         held = tuple(holdings) if holdings is not None else None
-        if self._single is not None:
+        if self._direct is not None:
             return self._claim_in_one(worker_id, lease_seconds, max_images, model, revision, held)
         now = self.clock()
         with self._write() as connection:
@@ -377,21 +378,20 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
     ) -> builtins.list[Task]:  # fmt: skip
         """PostgreSQL: the first task claimed in one statement; batch mates, when there is
         room beside it, in a second transaction (no one else holds the first meanwhile)."""
-        assert self._single is not None
-        now = self.clock()
-        with self._single.connect() as connection:
-            row = pg_leases.claim_one(connection, model, revision, holdings, worker_id, now,
-                                      lease_seconds)  # fmt: skip
+        assert self._direct is not None
+        row = self._direct.claim(model, revision, holdings, worker_id, self.clock(),
+                                 lease_seconds)  # fmt: skip
         if row is None:
             return []
-        first = task_from_row(row)
-        if row.batch_key is None or max_images <= row.image_count:
+        first = task_from_values(row)
+        if first.batch_key is None or max_images <= first.image_count:
             return [first]
         try:
-            mates = self._claim_mates(row, worker_id, lease_seconds, max_images, revision,
+            mates = self._claim_mates(first, worker_id, lease_seconds, max_images, revision,
                                       holdings)  # fmt: skip
         except Exception:  # the first is claimed: run it alone rather than lose its attempt
-            log.warning("task %s: could not claim batch mates beside it", row.id, exc_info=True)
+            log.warning("task %s: could not claim batch mates beside it", first.id,
+                        exc_info=True)  # fmt: skip
             return [first]
         return [first, *mates]
 
@@ -455,11 +455,10 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
     ) -> dict[str, BeatAnswer]:
         if not beats:
             return {}
-        if self._single is not None and not any(beat.previews for beat in beats):
-            now = self.clock()
-            with self._single.connect() as connection:  # a statement (and a lock) per beat
-                return {beat.task_id: pg_leases.renew(connection, beat, now, lease_seconds)
-                        for beat in beats}  # fmt: skip
+        if self._direct is not None and not any(beat.previews for beat in beats):
+            now = self.clock()  # a statement (and a lock) per beat
+            return {beat.task_id: self._direct.renew(beat, now, lease_seconds)
+                    for beat in beats}  # fmt: skip
         with self._write() as connection:
             answers = renew_all(connection, beats, self.clock(), lease_seconds)
             held = [task_id for task_id, answer in answers.items() if answer is not BeatAnswer.LOST]
@@ -504,7 +503,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         values: dict[str, Any], new_images: Sequence[NewImage],
         last_steps: tuple[Sequence[int], int],
     ) -> Task:  # fmt: skip
-        if self._single is not None:
+        if self._direct is not None:
             return self._finish_in_one(task_id, worker_id, attempt, target, values, new_images,
                                        last_steps)  # fmt: skip
         now = self.clock()
@@ -541,11 +540,10 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
     ) -> Task:  # fmt: skip
         """PostgreSQL: the final write in one statement; with the images' records beside it
         in one transaction when there are any."""
-        assert self._single is not None
+        assert self._direct is not None
         check_transition(TaskState.PROCESSING, target)  # the statement finishes held tasks only
         now = self.clock()
         steps, total = last_steps
-        records: builtins.list[ImageRecord] = []
         if new_images:
             with self._write() as connection:
                 row = pg_leases.finish_held(connection, task_id, worker_id, attempt, target,
@@ -553,15 +551,15 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                 if row is None:
                     self._lost(connection, task_id, worker_id, attempt)
                 records = self._insert_images(connection, task_id, new_images, now)
-        else:
-            with self._single.connect() as connection:
-                row = pg_leases.finish_held(connection, task_id, worker_id, attempt, target,
-                                            values, steps, total, now)  # fmt: skip
-            if row is None:
-                with self._read() as connection:
-                    self._lost(connection, task_id, worker_id, attempt)
-        assert row is not None
-        return task_from_row(row, records)
+            assert row is not None
+            return task_from_row(row, records)
+        written = self._direct.finish(task_id, worker_id, attempt, target, values, steps, total,
+                                      now)  # fmt: skip
+        if written is None:
+            with self._read() as connection:
+                self._lost(connection, task_id, worker_id, attempt)
+        assert written is not None
+        return task_from_values(written)
 
     @staticmethod
     def _lost(connection: Connection, task_id: str, worker_id: str, attempt: int) -> None:
