@@ -67,19 +67,40 @@ class StampingEngine:
 class StatementCount:
     """Statements and transactions an engine sends while `on` is set. Its listeners are added
     before any thread uses the engine: SQLAlchemy's event lists must not change while another
-    thread runs through them (adding one there once killed the worker thread mid-bench)."""
+    thread runs through them (adding one there once killed the worker thread mid-bench).
+
+    On PostgreSQL a worker's claims, renewals and final writes bypass SQLAlchemy's
+    `Connection` (pg_direct.py), so there the statements are counted as psycopg sends them;
+    each of those runs alone in autocommit: a transaction of its own."""
 
     def __init__(self, engine: Any) -> None:
         self.on = False
         self.seen: Counter[str] = Counter()
-        event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "begin", self._began)
+        if engine.dialect.name != "postgresql":
+            event.listen(engine, "before_cursor_execute", self._sqlalchemy_statement)
+            return
+        import psycopg
+
+        execute = psycopg.Cursor.execute
+
+        def counted(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            if self.on and cursor.connection.autocommit:
+                self.seen["transaction"] += 1
+            self._statement(str(query))
+            return execute(cursor, query, *args, **kwargs)
+
+        psycopg.Cursor.execute = counted  # type: ignore[method-assign,assignment]  # this process
 
     def _began(self, _conn: Any) -> None:
         if self.on:
             self.seen["transaction"] += 1
 
-    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+    def _sqlalchemy_statement(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any
+                              ) -> None:  # fmt: skip
+        self._statement(statement)
+
+    def _statement(self, statement: str) -> None:
         if not self.on:
             return
         words = statement.replace(",", " ").split()
