@@ -3,6 +3,7 @@ figures, never fails.
 
     python bench/queue_depth.py [--processes 4 --threads 4 --seconds 5 --rounds 2]
                           [--depths 100,10000,100000] [--postgres URL] [--no-sqlite]
+                          [--compare direct,statements,quick,listening]
 
 Claims: a no-op engine, as a worker's reporter and finisher drive the store: each claimer
 thread loops claim → one heartbeat → complete. Every claimer process tops the queue up in
