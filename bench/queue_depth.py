@@ -370,30 +370,29 @@ def main() -> None:
             measure("PostgreSQL", urls, args, args.processes)
             middle = sorted(urls)[len(urls) // 2]
             cost_alone(urls[middle], min(1500, middle // 2))
-            at = f"depth {middle:,}"
-            wanted = set(args.compare.split(","))
-            if "direct" in wanted:
-                compare(urls[middle], args, f"{at}: a worker's writes run straight on the "
-                        "driver's connection (A) against through SQLAlchemy's (B)",
-                        {"A on the driver's connection": Mode(),
-                         "B through SQLAlchemy": Mode(direct=False)})  # fmt: skip
-            if "statements" in wanted:
-                compare(urls[middle], args, f"{at}: a worker's writes as one statement each "
-                        "(A) against the portable transactions (B)",
-                        {"A one statement each": Mode(),
-                         "B portable transactions": Mode(portable=True)})  # fmt: skip
-            if "quick" in wanted:
-                compare(urls[middle], args, f"{at}: claims and renewals committed without "
-                        "waiting for the flush (A) against every write waiting for it (B)",
-                        {"A quick claims and renewals": Mode(),
-                         "B every write flushed": Mode(quick=False)})  # fmt: skip
-            if "listening" in wanted:
-                compare(urls[middle], args, f"{at}: each claimer process and "
-                        f"{args.fleet_listeners} idle workers' connections listening for a "
-                        "worker's notices (A) against every notice (B)",
-                        {"A a worker's topics": Mode(listen="worker"),
-                         "B every notice": Mode(listen="all")},
-                        fleet=args.fleet_listeners)  # fmt: skip
+            fleet = args.fleet_listeners
+            comparisons = {  # name: (what A and B are, the modes, idle listeners beside them)
+                "direct": ("a worker's writes run straight on the driver's connection (A) "
+                           "against through SQLAlchemy's (B)",
+                           {"A on the driver's connection": Mode(),
+                            "B through SQLAlchemy": Mode(direct=False)}, 0),
+                "statements": ("a worker's writes as one statement each (A) against the "
+                               "portable transactions (B)",
+                               {"A one statement each": Mode(),
+                                "B portable transactions": Mode(portable=True)}, 0),
+                "quick": ("claims and renewals committed without waiting for the flush (A) "
+                          "against every write waiting for it (B)",
+                          {"A quick claims and renewals": Mode(),
+                           "B every write flushed": Mode(quick=False)}, 0),
+                "listening": (f"each claimer process and {fleet} idle workers' connections "
+                              "listening for a worker's notices (A) against every notice (B)",
+                              {"A a worker's topics": Mode(listen="worker"),
+                               "B every notice": Mode(listen="all")}, fleet),
+            }  # fmt: skip
+            for name in args.compare.split(","):
+                if name in comparisons:
+                    title, modes, idle = comparisons[name]
+                    compare(urls[middle], args, f"depth {middle:,}: {title}", modes, idle)
         finally:
             for _, schema in schemas.values():
                 drop_schema(args.postgres, schema)
