@@ -103,8 +103,8 @@ class StatementCount:
     def _statement(self, statement: str) -> None:
         if not self.on:
             return
-        words = statement.replace(",", " ").split()
-        kind = words[0].upper()
+        words = statement.replace(",", " ").split() or ["(ping)"]  # the pool's empty query
+        kind = words[0].upper() if words[0] != ";" else "(ping)"
         table = next((w for w in words[1:] if w.startswith(("tasks", "workers", "model_"))), "")
         self.seen[f"{kind} {table.split('.')[0]}".strip()] += 1
 

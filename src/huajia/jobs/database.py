@@ -28,10 +28,12 @@ from sqlalchemy.pool import QueuePool
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# A pooled PostgreSQL connection left unused this long is checked (`SELECT 1`) before it is
-# handed out; one used more recently is checked only if the server sent it something (a
-# restart's goodbye), so a busy claimer pays no round trip for it.
-PING_IDLE_SECONDS = 1.0
+# A pooled PostgreSQL connection left unused this long is checked (an empty query) before it
+# is handed out; one used more recently is checked only if the server sent it something (a
+# restart's goodbye), so neither a busy claimer nor an idle worker's once-a-second look pays a
+# round trip for it. (The idle timeouts of poolers and firewalls are minutes long.) The pool
+# hands out the connection used last (LIFO), so one that is used keeps being the one used.
+PING_IDLE_SECONDS = 10.0
 _USED_AT = "huajia_used_at"
 _WRITE = "huajia_write"
 _BEGIN = "huajia_begin"  # the BEGIN a SQLite connection's next transaction sends
@@ -51,7 +53,9 @@ def connect(url: str, pool: Pool | None = None) -> Engine:
     """An engine for a SQLite or PostgreSQL URL, with Huajia's connection settings."""
     parsed = make_url(url)
     sizes = pool or Pool()
-    pooling = {"pool_size": sizes.size, "max_overflow": sizes.overflow}
+    pooling: dict[str, Any] = {
+        "pool_size": sizes.size, "max_overflow": sizes.overflow, "pool_use_lifo": True,
+    }  # fmt: skip
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, pooling)
     if parsed.drivername == "postgresql":
@@ -98,7 +102,7 @@ def _has_input(dbapi_connection: Any) -> bool:
     return bool(readable)
 
 
-def _sqlite_engine(url: URL, pooling: dict[str, int]) -> Engine:
+def _sqlite_engine(url: URL, pooling: dict[str, Any]) -> Engine:
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     # An in-memory database lives in one connection (SQLAlchemy's SingletonThreadPool).
