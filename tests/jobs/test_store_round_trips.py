@@ -200,7 +200,8 @@ def test_the_pools_connections_go_back_as_they_were_lent(postgres_schema_url: st
         created = opened.create(a_task())
         assert opened.claim("worker-1", LEASE) is not None
         with opened.engine.connect() as connection:
-            assert connection.connection.driver_connection.autocommit is False
+            driver = connection.connection.driver_connection
+            assert driver is not None and driver.autocommit is False
             connection.exec_driver_sql(f"DELETE FROM tasks WHERE id = '{created.id}'")
             connection.rollback()
         assert opened.get(created.id).state is TaskState.PROCESSING
@@ -222,7 +223,7 @@ def test_a_workers_writes_are_planned_once_per_connection(postgres_schema_url: s
                 for index in range(3000)
             ])  # fmt: skip
             connection.exec_driver_sql("ANALYZE tasks")
-        for _ in range(12):
+        for _ in range(20):
             task = opened.claim("worker-1", LEASE, model="z-image-turbo")
             assert task is not None
             opened.heartbeat_many([Beat(task.id, "worker-1", 1, (1,), 4)], LEASE)
@@ -235,5 +236,5 @@ def test_a_workers_writes_are_planned_once_per_connection(postgres_schema_url: s
     finally:
         opened.close()
     assert len(plans) == 3, plans  # the claim, the renewal and the final write
-    for _, generic, custom in plans:
-        assert custom <= 5 and generic >= 2, plans
+    for _, generic, custom in plans:  # planned for the first few calls' values, then once
+        assert custom <= 5 and generic > custom, plans
