@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -100,4 +101,44 @@ def test_two_selected_images_download_as_one_zip_and_settings_fill_the_form(
     dialog.get_by_role("button", name="Use these settings").click()
     expect(dialog).to_be_hidden()
     expect(page.get_by_label("Prompt", exact=True)).to_have_value(PROMPT)
+    expect(page.get_by_label("Seed")).to_have_value(str(listed[1]["seed"]))
+
+
+def test_the_actions_wait_for_the_images_details_and_never_use_the_one_shown_before(
+    huajia: ServerProcess, open_page: Any
+) -> None:
+    """The dialog opens before an image's details arrive: until they do, "Use these
+    settings" must not act (on nothing, a script error; on the image shown before, its
+    settings). The second image's details are held back until the test lets them through."""
+    listed, _ = made_with_a_child(huajia)
+    page = open_page(huajia.url + "/")
+    gallery = page.locator("huajia-gallery")
+    gallery.get_by_label("Search prompts").fill(PROMPT)
+    details = gallery.get_by_role("button", name=f"Details: {PROMPT}")
+    expect(details).to_have_count(len(listed))
+    dialog = page.get_by_role("dialog", name="Image details")
+    use = dialog.get_by_role("button", name="Use these settings")
+
+    details.nth(0).click()
+    expect(use).to_be_enabled()
+    expect(dialog.locator("dd", has_text=str(listed[0]["seed"])).first).to_be_visible()
+    dialog.get_by_role("button", name="Close").click()
+
+    held: list[Any] = []
+    second = re.compile(rf".*/api/v1/images/{listed[1]['id']}$")
+    page.route(second, lambda route: held.append(route))
+    details.nth(1).click()
+    expect(dialog).to_be_visible()
+    expect(use).to_be_disabled()
+    expect(dialog.get_by_role("button", name="Download")).to_be_disabled()
+    for _ in range(200):  # the held request reaches the test as Playwright dispatches it
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1
+    expect(use).to_be_disabled()
+    held[0].continue_()
+
+    use.click()
+    expect(dialog).to_be_hidden()
     expect(page.get_by_label("Seed")).to_have_value(str(listed[1]["seed"]))

@@ -65,6 +65,7 @@ export class HuajiaImageDetail extends HTMLElement {
   #lang = 'en';
   #sizes = [];
   #objectUrl = '';
+  #loads = 0; // the latest #load's number: an earlier one that ends later is dropped
 
   constructor() {
     super();
@@ -114,27 +115,41 @@ export class HuajiaImageDetail extends HTMLElement {
   }
 
   async #load(index) {
+    const load = ++this.#loads;
     this.#index = index;
     const r = this.#refs;
     r.previous.disabled = index === 0;
     r.next.disabled = index >= this.#images.length - 1;
     r.status.textContent = '';
+    // Until this image's details arrive, the actions would act on none (or on the image shown
+    // before): they wait.
+    this.#detail = null;
+    for (const action of [r.use, r.copy, r.download]) action.disabled = true;
+    let detail;
     try {
-      this.#detail = await this.#client.request('GET', `/api/v1/images/${this.#images[index].id}`);
+      detail = await this.#client.request('GET', `/api/v1/images/${this.#images[index].id}`);
     } catch (err) {
-      r.status.textContent = err.message;
+      if (load === this.#loads) r.status.textContent = err.message;
       return;
     }
-    const detail = this.#detail;
+    if (load !== this.#loads) return;
     this.#releaseImage();
     r.image.alt = detail.prompt || '';
     r.image.src = detail.url ? this.#client.assetUrl(detail.url) : '';
     if (!detail.url) {
-      this.#objectUrl = await privateImageUrl(this.#client, detail).catch(() => '');
-      r.image.src = this.#objectUrl;
+      const objectUrl = await privateImageUrl(this.#client, detail).catch(() => '');
+      if (load !== this.#loads) {
+        if (objectUrl) URL.revokeObjectURL(objectUrl);
+        return;
+      }
+      this.#objectUrl = objectUrl;
+      r.image.src = objectUrl;
     }
+    this.#detail = detail;
     this.#renderParameters(detail);
     this.#renderLineage(detail);
+    r.use.disabled = false;
+    r.download.disabled = false;
     r.copy.disabled = !detail.url;
     r.copy.title = detail.url ? '' : this.#t('noLink');
   }
@@ -179,6 +194,7 @@ export class HuajiaImageDetail extends HTMLElement {
   }
 
   #useSettings() {
+    if (!this.#detail) return;
     const parameters = { ...this.#detail.parameters, seed: this.#detail.seed };
     this.dispatchEvent(new CustomEvent('huajia-use-settings', { detail: { parameters }, bubbles: true, composed: true }));
     this.#refs.dialog.close();
