@@ -35,15 +35,21 @@ def made_with_a_child(server: ServerProcess) -> tuple[list[dict[str, Any]], dict
     return listed, child
 
 
+def the_gallery(server: ServerProcess, open_page: Any) -> tuple[Any, Any]:
+    """The web app's page and its gallery, searched for this file's prompt."""
+    page = open_page(server.url + "/")
+    gallery = page.locator("huajia-gallery")
+    gallery.get_by_label("Search prompts").fill(PROMPT)
+    return page, gallery
+
+
 def test_the_detail_view_shows_lineage_moves_with_arrows_and_downloads(
     huajia: ServerProcess, open_page: Any
 ) -> None:
     listed, child = made_with_a_child(huajia)
     parent_id = next(image["id"] for image in listed if image["id"] == child["parent_id"])
     at = [image["id"] for image in listed].index(parent_id)
-    page = open_page(huajia.url + "/")
-    gallery = page.locator("huajia-gallery")
-    gallery.get_by_label("Search prompts").fill(PROMPT)
+    page, gallery = the_gallery(huajia, open_page)
     details = gallery.get_by_role("button", name=f"Details: {PROMPT}")
     expect(details).to_have_count(len(listed))
 
@@ -84,9 +90,7 @@ def test_two_selected_images_download_as_one_zip_and_settings_fill_the_form(
     huajia: ServerProcess, open_page: Any
 ) -> None:
     listed, _ = made_with_a_child(huajia)
-    page = open_page(huajia.url + "/")
-    gallery = page.locator("huajia-gallery")
-    gallery.get_by_label("Search prompts").fill(PROMPT)
+    page, gallery = the_gallery(huajia, open_page)
     picks = gallery.get_by_role("checkbox", name=f"Select: {PROMPT}")
     expect(picks).to_have_count(len(listed))
     picks.nth(0).check()
@@ -111,9 +115,7 @@ def test_the_actions_wait_for_the_images_details_and_never_use_the_one_shown_bef
     settings" must not act (on nothing, a script error; on the image shown before, its
     settings). The second image's details are held back until the test lets them through."""
     listed, _ = made_with_a_child(huajia)
-    page = open_page(huajia.url + "/")
-    gallery = page.locator("huajia-gallery")
-    gallery.get_by_label("Search prompts").fill(PROMPT)
+    page, gallery = the_gallery(huajia, open_page)
     details = gallery.get_by_role("button", name=f"Details: {PROMPT}")
     expect(details).to_have_count(len(listed))
     dialog = page.get_by_role("dialog", name="Image details")
