@@ -70,7 +70,7 @@ class StatementCount:
     thread runs through them (adding one there once killed the worker thread mid-bench).
 
     On PostgreSQL a worker's claims, renewals and final writes bypass SQLAlchemy's
-    `Connection` (pg_direct.py), so there the statements are counted as psycopg sends them;
+    `Connection` (direct.py), so there the statements are counted as psycopg sends them;
     each of those runs alone in autocommit: a transaction of its own."""
 
     def __init__(self, engine: Any) -> None:

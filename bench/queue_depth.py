@@ -314,7 +314,8 @@ def idle_listeners(url: str, count: int, listen: str, ready: Any, stop: Any) -> 
 
 
 def compare(url: str, args: argparse.Namespace, title: str, modes: dict[str, Mode],
-            fleet: int = 0) -> None:  # fmt: skip
+            fleet: int = 0, label: str = "PostgreSQL", processes: int | None = None,
+            ) -> None:  # fmt: skip
     """Claims per second in each mode on one database, interleaved (A, B, A, B …); the
     ratios are against the last mode (how it was before). `fleet`: that many idle workers'
     listening connections beside the claimers, listening as the mode's claimers do."""
@@ -327,13 +328,12 @@ def compare(url: str, args: argparse.Namespace, title: str, modes: dict[str, Mod
                                    args=(url, fleet, mode.listen, ready, stop))  # fmt: skip
             idle.start()
             ready.wait()
-            runs[name].append(
-                claims_per_second(url, args.processes, args.threads, args.seconds, mode)
-            )
+            count = processes or args.processes
+            runs[name].append(claims_per_second(url, count, args.threads, args.seconds, mode))
             stop.set()
             idle.join()
     base = statistics.median(claims for claims, _, _ in runs[list(modes)[-1]])
-    print(f"PostgreSQL: {title}, {args.rounds} interleaved runs each")
+    print(f"{label}: {title}, {args.rounds} interleaved runs each")
     width = max(len(name) for name in modes)
     for name, figures in runs.items():
         median, client, server = medians(figures)
@@ -355,7 +355,7 @@ def main() -> None:
         help="idle workers' listening connections beside the claimers (the listening runs)",
     )  # fmt: skip
     parser.add_argument(
-        "--compare", default="direct,statements,quick,listening",
+        "--compare", default="direct,statements,quick,listening,sqlite",
         help="the A/B comparisons to run at the middle depth (comma-separated; '' for none)",
     )  # fmt: skip
     parser.add_argument("--no-postgres", action="store_true")
@@ -400,6 +400,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             urls = {depth: f"sqlite:///{folder}/depth-{depth}.db" for depth in depths}
             measure("SQLite", urls, args, args.sqlite_processes)
+            if "sqlite" in args.compare.split(","):
+                middle = sorted(urls)[len(urls) // 2]
+                modes = {"A on the driver's connection": Mode(),
+                         "B portable transactions": Mode(portable=True)}  # fmt: skip
+                title = (f"depth {middle:,}: a worker's writes as short transactions on the "
+                         "driver's connection (A) against the portable ones through SQLAlchemy "
+                         "(B)")  # fmt: skip
+                compare(urls[middle], args, title, modes, label="SQLite",
+                        processes=args.sqlite_processes)  # fmt: skip
 
 
 if __name__ == "__main__":

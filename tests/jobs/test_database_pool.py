@@ -95,7 +95,7 @@ def test_a_completion_on_a_connection_that_died_unseen_goes_through_on_a_new_one
     """A connection that died without a word (a network cut: no goodbye on its socket) and
     was used a moment ago is handed out unchecked; the worker's final write then fails on it,
     and is made again on a new connection instead of failing the task. (Without images the
-    write is one statement run straight on the driver's connection: pg_direct.py.)"""
+    write is one statement run straight on the driver's connection: direct.py.)"""
     from huajia.jobs import open_store
     from huajia.jobs.model import TaskState
     from tests.jobs.helpers import LEASE, a_task, an_image

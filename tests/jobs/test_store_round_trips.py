@@ -36,7 +36,7 @@ def store(postgres_schema_url: str) -> Iterator[SqlTaskStore]:
 
 class Sent:
     """The statements the driver sends, BEGIN and COMMIT included, whether through a
-    SQLAlchemy `Connection` or straight on a pooled driver connection (pg_direct.py)."""
+    SQLAlchemy `Connection` or straight on a pooled driver connection (direct.py)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.statements: list[str] = []

@@ -172,7 +172,7 @@ def transaction(engine: Engine, write: bool) -> Iterator[Connection]:
     busy handler (for milliseconds) where one waiting on this lock goes on the moment the
     writer before it commits.
     """
-    writers = _sqlite_writers(engine) if write else None
+    writers = sqlite_writers(engine) if write else None
     if writers is not None:
         writers.acquire()
     try:
@@ -190,7 +190,7 @@ _WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDi
 _WRITERS_LOCK = threading.Lock()
 
 
-def _sqlite_writers(engine: Engine) -> threading.RLock | None:
+def sqlite_writers(engine: Engine) -> threading.RLock | None:
     if engine.dialect.name != "sqlite":
         return None
     found = _WRITERS.get(engine)

@@ -55,10 +55,10 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from huajia.jobs import queue
 from huajia.jobs.beats import Beat, BeatAnswer
+from huajia.jobs.direct import Direct
 from huajia.jobs.leases import CLAIMED, answer_of
 from huajia.jobs.model import Holding, TaskState
 from huajia.jobs.notify import MOVED, TASK, channel_of
-from huajia.jobs.pg_direct import Direct
 from huajia.jobs.tables import tasks
 
 PROCESSING = TaskState.PROCESSING.value
@@ -228,7 +228,7 @@ def finish_held(connection: Connection, task_id: str, worker_id: str, attempt: i
 
 class DirectWrites:
     """The same three writes, each alone in its transaction, run straight on a pooled driver
-    connection (pg_direct.py): what a worker's process spends on each is a third of what it
+    connection (direct.py): what a worker's process spends on each is a third of what it
     spends through a SQLAlchemy `Connection`. Rows come back by column name."""
 
     _MOST = 256  # statements kept (claims differ by the models a worker holds)
@@ -286,7 +286,7 @@ _ANSWER = (tasks.c.cancel_requested, tasks.c.previews_wanted)
 
 class _Through:
     """A statement alone in its transaction through a SQLAlchemy `Connection`, as these writes
-    ran before pg_direct.py (bench/queue_depth.py compares the two)."""
+    ran before direct.py (bench/queue_depth.py compares the two)."""
 
     def __init__(self, engine: Engine, statement: ClauseElement) -> None:
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")

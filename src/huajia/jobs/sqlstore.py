@@ -86,6 +86,7 @@ from huajia.jobs.rows import (
     task_values,
 )
 from huajia.jobs.side_records import SqlSideRecords
+from huajia.jobs.sqlite_leases import SqliteWrites
 from huajia.jobs.sqlpolicy import SqlPolicyStore
 from huajia.jobs.stats import queue_stats
 from huajia.jobs.store import ApiKeyStore, TaskStore
@@ -141,10 +142,16 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         # PostgreSQL sending its notices: a worker's claim, renewal and final write are one
         # statement each, alone in its transaction (see pg_leases.py).
         # (`single_statements=False`: the portable transactions there too, for comparison.)
-        self._direct: pg_leases.DirectWrites | None = None
-        postgres = engine.dialect.name == "postgresql"
-        if single_statements and postgres and isinstance(self.notifier, PostgresNotifier):
-            self._direct = pg_leases.DirectWrites(engine)
+        # SQLite: each is one short transaction run straight on the driver's connection
+        # (sqlite_leases.py).
+        self._direct: pg_leases.DirectWrites | SqliteWrites | None = None
+        dialect = engine.dialect.name
+        if single_statements and dialect == "postgresql":
+            if isinstance(self.notifier, PostgresNotifier):
+                self._direct = pg_leases.DirectWrites(engine)
+        elif single_statements and dialect == "sqlite":
+            self._direct = SqliteWrites(engine, self._send)
+        self._pg_direct = isinstance(self._direct, pg_leases.DirectWrites)
         self._keys = SqlApiKeyStore(engine, clock)
         self._review = SqlReviewStore(engine, clock)
         self._purge = SqlPurgeStore(engine, clock)
@@ -214,11 +221,15 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                 later: builtins.list[Notice] = (
                     [] if connection.invalidated else connection.info.pop(_NOTICES, [])
                 )
-        if later:
+        self._send(later)
+
+    def _send(self, notices: builtins.list[Notice]) -> None:
+        """Send the notices of a committed change."""
+        if notices:
             try:
-                self.notifier.send(later)
+                self.notifier.send(notices)
             except Exception:  # the change is stored; followers catch up by their slow check
-                log.warning("could not send %d notice(s)", len(later), exc_info=True)
+                log.warning("could not send %d notice(s)", len(notices), exc_info=True)
 
     def _announce(self, topic: str, key: str) -> None:
         """A committed change others keep a moment (policy rules): say so now."""
@@ -503,7 +514,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         values: dict[str, Any], new_images: Sequence[NewImage],
         last_steps: tuple[Sequence[int], int],
     ) -> Task:  # fmt: skip
-        if self._direct is not None:
+        if self._direct is not None and (not new_images or self._pg_direct):
             return self._finish_in_one(task_id, worker_id, attempt, target, values, new_images,
                                        last_steps)  # fmt: skip
         now = self.clock()
@@ -538,8 +549,8 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         values: dict[str, Any], new_images: Sequence[NewImage],
         last_steps: tuple[Sequence[int], int],
     ) -> Task:  # fmt: skip
-        """PostgreSQL: the final write in one statement; with the images' records beside it
-        in one transaction when there are any."""
+        """The final write in one statement (PostgreSQL) or one short transaction (SQLite);
+        PostgreSQL: with the images' records beside it in one transaction when there are any."""
         assert self._direct is not None
         check_transition(TaskState.PROCESSING, target)  # the statement finishes held tasks only
         now = self.clock()
