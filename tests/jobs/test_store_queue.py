@@ -339,6 +339,9 @@ def test_a_batch_takes_the_next_task_and_compatible_ones_up_to_the_image_limit(
     assert [task.id for task in batch] == [first, mate, last_mate]
     assert all(task.state is TaskState.PROCESSING for task in batch)
     assert all(task.lease_owner == "worker-1" and task.attempts == 1 for task in batch)
+    # One batch: started together, under one lease (as the stored rows say too).
+    stored = [store.get(task.id) for task in batch]
+    assert len({(task.started_at, task.lease_expires_at) for task in [*batch, *stored]}) == 1
     waiting = {task.id for task in store.list(states=[TaskState.PENDING])[0]}
     assert waiting == {other_size, too_big}
 

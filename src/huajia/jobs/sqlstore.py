@@ -390,30 +390,30 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         """PostgreSQL: the first task claimed in one statement; batch mates, when there is
         room beside it, in a second transaction (no one else holds the first meanwhile)."""
         assert self._direct is not None
-        row = self._direct.claim(model, revision, holdings, worker_id, self.clock(),
-                                 lease_seconds)  # fmt: skip
+        now = self.clock()  # one batch: its tasks start together, under one lease
+        row = self._direct.claim(model, revision, holdings, worker_id, now, lease_seconds)
         if row is None:
             return []
         first = task_from_values(row)
         if first.batch_key is None or max_images <= first.image_count:
             return [first]
         try:
-            mates = self._claim_mates(first, worker_id, lease_seconds, max_images, revision,
-                                      holdings)  # fmt: skip
+            mates = self._claim_mates(first, worker_id, now, lease_seconds, max_images,
+                                      revision, holdings)  # fmt: skip
         except Exception:  # the first is claimed: run it alone rather than lose its attempt
             log.warning("task %s: could not claim batch mates beside it", first.id,
                         exc_info=True)  # fmt: skip
             return [first]
         return [first, *mates]
 
-    def _claim_mates(self, first: Any, worker_id: str, lease_seconds: float, max_images: int,
-                     revision: int | None, holdings: Sequence[Holding] | None,
+    def _claim_mates(self, first: Any, worker_id: str, now: datetime, lease_seconds: float,
+                     max_images: int, revision: int | None, holdings: Sequence[Holding] | None,
                      ) -> builtins.list[Task]:  # fmt: skip
         with self._write() as connection:
             ids = self._batch_mates(connection, first, max_images, revision, holdings)
             if not ids:
                 return []
-            return self._claim_ids(connection, ids, worker_id, self.clock(), lease_seconds)
+            return self._claim_ids(connection, ids, worker_id, now, lease_seconds)
 
     def _batch_mates(self, connection: Connection, row: Any, max_images: int,
                      revision: int | None, holdings: Sequence[Holding] | None = None,
