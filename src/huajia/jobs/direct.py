@@ -68,13 +68,24 @@ class Prepared:
 
     def run(self, cursor: Any, params: Mapping[str, Any]) -> list[Row]:
         """Execute on a driver cursor; the rows by column name."""
-        cursor.execute(self.sql, self.values(params))
+        return self.rows(self.fetch(cursor, self.values(params)))
+
+    def fetch(self, cursor: Any, values: dict[str, Any] | list[Any]) -> list[Any]:
+        """Execute with the driver's parameters (`values`); the driver's rows, unconverted
+        (`rows` converts them: outside the transaction, where that matters)."""
+        cursor.execute(self.sql, values)
         if not self.names:
             return []
-        found = cursor.fetchall()
+        found: list[Any] = cursor.fetchall()
         if self._results is None:
             self._results = self._processors(cursor.description)
+        return found
+
+    def rows(self, found: Sequence[Any]) -> list[Row]:
+        """Rows `fetch` returned, by column name and converted."""
         results = self._results
+        if not found or results is None:
+            return []
         return [
             {name: value if process is None else process(value)
              for name, value, process in zip(self.names, row, results, strict=True)}

@@ -116,10 +116,12 @@ class SqliteWrites:
         statement = self._prepared(("claim", model, revision, holdings),
                                    lambda: claim_first(model, revision, holdings),
                                    list(tasks.c))  # fmt: skip
-        params = {"worker": worker_id, "now": now,
-                  "expires": now + timedelta(seconds=lease_seconds)}  # fmt: skip
+        # Converted before and after the transaction: the database's writers wait on it.
+        values = statement.values({"worker": worker_id, "now": now,
+                                   "expires": now + timedelta(seconds=lease_seconds)})  # fmt: skip
         with sqlite_writing(self._engine) as cursor:
-            rows = statement.run(cursor, params)
+            found = statement.fetch(cursor, values)
+        rows = statement.rows(found)
         if not rows:
             return None
         self._send([Notice(MOVED), Notice(TASK, rows[0]["id"])])
@@ -180,15 +182,15 @@ class SqliteWrites:
             fresh = [step for step in steps if step > held["progress_step"]]  # never twice
             self._append(cursor, task_id, attempt, fresh, total, now)
             started = held["started_at"]
-            rows = finished.run(cursor, {
+            found = finished.fetch(cursor, finished.values({
                 "task_id": task_id, "state": target.value, "finished_at": now,
                 "updated_at": now, "progress_total": total if fresh else held["progress_total"],
                 "run_seconds": (now - started).total_seconds() if started else None,
                 **values,
-            })  # fmt: skip
+            }))  # fmt: skip
             if held["previews_wanted"]:
                 self._prepared("drop previews", lambda: _DROP_PREVIEWS).run(
                     cursor, {"task_id": task_id}
                 )
         self._send([Notice(TASK, task_id)])
-        return rows[0]
+        return finished.rows(found)[0]
