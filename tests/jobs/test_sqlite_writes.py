@@ -124,15 +124,29 @@ def test_a_stale_attempt_changes_nothing_and_says_why(store: SqlTaskStore) -> No
     assert store.progress_since(created.id) == []
 
 
-def test_a_completion_with_images_still_stores_them(store: SqlTaskStore) -> None:
+def test_a_completion_stores_its_images_in_the_same_transaction(store: SqlTaskStore) -> None:
+    created = store.create(a_task())
+    assert store.claim("worker-1", LEASE) is not None
+    traced = Traced(store)
+
+    done = store.complete(created.id, "worker-1", 1, [an_image(1), an_image(0)], steps=(8,),
+                          total=8)  # fmt: skip
+
+    assert traced.take() == ["BEGIN IMMEDIATE", "SELECT", "INSERT", "UPDATE", "INSERT", "INSERT",
+                             "COMMIT"]  # fmt: skip
+    assert done.state is TaskState.COMPLETED and [i.index for i in done.images] == [0, 1]
+    assert done == store.get(created.id)  # the records as a read gives them, defaults included
+    assert all(image.review_state == "none" and image.reviewed_at is None for image in done.images)
+
+
+def test_a_stale_attempts_images_are_not_stored(store: SqlTaskStore) -> None:
     created = store.create(a_task())
     assert store.claim("worker-1", LEASE) is not None
 
-    done = store.complete(created.id, "worker-1", 1, [an_image(0), an_image(1)], steps=(8,),
-                          total=8)  # fmt: skip
+    with pytest.raises(LeaseLost):
+        store.complete(created.id, "worker-1", 2, [an_image(0)], steps=(8,), total=8)
 
-    assert done.state is TaskState.COMPLETED and [i.index for i in done.images] == [0, 1]
-    assert store.get(created.id).images == done.images
+    assert store.get(created.id).images == []
 
 
 def test_a_failed_direct_transaction_leaves_nothing_and_the_connection_usable(

@@ -7,8 +7,8 @@ claim is a read and then a write. Here:
 
 - a claim is one `UPDATE … WHERE id = (the first in the fair order) RETURNING *`;
 - a renewal reads the lease, appends the steps past the task's progress, and renews;
-- a final write reads the lease, appends the last steps, writes the row (`RETURNING *`) and
-  drops the task's previews when it had any.
+- a final write reads the lease, appends the last steps, writes the row (`RETURNING *`),
+  drops the task's previews when it had any and stores its images' records.
 
 The decisions are the portable path's: the same lease check (state, holder, attempt), a step
 stored once (only steps past the row's progress), a completed task has taken every step. Each
@@ -32,7 +32,7 @@ from huajia.jobs.direct import Prepared, Row, sqlite_writing
 from huajia.jobs.leases import CLAIMED, answer_of
 from huajia.jobs.model import Holding, TaskState
 from huajia.jobs.notify import MOVED, TASK, Notice
-from huajia.jobs.tables import task_previews, task_progress, tasks
+from huajia.jobs.tables import images, task_previews, task_progress, tasks
 
 _LEASE_COLUMNS = [
     tasks.c[name]
@@ -55,6 +55,15 @@ _RENEW = (
     )
 )
 _DROP_PREVIEWS = delete(task_previews).where(task_previews.c.task_id == bindparam("task_id"))
+# An image's record: every column `rows.image_values` gives, the row as stored.
+_IMAGE_COLUMNS = ("id", "task_id", "index", "key", "thumbnail_key", "format", "content_type",
+                  "width", "height", "seed", "size_bytes", "created_at", "favourite",
+                  "parent_id", "origin", "review_state")  # fmt: skip
+_INSERT_IMAGE = (
+    insert(images)
+    .values({name: bindparam(name, type_=images.c[name].type) for name in _IMAGE_COLUMNS})
+    .returning(*images.c)
+)
 # What a final write may set beside its state (`fail`'s error, `complete` clearing one).
 FINAL_VALUES = ("error_code", "error_message")
 
@@ -168,6 +177,17 @@ class SqliteWrites:
                ) -> Row | None:  # fmt: skip
         """The held attempt's final write: the row as written, None when the attempt no
         longer holds the task (nothing written)."""
+        done = self.finish_with_images(task_id, worker_id, attempt, target, values, steps,
+                                       total, now, [])  # fmt: skip
+        return None if done is None else done[0]
+
+    def finish_with_images(self, task_id: str, worker_id: str, attempt: int, target: TaskState,
+                           values: dict[str, Any], steps: Sequence[int], total: int,
+                           now: datetime, image_rows: Sequence[dict[str, Any]],
+                           ) -> tuple[Row, list[Row]] | None:  # fmt: skip
+        """`finish`, with the images' records (`rows.image_values`) stored in the same
+        transaction: the task's row and the images' as stored; None when the attempt no
+        longer holds the task (nothing written)."""
         unknown = set(values) - set(FINAL_VALUES)
         if unknown:  # a new kind of final write needs its column in the statement first
             raise ValueError(f"a final write cannot set {sorted(unknown)} here")
@@ -175,6 +195,8 @@ class SqliteWrites:
         completed = target is TaskState.COMPLETED
         finished = self._prepared(("finish", completed, names),
                                   lambda: _finished(completed, names), list(tasks.c))  # fmt: skip
+        inserting = self._prepared("image", lambda: _INSERT_IMAGE, list(images.c))
+        image_values = [inserting.values(row) for row in image_rows]
         with sqlite_writing(self._engine) as cursor:
             held = self._lease(cursor, task_id, worker_id, attempt)
             if held is None:
@@ -192,5 +214,6 @@ class SqliteWrites:
                 self._prepared("drop previews", lambda: _DROP_PREVIEWS).run(
                     cursor, {"task_id": task_id}
                 )
+            stored = [inserting.fetch(cursor, image) for image in image_values]
         self._send([Notice(TASK, task_id)])
-        return finished.rows(found)[0]
+        return finished.rows(found)[0], [row for one in stored for row in inserting.rows(one)]

@@ -151,7 +151,6 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
                 self._direct = pg_leases.DirectWrites(engine)
         elif single_statements and dialect == "sqlite":
             self._direct = SqliteWrites(engine, self._send)
-        self._pg_direct = isinstance(self._direct, pg_leases.DirectWrites)
         self._keys = SqlApiKeyStore(engine, clock)
         self._review = SqlReviewStore(engine, clock)
         self._purge = SqlPurgeStore(engine, clock)
@@ -387,8 +386,9 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         self, worker_id: str, lease_seconds: float, max_images: int, model: str | None,
         revision: int | None, holdings: tuple[Holding, ...] | None,
     ) -> builtins.list[Task]:  # fmt: skip
-        """PostgreSQL: the first task claimed in one statement; batch mates, when there is
-        room beside it, in a second transaction (no one else holds the first meanwhile)."""
+        """The first task claimed in one statement (on SQLite, in its own short transaction);
+        batch mates, when there is room beside it, in a second transaction (no one else holds
+        the first meanwhile)."""
         assert self._direct is not None
         now = self.clock()  # one batch: its tasks start together, under one lease
         row = self._direct.claim(model, revision, holdings, worker_id, now, lease_seconds)
@@ -514,7 +514,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         values: dict[str, Any], new_images: Sequence[NewImage],
         last_steps: tuple[Sequence[int], int],
     ) -> Task:  # fmt: skip
-        if self._direct is not None and (not new_images or self._pg_direct):
+        if self._direct is not None:
             return self._finish_in_one(task_id, worker_id, attempt, target, values, new_images,
                                        last_steps)  # fmt: skip
         now = self.clock()
@@ -549,12 +549,25 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         values: dict[str, Any], new_images: Sequence[NewImage],
         last_steps: tuple[Sequence[int], int],
     ) -> Task:  # fmt: skip
-        """The final write in one statement (PostgreSQL) or one short transaction (SQLite);
-        PostgreSQL: with the images' records beside it in one transaction when there are any."""
+        """The final write in one statement (PostgreSQL) or one short transaction (SQLite),
+        with the images' records in the same transaction when there are any."""
         assert self._direct is not None
         check_transition(TaskState.PROCESSING, target)  # the statement finishes held tasks only
         now = self.clock()
         steps, total = last_steps
+        if isinstance(self._direct, SqliteWrites):
+            done = self._direct.finish_with_images(
+                task_id, worker_id, attempt, target, values, steps, total, now,
+                [image_values(task_id, image, now) for image in new_images],
+            )  # fmt: skip
+            if done is None:
+                with self._read() as connection:
+                    self._lost(connection, task_id, worker_id, attempt)
+            assert done is not None
+            finished, stored = done
+            records = sorted((ImageRecord(**image) for image in stored),
+                             key=lambda record: record.index)  # fmt: skip
+            return task_from_values(finished, records)
         if new_images:
             with self._write() as connection:
                 row = pg_leases.finish_held(connection, task_id, worker_id, attempt, target,
