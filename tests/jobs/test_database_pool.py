@@ -94,8 +94,9 @@ def test_a_completion_on_a_connection_that_died_unseen_goes_through_on_a_new_one
 ) -> None:
     """A connection that died without a word (a network cut: no goodbye on its socket) and
     was used a moment ago is handed out unchecked; the worker's final write then fails on it,
-    and is made again on a new connection instead of failing the task. (Without images the
-    write is one statement run straight on the driver's connection: direct.py.)"""
+    and is made again on a new connection instead of failing the task. (Both run straight on
+    the driver's connection, direct.py: without images one statement, with them one
+    transaction.)"""
     from huajia.jobs import open_store
     from huajia.jobs.model import TaskState
     from tests.jobs.helpers import LEASE, a_task, an_image

@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
 from huajia.errors import LeaseLost
 from huajia.jobs import open_store, pg_leases
@@ -95,11 +95,16 @@ def test_a_completion_with_images_is_one_transaction(
     claimed = store.claim("worker-1", LEASE)
     assert claimed is not None
     sent = Sent(monkeypatch)
+    through_sqlalchemy: list[str] = []
+    event.listen(store.engine, "before_cursor_execute",
+                 lambda *execution: through_sqlalchemy.append(execution[2]))  # fmt: skip
 
     done = store.complete(created.id, "worker-1", 1, [an_image(0)], steps=(7, 8), total=8)
 
     assert sent.take() == ["BEGIN", "WITH", "INSERT", "COMMIT"]
+    assert through_sqlalchemy == [], "run straight on the driver's connection"
     assert done.state is TaskState.COMPLETED and [i.index for i in done.images] == [0]
+    assert done == store.get(created.id)  # read straight from the driver: as the store reads it
     assert (done.progress_step, done.progress_total) == (8, 8)
     assert done.run_seconds is not None and done.run_seconds >= 0
 

@@ -11,7 +11,8 @@ SQLAlchemy's `DBAPIError`; a connection found dead is invalidated, so the pool n
 out again).
 
 - PostgreSQL (`Direct`): one statement alone, in autocommit (pg_leases.py's writes are one
-  statement each).
+  statement each); a final write with its images' records in one transaction
+  (`pg_transaction`).
 - SQLite (`sqlite_writing`): a few statements in one `BEGIN IMMEDIATE` transaction, taken
   after the process's other writers as `database.transaction` takes it (sqlite_leases.py).
 
@@ -151,6 +152,34 @@ class Direct(Prepared):
             if dead:
                 pooled.invalidate(error)
             raise self.wrapped(error, params, dead) from error
+
+
+@contextmanager
+def pg_transaction(engine: Engine) -> Iterator[Any]:
+    """A cursor in one transaction on a pooled psycopg connection: committed when the block
+    ends, rolled back when it raises. Driver errors come out as SQLAlchemy's `DBAPIError`; a
+    connection found dead is invalidated (`connection_invalidated` says so)."""
+    import psycopg
+
+    pooled = engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        assert driver is not None
+        try:
+            with driver.cursor() as cursor:
+                yield cursor
+            driver.commit()
+        except psycopg.Error as error:
+            dead = engine.dialect.is_disconnect(cast(Any, error), driver, None) or bool(
+                driver.closed
+            )
+            if dead:
+                pooled.invalidate(error)
+            raise exc.DBAPIError.instance(
+                "", None, error, psycopg.Error, connection_invalidated=dead
+            ) from error
+    finally:
+        pooled.close()  # rolled back by the pool if not committed (or discarded, when dead)
 
 
 @contextmanager

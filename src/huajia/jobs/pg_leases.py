@@ -31,7 +31,7 @@ previews go, and a claim takes the first task in the fair order that no one else
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,11 +55,12 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from huajia.jobs import queue
 from huajia.jobs.beats import Beat, BeatAnswer
-from huajia.jobs.direct import Direct
+from huajia.jobs.direct import Direct, Prepared, pg_transaction
 from huajia.jobs.leases import CLAIMED, answer_of
 from huajia.jobs.model import Holding, TaskState
 from huajia.jobs.notify import MOVED, TASK, channel_of
-from huajia.jobs.tables import tasks
+from huajia.jobs.rows import INSERT_IMAGE
+from huajia.jobs.tables import images, tasks
 
 PROCESSING = TaskState.PROCESSING.value
 _COLUMNS = ", ".join(f"tasks.{column.name}" for column in tasks.c)
@@ -236,6 +237,7 @@ class DirectWrites:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._statements: dict[tuple[Any, ...], Direct | _Through] = {}
+        self._transactional: dict[Any, Prepared] = {}  # few: the final writes and the image
 
     def _direct(self, key: tuple[Any, ...], statement: ClauseElement,
                 columns: Sequence[Column[Any]]) -> Direct | _Through:  # fmt: skip
@@ -278,6 +280,34 @@ class DirectWrites:
         statement = finish(target, names)
         direct = self._direct(("finish", target, names), statement, list(tasks.c))
         return direct.first(params)
+
+    def finish_with_images(self, task_id: str, worker_id: str, attempt: int, target: TaskState,
+                           values: dict[str, Any], steps: Sequence[int], total: int,
+                           now: datetime, image_rows: Sequence[dict[str, Any]],
+                           ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:  # fmt: skip
+        """`finish`, with the images' records (`rows.image_values`) stored in the same
+        transaction on the driver's connection: the task's row and the images' as stored; None
+        when the attempt no longer holds the task (nothing written)."""
+        names, params = _final_params(task_id, worker_id, attempt, target, values, steps, total,
+                                      now)  # fmt: skip
+        finished = self._prepared(("finish in a transaction", target, names),
+                                  lambda: finish(target, names), list(tasks.c))  # fmt: skip
+        inserting = self._prepared("image", lambda: INSERT_IMAGE, list(images.c))
+        found_values = finished.values(params)
+        image_values = [inserting.values(row) for row in image_rows]
+        with pg_transaction(self._engine) as cursor:
+            found = finished.fetch(cursor, found_values)
+            if not found:
+                return None
+            stored = [inserting.fetch(cursor, image) for image in image_values]
+        return finished.rows(found)[0], [row for one in stored for row in inserting.rows(one)]
+
+    def _prepared(self, key: Any, make: Callable[[], ClauseElement],
+                  columns: Sequence[Column[Any]]) -> Prepared:  # fmt: skip
+        found = self._transactional.get(key)
+        if found is None:
+            found = self._transactional.setdefault(key, Prepared(self._engine, make(), columns))
+        return found
 
 
 # What a renewal's row holds: the asks its worker answers.

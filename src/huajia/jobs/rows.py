@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Insert, Row, bindparam, insert
 
 from huajia.jobs.model import (
     ApiKey,
@@ -20,6 +20,7 @@ from huajia.jobs.model import (
     TaskState,
 )
 from huajia.jobs.requests import decode_request, encode_request
+from huajia.jobs.tables import images
 
 
 def new_id() -> str:
@@ -101,6 +102,17 @@ def image_values(task_id: str, image: NewImage, now: datetime) -> dict[str, Any]
         "origin": image.origin,
         "review_state": image.review_state,
     }
+
+
+# An image's record as `image_values` gives it, inserted on its own: the row as stored.
+IMAGE_COLUMNS = ("id", "task_id", "index", "key", "thumbnail_key", "format", "content_type",
+                 "width", "height", "seed", "size_bytes", "created_at", "favourite",
+                 "parent_id", "origin", "review_state")  # fmt: skip
+INSERT_IMAGE: Insert = (
+    insert(images)
+    .values({name: bindparam(name, type_=images.c[name].type) for name in IMAGE_COLUMNS})
+    .returning(*images.c)
+)
 
 
 def group_images(records: Sequence[ImageRecord]) -> Mapping[str, list[ImageRecord]]:

@@ -32,6 +32,7 @@ from huajia.jobs.direct import Prepared, Row, sqlite_writing
 from huajia.jobs.leases import CLAIMED, answer_of
 from huajia.jobs.model import Holding, TaskState
 from huajia.jobs.notify import MOVED, TASK, Notice
+from huajia.jobs.rows import INSERT_IMAGE
 from huajia.jobs.tables import images, task_previews, task_progress, tasks
 
 _LEASE_COLUMNS = [
@@ -55,15 +56,6 @@ _RENEW = (
     )
 )
 _DROP_PREVIEWS = delete(task_previews).where(task_previews.c.task_id == bindparam("task_id"))
-# An image's record: every column `rows.image_values` gives, the row as stored.
-_IMAGE_COLUMNS = ("id", "task_id", "index", "key", "thumbnail_key", "format", "content_type",
-                  "width", "height", "seed", "size_bytes", "created_at", "favourite",
-                  "parent_id", "origin", "review_state")  # fmt: skip
-_INSERT_IMAGE = (
-    insert(images)
-    .values({name: bindparam(name, type_=images.c[name].type) for name in _IMAGE_COLUMNS})
-    .returning(*images.c)
-)
 # What a final write may set beside its state (`fail`'s error, `complete` clearing one).
 FINAL_VALUES = ("error_code", "error_message")
 
@@ -195,7 +187,7 @@ class SqliteWrites:
         completed = target is TaskState.COMPLETED
         finished = self._prepared(("finish", completed, names),
                                   lambda: _finished(completed, names), list(tasks.c))  # fmt: skip
-        inserting = self._prepared("image", lambda: _INSERT_IMAGE, list(images.c))
+        inserting = self._prepared("image", lambda: INSERT_IMAGE, list(images.c))
         image_values = [inserting.values(row) for row in image_rows]
         with sqlite_writing(self._engine) as cursor:
             held = self._lease(cursor, task_id, worker_id, attempt)

@@ -555,7 +555,7 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
         check_transition(TaskState.PROCESSING, target)  # the statement finishes held tasks only
         now = self.clock()
         steps, total = last_steps
-        if isinstance(self._direct, SqliteWrites):
+        if isinstance(self._direct, SqliteWrites) or (new_images and pg_leases.DIRECT):
             done = self._direct.finish_with_images(
                 task_id, worker_id, attempt, target, values, steps, total, now,
                 [image_values(task_id, image, now) for image in new_images],
