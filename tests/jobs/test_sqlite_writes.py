@@ -73,6 +73,29 @@ def test_a_claim_is_one_update_and_a_renewal_and_a_final_write_read_the_lease_on
     assert store.get(created.id) == done
 
 
+def test_a_batchs_beats_renew_in_one_transaction_and_a_stale_one_is_answered_lost(
+    store: SqlTaskStore,
+) -> None:
+    first = store.create(a_task(batch_key="k"))
+    mate = store.create(a_task(batch_key="k"))
+    gone = store.create(a_task())
+    assert [task.id for task in store.claim_batch("worker-1", LEASE, 2)] == [first.id, mate.id]
+    traced = Traced(store)
+
+    answers = store.heartbeat_many([
+        Beat(first.id, "worker-1", 1, (1,), 4), Beat(mate.id, "worker-1", 1, (1,), 4),
+        Beat(gone.id, "worker-1", 1, (1,), 4),  # pending: never claimed by this attempt
+    ], LEASE)  # fmt: skip
+
+    assert answers == {first.id: BeatAnswer.HELD, mate.id: BeatAnswer.HELD,
+                       gone.id: BeatAnswer.LOST}  # fmt: skip
+    assert traced.take() == ["BEGIN IMMEDIATE", *["SELECT", "INSERT", "UPDATE"] * 2, "SELECT",
+                             "COMMIT"]  # fmt: skip
+    assert [p.step for p in store.progress_since(first.id)] == [1]
+    assert [p.step for p in store.progress_since(mate.id)] == [1]
+    assert store.progress_since(gone.id) == []
+
+
 def test_rows_read_straight_from_the_driver_are_the_tasks_the_store_reads(
     store: SqlTaskStore,
 ) -> None:

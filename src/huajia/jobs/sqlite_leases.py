@@ -148,21 +148,32 @@ class SqliteWrites:
     def renew(self, beat: Beat, now: datetime, lease_seconds: float) -> BeatAnswer:
         """Renew one beat's lease and store its new steps; LOST when its attempt no longer
         holds the task."""
+        return self.renew_all([beat], now, lease_seconds)[beat.task_id]
+
+    def renew_all(self, beats: Sequence[Beat], now: datetime, lease_seconds: float,
+                  ) -> dict[str, BeatAnswer]:  # fmt: skip
+        """Renew each beat (a GPU batch's tasks) in one transaction; a beat whose attempt no
+        longer holds its task is answered LOST, and the others still renew."""
         renew = self._prepared("renew", lambda: _RENEW)
+        expires = now + timedelta(seconds=lease_seconds)
+        answers: dict[str, BeatAnswer] = {}
         with sqlite_writing(self._engine) as cursor:
-            row = self._lease(cursor, beat.task_id, beat.worker_id, beat.attempt)
-            if row is None:
-                return BeatAnswer.LOST
-            fresh = [step for step in beat.steps if step > row["progress_step"]]  # never twice
-            self._append(cursor, beat.task_id, beat.attempt, fresh, beat.total, now)
-            renew.run(cursor, {
-                "task_id": beat.task_id, "now": now,
-                "expires": now + timedelta(seconds=lease_seconds),
-                "step": fresh[-1] if fresh else row["progress_step"],
-                "total": beat.total if fresh else row["progress_total"],
-            })  # fmt: skip
-        self._send([Notice(TASK, beat.task_id)])
-        return answer_of(row)
+            for beat in beats:
+                row = self._lease(cursor, beat.task_id, beat.worker_id, beat.attempt)
+                if row is None:
+                    answers[beat.task_id] = BeatAnswer.LOST
+                    continue
+                fresh = [step for step in beat.steps if step > row["progress_step"]]  # once
+                self._append(cursor, beat.task_id, beat.attempt, fresh, beat.total, now)
+                renew.run(cursor, {
+                    "task_id": beat.task_id, "now": now, "expires": expires,
+                    "step": fresh[-1] if fresh else row["progress_step"],
+                    "total": beat.total if fresh else row["progress_total"],
+                })  # fmt: skip
+                answers[beat.task_id] = answer_of(row)
+        held = [task_id for task_id, answer in answers.items() if answer is not BeatAnswer.LOST]
+        self._send([Notice(TASK, task_id) for task_id in held])
+        return answers
 
     def finish(self, task_id: str, worker_id: str, attempt: int, target: TaskState,
                values: dict[str, Any], steps: Sequence[int], total: int, now: datetime,

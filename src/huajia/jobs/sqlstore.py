@@ -466,6 +466,8 @@ class SqlTaskStore(SqlSideRecords, TaskStore):
     ) -> dict[str, BeatAnswer]:
         if not beats:
             return {}
+        if isinstance(self._direct, SqliteWrites) and not any(beat.previews for beat in beats):
+            return self._direct.renew_all(beats, self.clock(), lease_seconds)
         if self._direct is not None and not any(beat.previews for beat in beats):
             now = self.clock()  # a statement (and a lock) per beat
             return {beat.task_id: self._direct.renew(beat, now, lease_seconds)
