@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from huajia.jobs.beats import Beat, BeatAnswer
 from huajia.jobs.database import Pool
 from huajia.jobs.direct import sqlite_writing
 from huajia.jobs.model import TaskState
+from huajia.jobs.rows import IMAGE_COLUMNS, image_values
 from huajia.jobs.sqlstore import SqlTaskStore
 from tests.jobs.helpers import LEASE, a_task, an_image
 
@@ -195,3 +196,10 @@ def test_a_failed_direct_transaction_leaves_nothing_and_the_connection_usable(
     with store.engine.connect() as connection:  # nothing left open on the pool's connection
         assert connection.execute(text("SELECT count(*) FROM tasks")).scalar_one() == 1
     assert store.claim("worker-1", LEASE) is not None
+
+
+def test_the_direct_image_insert_binds_every_value_a_record_is_made_of() -> None:
+    """An image's record inserted on the driver's connection sets exactly what
+    `image_values` gives: a value added there and not bound here would be dropped unseen."""
+    values = image_values("task-1", an_image(0), datetime.now(UTC))
+    assert set(values) == set(IMAGE_COLUMNS)

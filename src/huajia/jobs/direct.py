@@ -113,6 +113,24 @@ class Prepared:
                                        connection_invalidated=dead)  # fmt: skip
 
 
+class Statements:
+    """Statements prepared for one engine, each made once per key (at most `most` kept)."""
+
+    def __init__(self, engine: Engine, most: int = 256) -> None:
+        self._engine = engine
+        self._most = most
+        self._kept: dict[Any, Prepared] = {}
+
+    def get(self, key: Any, make: Callable[[], ClauseElement],
+            columns: Sequence[Column[Any]] = ()) -> Prepared:  # fmt: skip
+        found = self._kept.get(key)
+        if found is None:
+            if len(self._kept) >= self._most:
+                self._kept.clear()
+            found = self._kept.setdefault(key, Prepared(self._engine, make(), columns))
+        return found
+
+
 class Direct(Prepared):
     """PostgreSQL through psycopg: the statement run alone, in autocommit."""
 

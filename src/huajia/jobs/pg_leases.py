@@ -31,7 +31,7 @@ previews go, and a claim takes the first task in the fair order that no one else
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,7 +55,7 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from huajia.jobs import queue
 from huajia.jobs.beats import Beat, BeatAnswer
-from huajia.jobs.direct import Direct, Prepared, pg_transaction
+from huajia.jobs.direct import Direct, Statements, pg_transaction
 from huajia.jobs.leases import CLAIMED, answer_of
 from huajia.jobs.model import Holding, TaskState
 from huajia.jobs.notify import MOVED, TASK, channel_of
@@ -237,7 +237,7 @@ class DirectWrites:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._statements: dict[tuple[Any, ...], Direct | _Through] = {}
-        self._transactional: dict[Any, Prepared] = {}  # few: the final writes and the image
+        self._prepared = Statements(engine).get  # those run in a transaction
 
     def _direct(self, key: tuple[Any, ...], statement: ClauseElement,
                 columns: Sequence[Column[Any]]) -> Direct | _Through:  # fmt: skip
@@ -301,13 +301,6 @@ class DirectWrites:
                 return None
             stored = [inserting.fetch(cursor, image) for image in image_values]
         return finished.rows(found)[0], [row for one in stored for row in inserting.rows(one)]
-
-    def _prepared(self, key: Any, make: Callable[[], ClauseElement],
-                  columns: Sequence[Column[Any]]) -> Prepared:  # fmt: skip
-        found = self._transactional.get(key)
-        if found is None:
-            found = self._transactional.setdefault(key, Prepared(self._engine, make(), columns))
-        return found
 
 
 # What a renewal's row holds: the asks its worker answers.

@@ -28,7 +28,7 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from huajia.jobs import queue
 from huajia.jobs.beats import Beat, BeatAnswer
-from huajia.jobs.direct import Prepared, Row, sqlite_writing
+from huajia.jobs.direct import Row, Statements, sqlite_writing
 from huajia.jobs.leases import CLAIMED, answer_of
 from huajia.jobs.model import Holding, TaskState
 from huajia.jobs.notify import MOVED, TASK, Notice
@@ -92,23 +92,13 @@ class SqliteWrites:
     """The three writes of a worker's attempt (as pg_leases.DirectWrites on PostgreSQL);
     `send` sends the notices of a committed write."""
 
-    _MOST = 256  # statements kept (claims differ by the models a worker holds)
-
     def __init__(self, engine: Engine, send: Callable[[list[Notice]], None]) -> None:
         if engine.dialect.name != "sqlite":
             raise ValueError("SqliteWrites needs a SQLite engine")
         self._engine = engine
         self._send = send
-        self._statements: dict[Any, Prepared] = {}
-
-    def _prepared(self, key: Any, make: Callable[[], ClauseElement],
-                  columns: Sequence[Any] = ()) -> Prepared:  # fmt: skip
-        found = self._statements.get(key)
-        if found is None:
-            if len(self._statements) >= self._MOST:
-                self._statements.clear()
-            found = self._statements.setdefault(key, Prepared(self._engine, make(), columns))
-        return found
+        # Kept per key (claims differ by the models a worker holds).
+        self._prepared = Statements(engine).get
 
     def claim(self, model: str | None, revision: int | None,
               holdings: tuple[Holding, ...] | None, worker_id: str, now: datetime,
