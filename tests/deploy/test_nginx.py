@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,7 +79,7 @@ def test_progress_events_arrive_while_the_task_is_still_running(
     client: httpx.Client, huajia: ServerProcess
 ) -> None:
     task_id = client.post("/api/v1/generate", json=SLOW).json()["task_id"]
-    worker = worker_pid(huajia)
+    workers = huajia.workers()
     names: list[str] = []
     status_at_first_progress = None
     with client.stream("GET", f"/api/v1/tasks/{task_id}/events") as stream:
@@ -92,12 +89,9 @@ def test_progress_events_arrive_while_the_task_is_still_running(
                 continue
             names.append(line.removeprefix("event: "))
             if names[-1] == "progress" and status_at_first_progress is None:
-                os.kill(worker, signal.SIGSTOP)  # the task cannot finish behind our back
-                try:
+                with workers.held():  # the task cannot finish behind our back
                     status = client.get(f"/api/v1/tasks/{task_id}/status").json()
                     status_at_first_progress = status["status"]
-                finally:
-                    os.kill(worker, signal.SIGCONT)
             if names[-1] in {"completed", "failed", "canceled"}:
                 break
     assert names[-1] == "completed", names
@@ -133,10 +127,3 @@ def png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 30, 30)).save(buffer, "PNG")
     return buffer.getvalue()
-
-
-def worker_pid(server: ServerProcess) -> int:
-    assert server.process is not None
-    found = subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True,
-                           text=True, check=False)  # fmt: skip
-    return int(found.stdout.split()[0])

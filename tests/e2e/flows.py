@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
+
+from tests.support.hold import Workers
 
 SMALL = {"width": 64, "height": 64, "steps": 2}
 
@@ -73,16 +73,15 @@ def stream_events(
 
 
 def follow_while_held(
-    submit_to: httpx.Client, workers: Sequence[int], follow_on: httpx.Client | None = None,
+    submit_to: httpx.Client, workers: Workers, follow_on: httpx.Client | None = None,
     previews: Sequence[bool] = (False,), timeout: float = 120, **fields: Any,
 ) -> tuple[dict[str, Any], list[list[tuple[str, Any]]], float]:  # fmt: skip
-    """Submit while the `workers` (pids) are held, open one event stream per entry of
+    """Submit while the `workers` are held, open one event stream per entry of
     `previews` (on `follow_on`, else the same API; True: asking for previews), and let the
     workers go once every stream is open: a tiny task may otherwise end before a follower
     comes, who then sees its end only. The accepted answer, each stream's events up to the
     task's end, and the seconds from the workers' release to the last stream's end."""
-    for pid in workers:
-        os.kill(pid, signal.SIGSTOP)  # what they are told waits in their socket or connection
+    workers.hold()  # what they are told waits in their socket or connection
     streams: list[list[tuple[str, Any]]] = [[] for _ in previews]
     followers: list[threading.Thread] = []
     try:
@@ -97,8 +96,7 @@ def follow_while_held(
         while not all(streams) and time.monotonic() < deadline:
             time.sleep(0.01)
     finally:
-        for pid in workers:
-            os.kill(pid, signal.SIGCONT)
+        workers.release()
     released = time.monotonic()
     for follower in followers:
         follower.join(timeout)

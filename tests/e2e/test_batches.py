@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import signal
 import threading
 import time
 import zipfile
@@ -20,7 +18,6 @@ import pytest
 from openpyxl import Workbook
 
 from tests.e2e.flows import stream_events
-from tests.e2e.test_drain import worker_pid
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -110,14 +107,10 @@ def test_an_xlsx_sheet_and_pasted_lines_are_read_too(client: httpx.Client) -> No
 def test_canceling_a_batch_stops_its_waiting_rows(
     client: httpx.Client, server: ServerProcess
 ) -> None:
-    worker = worker_pid(server)
-    os.kill(worker, signal.SIGSTOP)  # everything the batch queues stays waiting
-    try:
+    with server.workers().held():  # everything the batch queues stays waiting
         lines = "\n".join(f"a poster {n}" for n in range(6))
         created = client.post("/api/v1/batches", json={"lines": lines}).json()
         canceled = client.post(f"/api/v1/batches/{created['batch_id']}/cancel").json()
-    finally:
-        os.kill(worker, signal.SIGCONT)
 
     assert canceled["counts"] == {"canceled": 6}
     assert canceled["canceled"] is True
@@ -131,10 +124,8 @@ def batch_events(client: httpx.Client, batch_id: str, seen: list[tuple[str, Any]
 def test_a_batch_streams_each_row_as_it_ends_then_finished(
     client: httpx.Client, server: ServerProcess
 ) -> None:
-    worker = worker_pid(server)
-    os.kill(worker, signal.SIGSTOP)  # the rows wait until the stream is open
     seen: list[tuple[str, Any]] = []
-    try:
+    with server.workers().held():  # the rows wait until the stream is open
         created = client.post("/api/v1/batches", json={"lines": "a kite\na lamp\na boat"})
         batch_id = created.json()["batch_id"]
         follower = threading.Thread(target=batch_events, args=(client, batch_id, seen))
@@ -142,8 +133,6 @@ def test_a_batch_streams_each_row_as_it_ends_then_finished(
         deadline = time.monotonic() + 30
         while not seen and time.monotonic() < deadline:
             time.sleep(0.05)
-    finally:
-        os.kill(worker, signal.SIGCONT)
     follower.join(120)
 
     names = [name for name, _ in seen]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -30,13 +29,6 @@ DRAIN = {"HUAJIA_DRAIN_SECONDS": "1", "HUAJIA_LEASE_SECONDS": "300"}
 # Large enough that the tiny model is usually still denoising when the signal comes; the
 # tests pass whether it finished or was handed back.
 BIG = {"prompt": "a harbour", "width": 256, "height": 256, "steps": 30, "seed": 9}
-
-
-def worker_pid(server: ServerProcess) -> int:
-    assert server.process is not None
-    found = subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True,
-                           text=True, check=False)  # fmt: skip
-    return int(found.stdout.split()[0])
 
 
 def start_running_task(server: ServerProcess, client: httpx.Client) -> str:
@@ -91,8 +83,8 @@ def test_while_draining_status_and_streams_answer_but_new_work_is_refused(
     follower = threading.Thread(target=_follow, args=(server.url, task_id, events), daemon=True)
     follower.start()
     time.sleep(0.5)
-    held = worker_pid(server)
-    os.kill(held, signal.SIGSTOP)  # the worker is busy for as long as the test needs
+    held = server.workers()
+    held.hold()  # the worker is busy for as long as the test needs
     try:
         os.kill(server.process.pid, signal.SIGTERM)  # the main process alone, like Ctrl-C
         _wait_until(lambda: client.get("/api/v1/health").json()["draining"])
@@ -103,12 +95,37 @@ def test_while_draining_status_and_streams_answer_but_new_work_is_refused(
         assert client.get("/api/v1/ready").status_code == 503, "load balancers move away"
         assert client.get(f"/api/v1/tasks/{task_id}/status").status_code == 200
     finally:
-        os.kill(held, signal.SIGCONT)
+        held.release()
         client.close()
     assert server.process.wait(timeout=60) == 0, server.log()
     follower.join(timeout=10)
     assert events and events[-1] in {"reconnect", "completed"}, events
     assert not [r for r in server.log_records() if r["level"] == "ERROR"], server.log()
+
+
+def test_a_second_sigterm_stops_at_once_and_logs_no_uncaught_error(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C twice: the second stops the HTTP server while the first's drain still waits
+    for the worker. Before, the drain then handed a task to the closed event loop and logged
+    an uncaught RuntimeError."""
+    server = start_huajia(tmp_path, tiny_model_dir, DRAIN)
+    assert server.process is not None
+    client = httpx.Client(base_url=server.url, timeout=30)
+    start_running_task(server, client)
+    held = server.workers()
+    held.hold()  # the drain waits on the worker
+    try:
+        os.kill(server.process.pid, signal.SIGTERM)
+        _wait_until(lambda: client.get("/api/v1/health").json()["draining"])
+        os.kill(server.process.pid, signal.SIGTERM)
+        _wait_until(lambda: "stopping now" in server.log())
+    finally:
+        held.release()
+        client.close()
+    server.process.wait(timeout=60)
+    uncaught = [r for r in server.log_records() if "uncaught" in r["message"]]
+    assert not uncaught, server.log()
 
 
 def _follow(url: str, task_id: str, events: list[str]) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import signal
 import time
 
 import httpx
@@ -15,7 +13,6 @@ from PIL import Image
 from huajia.images.encode import is_ai_generated, read_parameters, read_xmp
 from huajia.images.labels import read_label
 from tests.e2e.flows import SMALL, follow_while_held, read_events, submit, wait_for
-from tests.e2e.test_drain import worker_pid
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +22,7 @@ def test_submit_follow_sse_then_fetch_the_images(
     server: ServerProcess, client: httpx.Client
 ) -> None:
     accepted, (events,), _ = follow_while_held(
-        client, [worker_pid(server)], num_images=2, seed=1234, steps=4, prompt="一只红色的狐狸"
+        client, server.workers(), num_images=2, seed=1234, steps=4, prompt="一只红色的狐狸"
     )
     assert accepted["status"] == "pending"
     assert accepted["check_status_url"] == f"/api/v1/tasks/{accepted['task_id']}/status"
@@ -70,23 +67,17 @@ def test_seed_poll_flow(client: httpx.Client) -> None:
 
 
 def test_cancel_pending_and_processing_tasks(server: ServerProcess, client: httpx.Client) -> None:
-    worker = worker_pid(server)
-    os.kill(worker, signal.SIGSTOP)  # held: nothing is claimed until the pending one is canceled
-    try:
+    workers = server.workers()
+    with workers.held():  # nothing is claimed until the pending one is canceled
         long = submit(client, steps=50, width=256, height=256, num_images=2)
         pending = submit(client)
         canceled = client.post(f"/api/v1/tasks/{pending['task_id']}/cancel")
-    finally:
-        os.kill(worker, signal.SIGCONT)
     assert canceled.status_code == 200
     assert canceled.json()["status"] == "canceled"
     wait_for(client, long["task_id"], {"processing"})
-    os.kill(worker, signal.SIGSTOP)  # held mid-run: the cancel arrives while it is processing
-    try:
+    with workers.held():  # held mid-run: the cancel arrives while it is processing
         t0 = time.monotonic()
         client.post(f"/api/v1/tasks/{long['task_id']}/cancel")
-    finally:
-        os.kill(worker, signal.SIGCONT)
     final = wait_for(client, long["task_id"], {"canceled", "completed", "failed"})
     assert final["status"] == "canceled"
     assert final["current_step"] < 50
@@ -255,9 +246,7 @@ def test_an_openai_caller_that_leaves_cancels_its_waiting_task(
 ) -> None:
     """The synchronous route waits on the task watcher; a client that hangs up while its task
     still waits (the worker is held) gets the task canceled, not generated for nobody."""
-    worker = worker_pid(server)
-    os.kill(worker, signal.SIGSTOP)
-    try:
+    with server.workers().held():
         with pytest.raises(httpx.TimeoutException):
             client.post("/v1/images/generations", json={"prompt": "a lonely kite",
                         "size": "64x64"}, timeout=1.5)  # fmt: skip
@@ -267,8 +256,6 @@ def test_an_openai_caller_that_leaves_cancels_its_waiting_task(
             if latest["status"] == "canceled":
                 break
             time.sleep(0.2)
-    finally:
-        os.kill(worker, signal.SIGCONT)
     assert latest["request"]["prompt"] == "a lonely kite", latest
     assert latest["status"] == "canceled", "the task of a caller that left is canceled"
 
@@ -313,7 +300,7 @@ def test_a_follower_resuming_with_last_event_id_gets_only_the_steps_it_missed(
     server: ServerProcess, client: httpx.Client
 ) -> None:
     task, (events,), _ = follow_while_held(
-        client, [worker_pid(server)], steps=4, seed=77, prompt="resume me"
+        client, server.workers(), steps=4, seed=77, prompt="resume me"
     )
     ids = [data for name, data in events if name == "progress"]
     assert [step["current_step"] for step in ids] == [1, 2, 3, 4]

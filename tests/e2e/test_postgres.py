@@ -8,7 +8,6 @@ import httpx
 import pytest
 
 from tests.e2e.flows import follow_while_held, submit, wait_for
-from tests.e2e.test_drain import worker_pid
 from tests.support.server import start_huajia
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -22,7 +21,7 @@ def test_the_service_runs_on_postgresql(
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             _, (events,), _ = follow_while_held(
-                client, [worker_pid(server)], seed=11, num_images=2, steps=3, prompt="港口的清晨"
+                client, server.workers(), seed=11, num_images=2, steps=3, prompt="港口的清晨"
             )
             assert [data["current_step"] for name, data in events if name == "progress"] == [
                 1, 2, 3,

@@ -11,7 +11,6 @@ import numpy as np
 from PIL import Image
 
 from tests.e2e.flows import follow_while_held, read_events, submit
-from tests.e2e.test_drain import worker_pid
 from tests.support.server import ServerProcess
 
 # Many steps, so the task runs over many of the watcher's ticks (previews every 2 steps).
@@ -31,7 +30,7 @@ def test_previews_come_as_decodable_small_images_before_completed(
     client: httpx.Client, server: ServerProcess
 ) -> None:
     accepted, (events,), _ = follow_while_held(
-        client, [worker_pid(server)], previews=[True], timeout=STREAM_S, **LONG
+        client, server.workers(), previews=[True], timeout=STREAM_S, **LONG
     )
     task_id = accepted["task_id"]
 
@@ -66,7 +65,7 @@ def test_a_stream_that_did_not_ask_gets_none_while_another_does(
     client: httpx.Client, server: ServerProcess
 ) -> None:
     _, (asked, plain), _ = follow_while_held(
-        client, [worker_pid(server)], previews=[True, False], timeout=STREAM_S, **LONG
+        client, server.workers(), previews=[True, False], timeout=STREAM_S, **LONG
     )
 
     asked_names = [name for name, _ in asked]

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.flows import follow_while_held
-from tests.e2e.test_drain import worker_pid
+from tests.support.hold import Workers
 from tests.support.server import ServerProcess, free_port, server_env, start_huajia
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +31,7 @@ PUSHED_WITHIN_S = FALLBACK_S / 2
 
 
 def follow_a_fresh_task(submit_to: httpx.Client, follow_on: httpx.Client, prompt: str,
-                        workers: list[int]) -> tuple[list[tuple[str, Any]], float]:  # fmt: skip
+                        workers: Workers) -> tuple[list[tuple[str, Any]], float]:  # fmt: skip
     """Submit to one API, read the task's whole SSE stream on the other (the workers held
     until it is open); its events, and the seconds since the workers went on."""
     _, (events,), seconds = follow_while_held(
@@ -99,7 +99,7 @@ def test_two_apis_and_two_workers_on_postgresql_push_every_event(
         ):
             until_workers_ready([first, second], workers=2)
             for i in range(3):  # each time a worker that sleeps for 30 s must be woken
-                held = [worker.process.pid for worker in workers]
+                held = Workers([worker.process.pid for worker in workers])  # PostgreSQL
                 events, seconds = follow_a_fresh_task(first, second, f"a harbour at dawn {i}", held)
                 assert_pushed(events, seconds)
     finally:
@@ -115,7 +115,7 @@ def test_one_machine_on_sqlite_pushes_every_event(tiny_model_dir: Path, tmp_path
         with httpx.Client(base_url=server.url, timeout=30) as client:
             until_workers_ready([client], workers=1)
             for i in range(3):
-                held = [worker_pid(server)]
+                held = server.workers()
                 events, seconds = follow_a_fresh_task(client, client, f"a lighthouse {i}", held)
                 assert_pushed(events, seconds)
     finally:

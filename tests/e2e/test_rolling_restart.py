@@ -9,8 +9,6 @@ the one it follows stops (as the panel does on the `reconnect` event).
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -21,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.hold import Workers
 from tests.support.server import ServerProcess, free_port, server_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -129,14 +128,14 @@ def test_restarting_every_process_in_turn_loses_and_fails_nothing(
         if kind == "api":
             # Workers held first: this wave's tasks wait, so their followers are still
             # streaming when their API stops, however fast the model draws.
-            hold(workers, signal.SIGSTOP)
+            held(workers).hold()
         wave(round_)
         until_streaming(seen, task_ids[-5:])
         if kind == "api":
             api = apis[int(index)]
             api.stop()
             stops.append(api.process.returncode if api.process else None)
-            hold(workers, signal.SIGCONT)
+            held(workers).release()
             api.start(wait_for_model=False)
         else:
             stops.append(workers[int(index)].restart())
@@ -162,7 +161,6 @@ def until_streaming(seen: dict[str, list[str]], task_ids: list[str]) -> None:
         time.sleep(0.02)
 
 
-def hold(workers: list[WorkerProcess], signum: signal.Signals) -> None:
-    for worker in workers:
-        if worker.process is not None:
-            os.kill(worker.process.pid, signum)
+def held(workers: list[WorkerProcess]) -> Workers:
+    """The workers as one group to hold (PostgreSQL: no database-wide lock to avoid)."""
+    return Workers([worker.process.pid for worker in workers if worker.process is not None])

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from tests.support.hold import Workers
+
 READY_TIMEOUT_S = 90.0
 
 
@@ -71,6 +73,24 @@ class ServerProcess:
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"huajia serve not ready after {READY_TIMEOUT_S}s:\n{self.log()}")
+
+    @property
+    def sqlite_database(self) -> Path | None:
+        """The SQLite file it writes, or None when it runs on PostgreSQL."""
+        return None if self.env.get("HUAJIA_DATABASE_URL") else self.data_dir / "huajia.db"
+
+    def worker_pid(self) -> int:
+        """The pid of its (first) worker child."""
+        return self.workers().pids[0]
+
+    def workers(self) -> Workers:
+        """Its worker children, to hold (SIGSTOP) where a test needs their work to wait."""
+        assert self.process is not None
+        found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
+                               text=True, check=False)  # fmt: skip
+        pids = [int(pid) for pid in found.stdout.split()]
+        assert pids, f"huajia serve has no worker child:\n{self.log()}"
+        return Workers(pids, self.sqlite_database)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:]
