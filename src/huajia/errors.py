@@ -36,6 +36,7 @@
     ├── PayloadTooLarge              413 payload_too_large
     ├── HostNotAllowed               400 host_not_allowed
     ├── Draining                     503 draining            (stopping; retry elsewhere)
+    ├── DatabaseUnavailable          503 database_unavailable (busy or unreachable; retry)
     ├── ConfigurationError           500 configuration_error (refused at start-up)
     ├── GenerationCanceled           409 canceled
     ├── OutOfMemory                  507 out_of_memory       (the GPU could not fit even one image)
@@ -235,6 +236,15 @@ class Draining(HuajiaError):
     status = 503
     code = "draining"
     retry_after = 5
+
+
+class DatabaseUnavailable(HuajiaError):
+    """The database did not answer in time: locked by a writer past the busy timeout, the pool
+    had no connection to spare, or the server is unreachable. Nothing was changed."""
+
+    status = 503
+    code = "database_unavailable"
+    retry_after = 2
 
 
 class ConfigurationError(HuajiaError):

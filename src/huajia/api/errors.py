@@ -14,10 +14,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from huajia.api.schemas import ErrorBody, OpenAIErrorBody
-from huajia.errors import Draining, HuajiaError, LoraMisfit
+from huajia.errors import DatabaseUnavailable, Draining, HuajiaError, LoraMisfit
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HuajiaError, _huajia_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _database_unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(PoolTimeout, _database_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_error)
 
 
@@ -74,7 +78,7 @@ async def _huajia_error(request: Request, error: HuajiaError) -> JSONResponse:
     headers = {}
     if error.retry_after is not None:
         headers["Retry-After"] = str(error.retry_after)
-    if error.status >= 500 and not isinstance(error, Draining):  # draining is no fault
+    if error.status >= 500 and not isinstance(error, Draining | DatabaseUnavailable):  # no fault
         log.error("%s: %s", error.code, error.message)
     body = error_body(request.scope["path"], error.status, error.code, error.message, error.param)
     if isinstance(error, LoraMisfit):  # the fit report tells the admin what to fix
@@ -94,6 +98,21 @@ async def _http_error(request: Request, error: StarletteHTTPException) -> JSONRe
     return error_response(
         request.scope["path"], error.status_code, code, str(error.detail), headers=error.headers
     )
+
+
+async def _database_unavailable(request: Request, error: OperationalError | PoolTimeout
+                                ) -> JSONResponse:  # fmt: skip
+    """A locked, saturated or unreachable database is a moment's outage, not a bug: 503 with
+    Retry-After. The log gets the driver's one line (never the statement or its values)."""
+    cause = error.orig if isinstance(error, OperationalError) else error
+    said = str(cause).strip()
+    first_line = said.splitlines()[0] if said else type(cause).__name__
+    log.error("database unavailable on %s %s: %s", request.method, request.scope["path"],
+              first_line)  # fmt: skip
+    unavailable = DatabaseUnavailable(
+        "the database is busy or unreachable; nothing was changed, retry in a moment"
+    )
+    return await _huajia_error(request, unavailable)
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
@@ -129,7 +148,8 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     422: "Invalid input",
     429: "A limit was reached: queue, quota or open streams (see Retry-After)",
-    503: "No worker can serve the request (none running, or the model failed to load)",
+    503: "Not now: no worker can serve the request (none running, or the model failed to "
+    "load), the server is draining, or the database is busy (see Retry-After when given)",
     507: "The GPU ran out of memory even for one image",
 }
 _RETRY_AFTER = {
