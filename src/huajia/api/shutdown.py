@@ -8,6 +8,7 @@ with a `reconnect` event; then the HTTP server closes and the process exits 0.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -49,6 +50,8 @@ class DrainingServer(uvicorn.Server):
         self._drain()
         log.info("workers stopped after %.1f s; closing event streams", time.monotonic() - started)
         loop = getattr(self._app.state, "loop", None)
-        if loop is not None:
-            loop.call_soon_threadsafe(self._app.state.watcher.close)
+        # A second signal may have stopped the server (and closed its loop) meanwhile.
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # closed between the check and the call
+                loop.call_soon_threadsafe(self._app.state.watcher.close)
         self.should_exit = True
