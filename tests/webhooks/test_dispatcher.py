@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from huajia.api.app import describe_task
 from huajia.jobs import TaskStore, open_store
 from huajia.jobs.model import Task
 from huajia.outbound import OutboundPolicy, check_webhook_target
@@ -35,7 +36,8 @@ def dispatcher(store: TaskStore, policy: OutboundPolicy = LOCAL, *, timeout_s: f
                retry_s: float = 60.0, concurrency: int = 8,
                transport: httpx.AsyncBaseTransport | None = None) -> WebhookDispatcher:  # fmt: skip
     return WebhookDispatcher(
-        store, "whsec-test", "http://127.0.0.1:8000", policy=policy, timeout_s=timeout_s,
+        store, "whsec-test", "http://127.0.0.1:8000", describe=describe_task, policy=policy,
+        timeout_s=timeout_s,
         max_attempts=3, retry_s=retry_s, concurrency=concurrency, poll_s=0.05,
         transport=transport,
     )  # fmt: skip

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -18,6 +19,7 @@ from huajia.api.deps import Services
 from huajia.api.errors import install_error_handlers
 from huajia.api.hosts import AllowedHosts, HostCheck
 from huajia.api.limits import BodyLimitMiddleware, BodyLimits
+from huajia.api.presenters import task_record
 from huajia.api.request_log import RequestLog
 from huajia.api.routes import (
     admin,
@@ -41,6 +43,7 @@ from huajia.api.routes import (
 )
 from huajia.api.streams import StreamSlots
 from huajia.api.watch import TaskWatcher
+from huajia.jobs.model import Task
 from huajia.settings import Settings
 from huajia.web.routes import web_router
 from huajia.web.tinymce import tinymce_router
@@ -107,7 +110,12 @@ def _webhook_dispatcher(services: Services) -> WebhookDispatcher | None:
     settings = services.settings
     if not settings.webhooks_enabled:
         return None
-    return WebhookDispatcher.from_settings(services.store, settings)
+    return WebhookDispatcher.from_settings(services.store, settings, describe_task)
+
+
+def describe_task(task: Task) -> dict[str, Any]:
+    """A task as a webhook carries it: the record `GET /api/v1/tasks/{id}` answers."""
+    return task_record(task).model_dump(mode="json")
 
 
 def create_app(services: Services) -> FastAPI:

@@ -16,14 +16,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
 from fastapi.concurrency import run_in_threadpool
 
 from huajia import __version__
-from huajia.api.presenters import task_record
 from huajia.errors import ConfigurationError, HostNotLookedUp, UrlRefused
 from huajia.jobs.model import Task
 from huajia.jobs.outbox import OutboxEvent
@@ -34,6 +33,10 @@ from huajia.webhooks.signing import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
 
+# A task as JSON, the way the API shows it (`api.presenters.task_record`): handed in by the API
+# process that runs the dispatcher, so this layer imports nothing from the API's.
+DescribeTask = Callable[[Task], dict[str, Any]]
+
 MAX_RETRY_S = 3600.0
 NOT_ALLOWED = "receiver address not allowed"
 TOO_SLOW = "receiver too slow"
@@ -41,11 +44,12 @@ UNREACHABLE = "receiver unreachable"
 
 
 class WebhookDispatcher:
-    def __init__(self, store: TaskStore, secret: str, public_url: str, *, policy: OutboundPolicy,
-                 timeout_s: float, max_attempts: int, retry_s: float, concurrency: int = 8,
-                 poll_s: float = 0.5, transport: httpx.AsyncBaseTransport | None = None,
-                 ) -> None:  # fmt: skip
+    def __init__(self, store: TaskStore, secret: str, public_url: str, *, describe: DescribeTask,
+                 policy: OutboundPolicy, timeout_s: float, max_attempts: int, retry_s: float,
+                 concurrency: int = 8, poll_s: float = 0.5,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:  # fmt: skip
         self._store = store
+        self._describe = describe
         self._secret = secret
         self._public_url = public_url.rstrip("/")
         self._policy = policy
@@ -58,7 +62,8 @@ class WebhookDispatcher:
         self._in_flight: set[asyncio.Task[None]] = set()
 
     @classmethod
-    def from_settings(cls, store: TaskStore, settings: Settings) -> WebhookDispatcher:
+    def from_settings(cls, store: TaskStore, settings: Settings, describe: DescribeTask
+                      ) -> WebhookDispatcher:  # fmt: skip
         """The dispatcher the webhook_* settings describe (webhook_secret must be set)."""
         if settings.webhook_secret is None:
             raise ConfigurationError("webhooks need HUAJIA_WEBHOOK_SECRET")
@@ -66,6 +71,7 @@ class WebhookDispatcher:
             store,
             settings.webhook_secret.get_secret_value(),
             settings.base_url(),
+            describe=describe,
             policy=OutboundPolicy.for_webhooks(settings),
             timeout_s=settings.webhook_timeout_seconds,
             max_attempts=settings.webhook_max_attempts,
@@ -209,7 +215,7 @@ class WebhookDispatcher:
         return float(min(MAX_RETRY_S, self._retry_s * 2**attempts))
 
     def payload(self, task: Task) -> dict[str, object]:
-        record = task_record(task).model_dump(mode="json")
+        record = self._describe(task)
         for image in record["images"]:
             for field in ("url", "thumbnail_url", "preview_url"):
                 if image.get(field):
