@@ -8,9 +8,11 @@ with a `reconnect` event; then the HTTP server closes and the process exits 0.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +25,8 @@ log = logging.getLogger("huajia.serve")
 
 # Open event streams have ended by the time connections close; this bounds the rest.
 CLOSE_SECONDS = 5
+# After a second signal: how long the application's background tasks get to stop.
+FORCED_STOP_SECONDS = 2
 
 
 class DrainingServer(uvicorn.Server):
@@ -43,6 +47,15 @@ class DrainingServer(uvicorn.Server):
         self._draining = True
         log.info("%s: draining (no new work; running tasks finish)", signal.Signals(sig).name)
         threading.Thread(target=self._drain_then_close, name="drain", daemon=True).start()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        if self.force_exit:
+            # uvicorn skips the application's shutdown when forced: its background tasks (the
+            # task watcher, purges, webhooks) would be cancelled mid-wait, and the lifespan
+            # would log that as a traceback. They stop on their own in a moment.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.lifespan.shutdown(), FORCED_STOP_SECONDS)
 
     def _drain_then_close(self) -> None:
         started = time.monotonic()
