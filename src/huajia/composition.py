@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import SecretStr
 
-from huajia.api.deps import Services
 from huajia.auth.gate import AuthGate
 from huajia.edits import FontLibrary
 from huajia.engine.tokens import PromptMeter
@@ -30,6 +31,9 @@ from huajia.presets.registry import PresetRegistry
 from huajia.settings import Settings
 from huajia.storage.base import BlobStore
 from huajia.storage.local import LocalBlobStore
+
+if TYPE_CHECKING:
+    from huajia.api.deps import Services
 
 
 def served_model(settings: Settings) -> ServedModel:
@@ -91,6 +95,10 @@ def _secret(value: SecretStr | None) -> str | None:
 
 
 def build_services(settings: Settings, store: TaskStore | None = None) -> Services:
+    """The API process's services. (FastAPI is imported here, not above: a worker and the
+    other commands use this module's parts without the HTTP layer.)"""
+    from huajia.api.deps import Services
+
     store = store or open_task_store(settings)
     presets = PresetRegistry(store.presets, load_presets(settings.presets_file))
     presets.seed()

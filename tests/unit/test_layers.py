@@ -9,6 +9,8 @@ would reach into the queue.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import huajia
@@ -40,3 +42,15 @@ def test_no_lower_layer_imports_the_api_web_or_cli() -> None:
         if name in UPPER or name.startswith(tuple(f"{layer}." for layer in UPPER))
     }
     assert not upward, sorted(upward)
+
+
+def test_a_worker_or_command_building_its_parts_loads_no_http_layer() -> None:
+    """`huajia worker`, `keys`, `purge` and `generate` take their store, image store and
+    labeler from the composition root; FastAPI and the routes stay out of those processes."""
+    probe = (
+        "import sys, huajia.composition as c, huajia.cli.main;"
+        "print(sorted(m for m in sys.modules if m == 'fastapi' or m.startswith('huajia.api')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True, timeout=60).stdout.strip()  # fmt: skip
+    assert loaded == "[]", loaded
