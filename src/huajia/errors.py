@@ -240,7 +240,8 @@ class Draining(HuajiaError):
 
 class DatabaseUnavailable(HuajiaError):
     """The database did not answer in time: locked by a writer past the busy timeout, the pool
-    had no connection to spare, or the server is unreachable. Nothing was changed."""
+    had no connection to spare, or the server is unreachable. The write that failed was rolled
+    back; a submit retried with its Idempotency-Key cannot make a second task."""
 
     status = 503
     code = "database_unavailable"

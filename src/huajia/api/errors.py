@@ -109,9 +109,7 @@ async def _database_unavailable(request: Request, error: OperationalError | Pool
     first_line = said.splitlines()[0] if said else type(cause).__name__
     log.error("database unavailable on %s %s: %s", request.method, request.scope["path"],
               first_line)  # fmt: skip
-    unavailable = DatabaseUnavailable(
-        "the database is busy or unreachable; nothing was changed, retry in a moment"
-    )
+    unavailable = DatabaseUnavailable("the database is busy or unreachable; retry in a moment")
     return await _huajia_error(request, unavailable)
 
 
