@@ -79,10 +79,6 @@ class ServerProcess:
         """The SQLite file it writes, or None when it runs on PostgreSQL."""
         return None if self.env.get("HUAJIA_DATABASE_URL") else self.data_dir / "huajia.db"
 
-    def worker_pid(self) -> int:
-        """The pid of its (first) worker child."""
-        return self.workers().pids[0]
-
     def workers(self) -> Workers:
         """Its worker children, to hold (SIGSTOP) where a test needs their work to wait."""
         assert self.process is not None
